@@ -1,0 +1,374 @@
+//! `laneguard replay`: read files, directories or standard input through the same pipeline the
+//! Lambda functions run, print findings (or every event with `--events`) on stdout and a summary
+//! on stderr.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use laneguard::engine::Engine;
+use laneguard::envelope::Limits;
+use laneguard::event::{Event, EventJson, Source};
+use laneguard::finding::Finding;
+use laneguard::input::{self, Input, InputOptions};
+use laneguard::pipeline::{Output, Pipeline, Stats};
+use laneguard::sink::{FindingFormat, Sink, WriterSink};
+use laneguard::sources::{FlowFormat, LinePrefix, ParseOptions};
+
+/// Source names accepted by `--source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// Detect from the log group name or the content.
+    Auto,
+    /// CloudTrail records.
+    Cloudtrail,
+    /// MySQL / MariaDB / Aurora MySQL audit lines.
+    MysqlAudit,
+    /// PostgreSQL log with pgaudit.
+    Pgaudit,
+    /// VPC flow logs.
+    VpcFlow,
+}
+
+impl SourceArg {
+    fn source(self) -> Option<Source> {
+        match self {
+            SourceArg::Auto => None,
+            SourceArg::Cloudtrail => Some(Source::CloudTrail),
+            SourceArg::MysqlAudit => Some(Source::MysqlAudit),
+            SourceArg::Pgaudit => Some(Source::Pgaudit),
+            SourceArg::VpcFlow => Some(Source::VpcFlow),
+        }
+    }
+}
+
+/// Output formats of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One JSON object per line.
+    Json,
+    /// An aligned table for a terminal.
+    Table,
+}
+
+/// Arguments of `laneguard replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Files or directories to read (recursively, in sorted order); `-` reads standard input.
+    /// Plain or gzip; CloudWatch Logs, Kinesis, Firehose and CloudTrail envelopes are unwrapped.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Log source of the inputs; `auto` detects it from log group names or the content.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub source: SourceArg,
+    /// Output format of findings (default: `table` on a terminal, `json` otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Print every parsed event as one JSON line (with the rules it matched) instead of findings.
+    #[arg(long)]
+    pub events: bool,
+    /// Include raw SQL text and bind parameters in `--events` output. Off by default: only the
+    /// normalized statement (literals replaced by `?`) leaves the process.
+    #[arg(long)]
+    pub show_literals: bool,
+    /// VPC flow-log format for records without a header line, e.g.
+    /// `${version} ${srcaddr} ${dstaddr} …` (default: the version 2 format).
+    #[arg(long, value_name = "FORMAT")]
+    pub vpc_format: Option<String>,
+    /// PostgreSQL `log_line_prefix` of the logs.
+    #[arg(long, value_name = "PREFIX", default_value = laneguard::sources::pgaudit::RDS_PREFIX)]
+    pub pg_prefix: String,
+    /// MySQL `server_audit_query_log_limit`: statements logged at this length are marked truncated.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    pub mysql_query_log_limit: usize,
+    /// Cap on a decompressed document held in memory (JSON files, envelope payloads), e.g. `64MiB`.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_document: u64,
+    /// Cap on a decompressed, streamed line file, e.g. `4GiB`.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
+    pub max_stream: u64,
+    /// Records larger than this are skipped with a diagnostic, e.g. `1MiB`.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_record: u64,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Do not print the summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print at most this many diagnostics in full (all are counted).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_diagnostics: usize,
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("laneguard: error: {message}");
+    ExitCode::from(2)
+}
+
+/// Parse `64MiB`, `4GiB`, `1024`, `10KB`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 64MiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+struct ReplayOutput<W: Write> {
+    events: bool,
+    raw: bool,
+    sink: WriterSink<BufWriter<W>>,
+    error: Option<io::Error>,
+    progress: Option<(ProgressBar, Arc<AtomicU64>)>,
+    ticks: u64,
+}
+
+impl<W: Write> ReplayOutput<W> {
+    fn write(&mut self, f: impl FnOnce(&mut BufWriter<W>) -> io::Result<()>) {
+        if self.error.is_none()
+            && let Err(e) = f(self.sink.get_mut())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn tick(&mut self) {
+        self.ticks += 1;
+        if self.ticks % 4096 == 0
+            && let Some((bar, bytes)) = &self.progress
+        {
+            bar.set_position(bytes.load(Ordering::Relaxed));
+        }
+    }
+}
+
+impl<W: Write> Output for ReplayOutput<W> {
+    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
+        if self.events {
+            let matched: Vec<&str> = matched.iter().map(String::as_str).collect();
+            let json = EventJson {
+                event,
+                raw: self.raw,
+                matched: &matched,
+            };
+            self.write(|out| {
+                serde_json::to_writer(&mut *out, &json)?;
+                out.write_all(b"\n")
+            });
+        }
+        self.tick();
+    }
+
+    fn findings(&mut self, findings: &[Finding]) {
+        if self.events {
+            return;
+        }
+        if self.error.is_none()
+            && let Err(e) = self.sink.send(findings)
+        {
+            self.error = Some(match e {
+                laneguard::sink::SinkError::Io { source, .. } => source,
+                other => io::Error::other(other),
+            });
+        }
+    }
+}
+
+/// Run `laneguard replay`.
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    // Invalid configuration is a usage error (exit 2), not a runtime failure.
+    let vpc_format = match args.vpc_format.as_deref().map(FlowFormat::parse).transpose() {
+        Ok(f) => f,
+        Err(e) => return Ok(usage_error(&format!("--vpc-format: {e}"))),
+    };
+    let pg_prefix = match LinePrefix::compile(&args.pg_prefix) {
+        Ok(p) => p,
+        Err(e) => return Ok(usage_error(&format!("--pg-prefix: {e}"))),
+    };
+    let parse_options = ParseOptions {
+        vpc_format,
+        pg_prefix: Some(pg_prefix),
+        mysql_query_log_limit: Some(args.mysql_query_log_limit),
+    };
+    let limits = Limits {
+        max_document: args.max_document,
+        max_stream: args.max_stream,
+        max_record: usize::try_from(args.max_record).context("--max-record")?,
+    };
+    let input_options = InputOptions {
+        limits,
+        source: args.source.source(),
+    };
+    let (inputs, input_errors) = input::expand(&args.paths);
+    if inputs.is_empty() && !input_errors.is_empty() {
+        for e in &input_errors {
+            eprintln!("laneguard: {e}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Ok(usage_error("standard input (`-`) can be named only once"));
+    }
+
+    let stdout = io::stdout();
+    let format = match args.format {
+        Some(FormatArg::Json) => FindingFormat::Json,
+        Some(FormatArg::Table) => FindingFormat::Table,
+        None if stdout.is_terminal() => FindingFormat::Table,
+        None => FindingFormat::Json,
+    };
+    let total_bytes: u64 = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        })
+        .sum();
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let progress = (!args.no_progress && !args.quiet && io::stderr().is_terminal() && total_bytes > 8 << 20).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        (bar, Arc::clone(&bytes_read))
+    });
+    let mut output = ReplayOutput {
+        events: args.events,
+        raw: args.show_literals,
+        sink: WriterSink::new(BufWriter::with_capacity(1 << 16, stdout.lock()), format),
+        error: None,
+        progress,
+        ticks: 0,
+    };
+    let started = Instant::now();
+    let mut failed = input_errors.len();
+    for e in &input_errors {
+        eprintln!("laneguard: {e}");
+    }
+    let (stats, diagnostic_counts, total_diagnostics, kept) = {
+        let mut pipeline = Pipeline::new(&parse_options, Engine::default(), &mut output);
+        for input in &inputs {
+            if let Err(e) = input::read_input(input, &input_options, &mut pipeline, &bytes_read) {
+                eprintln!("laneguard: {e}");
+                failed += 1;
+            }
+        }
+        let stats = pipeline.stats().clone();
+        let d = pipeline.diagnostics_mut();
+        (stats, d.counts().clone(), d.total(), d.take_kept())
+    };
+    if let Some((bar, _)) = &output.progress {
+        bar.finish_and_clear();
+    }
+    output.write(|out| out.flush());
+    let elapsed = started.elapsed();
+
+    if !args.quiet {
+        for d in kept.iter().take(args.max_diagnostics) {
+            eprintln!("laneguard: {d}");
+        }
+        if total_diagnostics as usize > args.max_diagnostics.min(kept.len()) {
+            eprintln!(
+                "laneguard: … {} more diagnostics not shown (--max-diagnostics)",
+                total_diagnostics as usize - args.max_diagnostics.min(kept.len())
+            );
+        }
+        eprintln!(
+            "{}",
+            summary(
+                inputs.len(),
+                &stats,
+                &diagnostic_counts,
+                total_diagnostics,
+                elapsed
+            )
+        );
+    }
+    if let Some(e) = output.error {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(anyhow::Error::new(e).context("writing output"));
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn summary(
+    inputs: usize,
+    stats: &Stats,
+    diagnostics: &std::collections::BTreeMap<laneguard::diagnostic::DiagnosticKind, u64>,
+    total_diagnostics: u64,
+    elapsed: Duration,
+) -> String {
+    let list = |items: Vec<(String, u64)>| {
+        if items.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                items
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
+    let events = stats.total_events();
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { events as f64 / secs } else { 0.0 };
+    format!(
+        "laneguard replay: {inputs} inputs, {} records, {events} events{}, {} skipped{}, {total_diagnostics} diagnostics{}, {} findings; {:.3} s, {:.0} events/s",
+        stats.records,
+        list(stats.events.iter().map(|(k, v)| (k.to_string(), *v)).collect()),
+        stats.total_skipped(),
+        list(
+            stats
+                .skipped
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), *v))
+                .collect()
+        ),
+        list(diagnostics.iter().map(|(k, v)| (k.to_string(), *v)).collect()),
+        stats.findings,
+        secs,
+        rate
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("4 GiB"), Ok(4 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("1PiB").is_err());
+    }
+}

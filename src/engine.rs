@@ -1,0 +1,127 @@
+//! The engine: SQL analysis and detection for one event at a time, with no I/O.
+//!
+//! The same engine runs in the Lambda functions, in `laneguard replay` and in `laneguard test`
+//! and `tune`, so a result seen in replay is the result production gives (DESIGN.md §1). It owns
+//! the caches that make repeated traffic cheap: the SQL analysis cache (by fingerprint) and the
+//! analyses of audit-engine command tags for records that carry no statement text.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::event::{Event, Kind, Source, SqlView};
+use crate::finding::Finding;
+use crate::sql::{self, Analysis, Analyzer, Dialect, Flags};
+
+/// Default number of statement shapes kept in the analysis cache.
+pub const DEFAULT_SQL_CACHE: usize = 16 * 1024;
+
+/// A detection stage: policy checks and rules implement it.
+pub trait Detector {
+    /// Inspect one analysed event; push findings and return the ids of what matched.
+    fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>);
+}
+
+/// SQL analysis plus the detectors, applied event by event.
+pub struct Engine {
+    analyzer: Analyzer,
+    tags: HashMap<(Dialect, String), Arc<Analysis>>,
+    detectors: Vec<Box<dyn Detector + Send>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("detectors", &self.detectors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(DEFAULT_SQL_CACHE)
+    }
+}
+
+/// The SQL dialect of a source's statements.
+pub fn dialect_of(source: Source) -> Dialect {
+    match source {
+        Source::MysqlAudit => Dialect::Mysql,
+        Source::Pgaudit => Dialect::Postgres,
+        Source::CloudTrail | Source::VpcFlow => Dialect::Generic,
+    }
+}
+
+impl Engine {
+    /// An engine whose SQL cache holds `sql_cache` statement shapes, with no detectors yet.
+    pub fn new(sql_cache: usize) -> Self {
+        Engine {
+            analyzer: Analyzer::new(sql_cache),
+            tags: HashMap::new(),
+            detectors: Vec::new(),
+        }
+    }
+
+    /// Add a detection stage (policy checks, a rule set).
+    pub fn add_detector(&mut self, detector: Box<dyn Detector + Send>) {
+        self.detectors.push(detector);
+    }
+
+    /// Attach the SQL analysis to a statement event.
+    pub fn analyze(&mut self, event: &mut Event<'_>) {
+        let Kind::Statement(st) = &event.kind else {
+            return;
+        };
+        let dialect = dialect_of(event.source);
+        let analysis = match (&st.text, &st.engine_command) {
+            (Some(text), _) => self.analyzer.analyze(text, dialect),
+            (None, Some(tag)) => self.tag_analysis(dialect, tag),
+            (None, None) => self.tag_analysis(dialect, st.engine_class.as_deref().unwrap_or("")),
+        };
+        let database = event.target.database.as_deref();
+        let mut objects: Vec<String> = analysis
+            .objects
+            .iter()
+            .map(|o| sql::qualify(o, dialect, database))
+            .collect();
+        if let Some(named) = st.object_name.as_deref().filter(|n| !n.is_empty()) {
+            let q = sql::qualify(&named.to_lowercase(), dialect, database);
+            if !objects.contains(&q) {
+                objects.push(q);
+            }
+        }
+        let mut flags: Flags = analysis.flags;
+        if st.truncated {
+            flags.insert(Flags::TRUNCATED);
+        }
+        event.sql = Some(SqlView {
+            analysis,
+            objects,
+            flags,
+        });
+    }
+
+    /// The analysis of a statement known only by its audit-engine command tag.
+    fn tag_analysis(&mut self, dialect: Dialect, tag: &str) -> Arc<Analysis> {
+        if let Some(a) = self.tags.get(&(dialect, tag.to_owned())) {
+            return Arc::clone(a);
+        }
+        let a = Arc::new(sql::analysis_of_command_tag(tag));
+        if self.tags.len() < 4096 {
+            self.tags.insert((dialect, tag.to_owned()), Arc::clone(&a));
+        }
+        a
+    }
+
+    /// Run every detector on an analysed event.
+    pub fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
+        for d in &mut self.detectors {
+            d.detect(event, findings, matched);
+        }
+    }
+
+    /// Analyse and detect.
+    pub fn process(&mut self, event: &mut Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
+        self.analyze(event);
+        self.detect(event, findings, matched);
+    }
+}

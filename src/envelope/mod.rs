@@ -1,0 +1,80 @@
+//! Transport envelopes: how log records reach laneguard, and how they are unwrapped.
+//!
+//! CloudWatch Logs subscriptions deliver `{"awslogs":{"data": base64(gzip(payload))}}` to
+//! Lambda, a Kinesis record holding gzip(payload), or a Firehose record; archives hold CloudTrail
+//! `{"Records":[…]}` objects, Firehose objects of concatenated payloads, CloudWatch Logs exports,
+//! flow-log files with a header line, or plain lines. All of them end as [`RawRecord`]s handed to
+//! a [`RecordSink`] — one log record each, with the origin that finds it again.
+//!
+//! Unknown keys are tolerated everywhere (AWS adds keys such as `policyLevel`); a document that
+//! cannot be read becomes a diagnostic and the rest of the input goes on.
+
+pub mod decode;
+mod documents;
+
+use jiff::Timestamp;
+
+use crate::diagnostic::Diagnostic;
+use crate::event::{Origin, Source};
+
+pub use decode::{DecodeError, Limits};
+pub use documents::{DocContext, decode_concatenated, decode_document, decode_lambda_event};
+
+/// One log record as delivered: the raw text and where it came from.
+#[derive(Clone, Debug)]
+pub struct RawRecord<'a> {
+    /// The record text (a log line, a multi-line PostgreSQL entry, a CloudTrail JSON record).
+    pub text: &'a str,
+    /// Where the record is.
+    pub origin: Origin<'a>,
+    /// The source when the caller knows it (`--source`, a whole file's detected source).
+    pub source: Option<Source>,
+    /// Event time given by the envelope (CloudWatch Logs timestamp), used when the record's own
+    /// time cannot be read.
+    pub envelope_time: Option<Timestamp>,
+}
+
+/// Why an input record was deliberately not turned into an event (counted, not a diagnostic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    /// CloudWatch Logs `CONTROL_MESSAGE` (a reachability check): acknowledged.
+    ControlMessage,
+    /// A `#` note line in a replayed file.
+    Comment,
+    /// An empty line.
+    Empty,
+    /// A flow-log file's header line (it sets the field order).
+    Header,
+    /// A CloudTrail Insights record (no caller, no action).
+    CloudTrailInsight,
+    /// A CloudTrail digest file.
+    CloudTrailDigest,
+    /// A log line that records no database activity (checkpoints, start-up, statistics).
+    NoActivity,
+}
+
+impl Skip {
+    /// Name used in summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::ControlMessage => "control_message",
+            Skip::Comment => "comment",
+            Skip::Empty => "empty",
+            Skip::Header => "header",
+            Skip::CloudTrailInsight => "cloudtrail_insight",
+            Skip::CloudTrailDigest => "cloudtrail_digest",
+            Skip::NoActivity => "no_activity",
+        }
+    }
+}
+
+/// Receives what an envelope yields.
+pub trait RecordSink {
+    /// One log record.
+    fn record(&mut self, record: RawRecord<'_>);
+    /// A record deliberately skipped.
+    fn skipped(&mut self, reason: Skip, origin: &Origin<'_>);
+    /// A record or document that could not be read.
+    fn diagnostic(&mut self, diagnostic: Diagnostic);
+}

@@ -1,0 +1,621 @@
+//! The one event model every source parses into (DESIGN.md §3).
+//!
+//! Events borrow from the batch buffer they were parsed from (`Cow<'a, str>`): a field is copied
+//! only when the log format forces an unescape. An event lives for one trip through the
+//! pipeline; whatever must outlive the batch (findings, diagnostics) is owned.
+//!
+//! Serialization is hand-written where it must not leak: the raw SQL text and bind parameters of
+//! a statement are written only when the operator opted in ([`EventJson::raw`]); otherwise an
+//! event shows the normalized statement (literals replaced by `?`) of its SQL analysis.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::sql::{Analysis, Flags, StatementClass};
+
+pub use jiff::Timestamp;
+
+/// The log source of an event; decides the parser and the SQL dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Source {
+    /// AWS CloudTrail records (control plane).
+    #[serde(rename = "cloudtrail")]
+    CloudTrail,
+    /// MariaDB server_audit, RDS MySQL audit plugin, Aurora MySQL advanced auditing.
+    #[serde(rename = "mysql-audit")]
+    MysqlAudit,
+    /// PostgreSQL log lines (RDS prefix) with pgaudit `AUDIT:` entries.
+    #[serde(rename = "pgaudit")]
+    Pgaudit,
+    /// VPC flow logs, default and custom formats.
+    #[serde(rename = "vpc-flow")]
+    VpcFlow,
+}
+
+impl Source {
+    /// All sources, in a stable order (for summaries and documentation).
+    pub const ALL: [Source; 4] = [
+        Source::CloudTrail,
+        Source::MysqlAudit,
+        Source::Pgaudit,
+        Source::VpcFlow,
+    ];
+
+    /// The name used on the command line, in rule files and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::CloudTrail => "cloudtrail",
+            Source::MysqlAudit => "mysql-audit",
+            Source::Pgaudit => "pgaudit",
+            Source::VpcFlow => "vpc-flow",
+        }
+    }
+
+    /// Parse a source name as written on the command line or in a rule.
+    pub fn from_name(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a record came from: always enough to find the raw record again.
+///
+/// For replayed files: the file and the 1-based line of the record's first line (and, inside a
+/// JSON document holding many records, the record's index). For CloudWatch Logs: log group,
+/// log stream and event id. A CloudWatch event read from a file carries both.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Origin<'a> {
+    /// File the record was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    /// 1-based line of the record's first line in `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// CloudWatch Logs log group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<&'a str>,
+    /// CloudWatch Logs log stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_stream: Option<&'a str>,
+    /// CloudWatch Logs event id (a 56-digit decimal string), or a Kinesis/Firehose record id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<&'a str>,
+    /// 0-based index of the record inside its container (a `Records` array, a log-event list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+impl Origin<'_> {
+    /// An owned copy, for diagnostics and findings that outlive the batch.
+    pub fn to_owned_origin(&self) -> OriginBuf {
+        OriginBuf {
+            file: self.file.map(Into::into),
+            line: self.line,
+            log_group: self.log_group.map(Into::into),
+            log_stream: self.log_stream.map(Into::into),
+            event_id: self.event_id.map(Into::into),
+            index: self.index,
+        }
+    }
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_owned_origin().fmt(f)
+    }
+}
+
+/// Owned [`Origin`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub struct OriginBuf {
+    /// File the record was read from.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<Box<str>>,
+    /// 1-based line of the record's first line in `file`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<u64>,
+    /// CloudWatch Logs log group.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_group: Option<Box<str>>,
+    /// CloudWatch Logs log stream.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub log_stream: Option<Box<str>>,
+    /// CloudWatch Logs event id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event_id: Option<Box<str>>,
+    /// Index of the record inside its container.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub index: Option<u32>,
+}
+
+impl fmt::Display for OriginBuf {
+    /// `file:line` and/or `log group/log stream#event id`, as an operator would search for it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(file) = &self.file {
+            write!(f, "{file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            sep = " ";
+        }
+        if let Some(group) = &self.log_group {
+            write!(f, "{sep}{group}")?;
+            if let Some(stream) = &self.log_stream {
+                write!(f, "/{stream}")?;
+            }
+            sep = " ";
+        }
+        if let Some(id) = &self.event_id {
+            write!(f, "{sep}event {id}")?;
+            sep = " ";
+        }
+        if let Some(index) = self.index {
+            write!(f, "{sep}record #{index}")?;
+            sep = " ";
+        }
+        if sep.is_empty() {
+            f.write_str("<unknown origin>")?;
+        }
+        Ok(())
+    }
+}
+
+/// Who acted: a database user or an IAM principal, and from where.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Actor<'a> {
+    /// Database user, or the IAM user/role session name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Cow<'a, str>>,
+    /// IAM principal ARN (CloudTrail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Cow<'a, str>>,
+    /// IAM identity type (`IAMUser`, `AssumedRole`, `Root`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<Cow<'a, str>>,
+    /// ARN of the role or user that issued the session (assumed roles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_issuer: Option<Cow<'a, str>>,
+    /// Account that owns the principal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Cow<'a, str>>,
+    /// Access key id used (`AKIA…` long-term, `ASIA…` temporary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<Cow<'a, str>>,
+    /// `mfaAuthenticated`, as the string CloudTrail writes (`"true"`/`"false"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<Cow<'a, str>>,
+    /// Source IP address, when the log gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Source host as logged when it is not an IP (`localhost`, `[local]`, an AWS service name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<Cow<'a, str>>,
+    /// Source port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Connection, session or backend-process id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<Cow<'a, str>>,
+    /// Client user agent or application name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<Cow<'a, str>>,
+}
+
+/// What was acted on: a datastore, database and network endpoint.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Target<'a> {
+    /// Datastore (instance or cluster id), from the log group or the log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<Cow<'a, str>>,
+    /// Server host name as logged (`serverhost` of the MySQL audit plugin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<Cow<'a, str>>,
+    /// Database (MySQL schema, PostgreSQL database).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<Cow<'a, str>>,
+    /// Destination IP address (flow logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Destination port (flow logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// AWS account that received the call or owns the interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Cow<'a, str>>,
+    /// AWS region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<Cow<'a, str>>,
+}
+
+/// A SQL statement as the audit engine logged it.
+#[derive(Clone, Debug, Default)]
+pub struct Statement<'a> {
+    /// The statement text as sent (unescaped). Not serialized unless the operator opts in.
+    pub text: Option<Cow<'a, str>>,
+    /// The audit engine's own class (pgaudit `READ`/`WRITE`/`DDL`…, MySQL operation `QUERY`).
+    pub engine_class: Option<Cow<'a, str>>,
+    /// The audit engine's command tag (pgaudit `CREATE TABLE`), when it gives one.
+    pub engine_command: Option<Cow<'a, str>>,
+    /// pgaudit audit type: `SESSION` or `OBJECT`.
+    pub audit_type: Option<Cow<'a, str>>,
+    /// Object type named by the audit engine (pgaudit `TABLE`, `VIEW`…).
+    pub object_type: Option<Cow<'a, str>>,
+    /// Object named by the audit engine (pgaudit `public.account`).
+    pub object_name: Option<Cow<'a, str>>,
+    /// Statement id (MySQL query id, pgaudit statement id).
+    pub statement_id: Option<u64>,
+    /// pgaudit sub-statement id.
+    pub substatement_id: Option<u64>,
+    /// Bind parameters as logged (pgaudit). Not serialized unless the operator opts in.
+    pub parameter: Option<Cow<'a, str>>,
+    /// Rows affected or returned (pgaudit `log_rows`).
+    pub rows: Option<u64>,
+    /// Engine return code (MySQL error number; 0 = success).
+    pub return_code: Option<i64>,
+    /// Error message when the engine refused the statement (PostgreSQL `ERROR:` line).
+    pub error: Option<Cow<'a, str>>,
+    /// False when the engine reports a failure.
+    pub succeeded: bool,
+    /// The audit engine cut the text (MySQL `server_audit_query_log_limit`).
+    pub truncated: bool,
+}
+
+/// A login, logout or failed login.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Session<'a> {
+    /// Engine return code (MySQL error number; 0 = success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_code: Option<i64>,
+    /// Reason or detail as logged (PostgreSQL `FATAL` text, MySQL `PROXY_CONNECT` target, TLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Cow<'a, str>>,
+    /// Connection type (RDS MySQL `TCP/IP`, `SOCKET`, `SSL`…), or the engine operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_type: Option<Cow<'a, str>>,
+    /// Engine operation as logged (`CONNECT`, `CHANGEUSER`, `PROXY_CONNECT`, `connection authorized`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Cow<'a, str>>,
+}
+
+/// Table-level access reported by the audit engine itself (MariaDB/Aurora `TABLE` events).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ObjectAccess<'a> {
+    /// `READ`, `WRITE`, `CREATE`, `ALTER`, `DROP` or `RENAME`.
+    pub operation: Cow<'a, str>,
+    /// The object, qualified with its database when the log names one (`shop.users`).
+    pub object: Cow<'a, str>,
+    /// Query id shared with the `QUERY` record of the same statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_id: Option<u64>,
+}
+
+/// An AWS API call recorded by CloudTrail.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApiCall<'a> {
+    /// Service endpoint (`rds.amazonaws.com`).
+    pub service: Cow<'a, str>,
+    /// API action (`ModifyDBSnapshotAttribute`).
+    pub action: Cow<'a, str>,
+    /// Error code when the call failed (`AccessDenied`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<Cow<'a, str>>,
+    /// Error message when the call failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<Cow<'a, str>>,
+    /// `readOnly` as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// `eventType` (`AwsApiCall`, `AwsConsoleSignIn`, `AwsVpceEvent`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<Cow<'a, str>>,
+    /// `eventCategory` (`Management`, `Data`, `NetworkActivity`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_category: Option<Cow<'a, str>>,
+    /// `eventID`: CloudTrail's unique id of the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<Cow<'a, str>>,
+    /// Request parameters, kept as the JSON they were (rules read paths lazily).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "compact_json")]
+    pub request: Option<&'a serde_json::value::RawValue>,
+    /// Response elements, kept as JSON.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "compact_json")]
+    pub response: Option<&'a serde_json::value::RawValue>,
+    /// Additional event data (e.g. `MFAUsed` of a console login), kept as JSON.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "compact_json")]
+    pub additional: Option<&'a serde_json::value::RawValue>,
+    /// VPC endpoint the call went through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_endpoint: Option<Cow<'a, str>>,
+}
+
+/// Serialize raw JSON on one line: records from pretty-printed archives keep their newlines in
+/// the raw slice, and output is one JSON document per line.
+fn compact_json<S: Serializer>(raw: &Option<&serde_json::value::RawValue>, s: S) -> Result<S::Ok, S::Error> {
+    let Some(raw) = raw else {
+        return s.serialize_none();
+    };
+    let text = raw.get();
+    if !text.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
+        return raw.serialize(s);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    match serde_json::value::RawValue::from_string(out) {
+        Ok(compact) => compact.serialize(s),
+        Err(_) => raw.serialize(s),
+    }
+}
+
+/// A VPC flow log record.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Flow<'a> {
+    /// Network interface (`eni-…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<Cow<'a, str>>,
+    /// IANA protocol number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u8>,
+    /// Packets in the interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packets: Option<u64>,
+    /// Bytes in the interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// `ACCEPT` or `REJECT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Cow<'a, str>>,
+    /// `OK`, `NODATA` or `SKIPDATA`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_status: Option<Cow<'a, str>>,
+    /// `ingress` or `egress`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Cow<'a, str>>,
+    /// OR of the TCP flags seen (SYN 2, FIN 1, RST 4, SYN-ACK 18).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_flags: Option<u16>,
+    /// Start of the capture window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    /// End of the capture window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    /// VPC id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<Cow<'a, str>>,
+    /// Subnet id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Cow<'a, str>>,
+    /// Instance id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Cow<'a, str>>,
+    /// Original packet source address (through NAT, TGW).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkt_src: Option<IpAddr>,
+    /// Original packet destination address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkt_dst: Option<IpAddr>,
+    /// AWS service of the packet source (`S3`, `AMAZON`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkt_src_service: Option<Cow<'a, str>>,
+    /// AWS service of the packet destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkt_dst_service: Option<Cow<'a, str>>,
+    /// Path egress traffic took (1 same VPC … 8 internet gateway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_path: Option<u8>,
+    /// Why the traffic was rejected (`BPA`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<Cow<'a, str>>,
+    /// Flow-log format version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u8>,
+}
+
+/// What happened.
+#[derive(Clone, Debug)]
+pub enum Kind<'a> {
+    /// A SQL statement.
+    Statement(Statement<'a>),
+    /// A successful login.
+    Connect(Session<'a>),
+    /// A logout.
+    Disconnect(Session<'a>),
+    /// A failed login.
+    FailedConnect(Session<'a>),
+    /// Table-level access reported by the audit engine.
+    ObjectAccess(ObjectAccess<'a>),
+    /// An AWS API call.
+    ApiCall(ApiCall<'a>),
+    /// A network flow.
+    Flow(Flow<'a>),
+}
+
+impl Kind<'_> {
+    /// The kind's name, as in JSON (`statement`, `connect`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Statement(_) => "statement",
+            Kind::Connect(_) => "connect",
+            Kind::Disconnect(_) => "disconnect",
+            Kind::FailedConnect(_) => "failed_connect",
+            Kind::ObjectAccess(_) => "object_access",
+            Kind::ApiCall(_) => "api_call",
+            Kind::Flow(_) => "flow",
+        }
+    }
+}
+
+/// The SQL analysis attached to a statement event: the shared, cached analysis of its shape plus
+/// what depends on this event (objects qualified with its database, event-level flags).
+#[derive(Clone, Debug)]
+pub struct SqlView {
+    /// Cached analysis of the statement shape.
+    pub analysis: Arc<Analysis>,
+    /// Objects qualified with the event's database and default schema.
+    pub objects: Vec<String>,
+    /// Analysis flags plus flags that depend on the record (e.g. `truncated`).
+    pub flags: Flags,
+}
+
+impl SqlView {
+    /// The statement class.
+    pub fn class(&self) -> StatementClass {
+        self.analysis.class
+    }
+}
+
+impl Serialize for SqlView {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = &self.analysis;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("class", &a.class)?;
+        m.serialize_entry("command", &a.command)?;
+        m.serialize_entry("objects", &self.objects)?;
+        m.serialize_entry("flags", &self.flags)?;
+        m.serialize_entry("fingerprint", &format_args!("{:016x}", a.fingerprint).to_string())?;
+        m.serialize_entry("normalized", &a.normalized)?;
+        m.end()
+    }
+}
+
+/// One log record, normalized.
+#[derive(Clone, Debug)]
+pub struct Event<'a> {
+    /// Event time (UTC).
+    pub time: Timestamp,
+    /// Log source.
+    pub source: Source,
+    /// Where the raw record is.
+    pub origin: Origin<'a>,
+    /// Who acted.
+    pub actor: Actor<'a>,
+    /// What was acted on.
+    pub target: Target<'a>,
+    /// What happened.
+    pub kind: Kind<'a>,
+    /// SQL analysis, for statements.
+    pub sql: Option<SqlView>,
+}
+
+impl<'a> Event<'a> {
+    /// A new event with empty actor and target.
+    pub fn new(time: Timestamp, source: Source, origin: Origin<'a>, kind: Kind<'a>) -> Self {
+        Event {
+            time,
+            source,
+            origin,
+            actor: Actor::default(),
+            target: Target::default(),
+            kind,
+            sql: None,
+        }
+    }
+}
+
+/// JSON rendering of an event (for `replay --events` and the SIEM event stream).
+///
+/// Raw SQL text and bind parameters are written only when `raw` is true: by default no literal
+/// leaves the process (DESIGN.md §2).
+pub struct EventJson<'e, 'a> {
+    /// The event.
+    pub event: &'e Event<'a>,
+    /// Include raw statement text and parameters.
+    pub raw: bool,
+    /// Ids of the rules the event matched (`--events` shows them).
+    pub matched: &'e [&'e str],
+}
+
+impl Serialize for EventJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.event;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("time", &e.time)?;
+        m.serialize_entry("source", &e.source)?;
+        m.serialize_entry("origin", &e.origin)?;
+        m.serialize_entry("kind", e.kind.name())?;
+        m.serialize_entry("actor", &e.actor)?;
+        m.serialize_entry("target", &e.target)?;
+        match &e.kind {
+            Kind::Statement(st) => m.serialize_entry("statement", &StatementJson { st, raw: self.raw })?,
+            Kind::Connect(x) | Kind::Disconnect(x) | Kind::FailedConnect(x) => {
+                m.serialize_entry("session", x)?
+            }
+            Kind::ObjectAccess(x) => m.serialize_entry("object_access", x)?,
+            Kind::ApiCall(x) => m.serialize_entry("api", x)?,
+            Kind::Flow(x) => m.serialize_entry("flow", x)?,
+        }
+        if let Some(sql) = &e.sql {
+            m.serialize_entry("sql", sql)?;
+        }
+        m.serialize_entry("matched", self.matched)?;
+        m.end()
+    }
+}
+
+struct StatementJson<'e, 'a> {
+    st: &'e Statement<'a>,
+    raw: bool,
+}
+
+impl Serialize for StatementJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let st = self.st;
+        let mut m = s.serialize_map(None)?;
+        macro_rules! opt {
+            ($name:literal, $v:expr) => {
+                if let Some(v) = &$v {
+                    m.serialize_entry($name, v)?;
+                }
+            };
+        }
+        if self.raw {
+            opt!("text", st.text);
+        }
+        opt!("engine_class", st.engine_class);
+        opt!("engine_command", st.engine_command);
+        opt!("audit_type", st.audit_type);
+        opt!("object_type", st.object_type);
+        opt!("object_name", st.object_name);
+        opt!("statement_id", st.statement_id);
+        opt!("substatement_id", st.substatement_id);
+        if self.raw {
+            opt!("parameter", st.parameter);
+        }
+        opt!("rows", st.rows);
+        opt!("return_code", st.return_code);
+        opt!("error", st.error);
+        m.serialize_entry("succeeded", &st.succeeded)?;
+        if st.truncated {
+            m.serialize_entry("truncated", &true)?;
+        }
+        m.end()
+    }
+}

@@ -1,0 +1,46 @@
+//! The `laneguard` command line. Only wiring: every subcommand lives in `cli/`, everything they
+//! compute lives in the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// laneguard: who ran what, from which network zone, against which data — and is that allowed?
+#[derive(Debug, Parser)]
+#[command(name = "laneguard", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay log files, directories or standard input through the detection engine.
+    Replay(cli::replay::ReplayArgs),
+    /// Classify SQL statements: one JSON line per statement.
+    Classify(cli::ClassifyArgs),
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LANEGUARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Replay(args) => cli::replay::run(args),
+        Command::Classify(args) => cli::classify::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("laneguard: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The pipeline: records in, events and findings out — shared by every entry point.
+//!
+//! `envelope` → [`Pipeline`] (a [`RecordSink`]) → source parser → [`Engine`] → [`Output`].
+//! It counts everything ([`Stats`]) and turns every unreadable record into a diagnostic, so a run
+//! can always say what it read, what it skipped and why.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, DiagnosticKind, Diagnostics};
+use crate::engine::Engine;
+use crate::envelope::{RawRecord, RecordSink, Skip};
+use crate::event::{Event, Origin, Source};
+use crate::finding::Finding;
+use crate::sources::{self, ParseOptions, Parsed, Parsers, Warnings};
+
+/// Receives what the pipeline produces.
+pub trait Output {
+    /// Every event, analysed, with the ids of the rules it matched.
+    fn event(&mut self, event: &Event<'_>, matched: &[String]);
+    /// Findings of one event.
+    fn findings(&mut self, findings: &[Finding]);
+}
+
+/// Counters of a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    /// Records handed to the pipeline.
+    pub records: u64,
+    /// Events produced, by source.
+    pub events: BTreeMap<Source, u64>,
+    /// Records skipped on purpose, by reason.
+    pub skipped: BTreeMap<Skip, u64>,
+    /// Findings raised.
+    pub findings: u64,
+}
+
+impl Stats {
+    /// Total events.
+    pub fn total_events(&self) -> u64 {
+        self.events.values().sum()
+    }
+
+    /// Total skipped records.
+    pub fn total_skipped(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Parses, analyses and detects, record by record.
+pub struct Pipeline<'o> {
+    parsers: Parsers,
+    engine: Engine,
+    output: &'o mut dyn Output,
+    stats: Stats,
+    diagnostics: Diagnostics,
+    warnings: Warnings,
+    findings: Vec<Finding>,
+    matched: Vec<String>,
+}
+
+impl std::fmt::Debug for Pipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'o> Pipeline<'o> {
+    /// A pipeline writing to `output`.
+    pub fn new(options: &ParseOptions, engine: Engine, output: &'o mut dyn Output) -> Self {
+        Pipeline {
+            parsers: Parsers::new(options),
+            engine,
+            output,
+            stats: Stats::default(),
+            diagnostics: Diagnostics::default(),
+            warnings: Vec::new(),
+            findings: Vec::new(),
+            matched: Vec::new(),
+        }
+    }
+
+    /// The parsers (file framing needs the PostgreSQL prefix and flow-log headers).
+    pub fn parsers_mut(&mut self) -> &mut Parsers {
+        &mut self.parsers
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Diagnostics so far.
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
+    }
+
+    /// Diagnostics so far, mutable (to take the kept ones).
+    pub fn diagnostics_mut(&mut self) -> &mut Diagnostics {
+        &mut self.diagnostics
+    }
+
+    /// End of a stream (file, batch): forget per-stream parser state.
+    pub fn end_stream(&mut self) {
+        self.parsers.end_stream();
+        self.parsers.reset_vpc_format();
+    }
+
+    fn handle(&mut self, record: &RawRecord<'_>) {
+        self.stats.records += 1;
+        let source = match record.source {
+            Some(s) => s,
+            None => match sources::detect(record.origin.log_group, record.text, self.parsers.pg_prefix()) {
+                Some(s) => s,
+                None => {
+                    self.diagnostics.report(
+                        DiagnosticKind::UnknownSource,
+                        &record.origin,
+                        format!(
+                            "cannot tell the source of this record (starts {:?}); use --source",
+                            sources::truncate_for_message(record.text.trim_start(), 48)
+                        ),
+                    );
+                    return;
+                }
+            },
+        };
+        self.warnings.clear();
+        let parsed = self.parsers.parse(source, record, &mut self.warnings);
+        for (kind, reason) in self.warnings.drain(..) {
+            self.diagnostics.report(kind, &record.origin, reason);
+        }
+        match parsed {
+            Ok(Parsed::Event(mut event)) => {
+                *self.stats.events.entry(source).or_default() += 1;
+                self.findings.clear();
+                self.matched.clear();
+                self.engine
+                    .process(&mut event, &mut self.findings, &mut self.matched);
+                self.stats.findings += self.findings.len() as u64;
+                self.output.event(&event, &self.matched);
+                if !self.findings.is_empty() {
+                    self.output.findings(&self.findings);
+                }
+            }
+            Ok(Parsed::Skip(reason)) => self.skipped(reason, &record.origin),
+            Err(e) => self.diagnostics.report(e.kind, &record.origin, e.reason),
+        }
+    }
+}
+
+impl RecordSink for Pipeline<'_> {
+    fn record(&mut self, record: RawRecord<'_>) {
+        self.handle(&record);
+    }
+
+    fn skipped(&mut self, reason: Skip, _origin: &Origin<'_>) {
+        *self.stats.skipped.entry(reason).or_default() += 1;
+    }
+
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+}

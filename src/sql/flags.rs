@@ -1,0 +1,245 @@
+//! Risk flags of a statement as a `u32` bit set.
+//!
+//! Every event carries its flags, so they must be `Copy` and tiny; rules and policy files name
+//! them, so each bit has one stable snake_case name, and that name is what JSON shows (an array
+//! of names, never the raw number, which would change meaning if bits were renumbered).
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::Flags;
+
+macro_rules! flag_table {
+    ($( $(#[$doc:meta])* $konst:ident = $bit:expr, $name:literal; )*) => {
+        impl Flags {
+            $( $(#[$doc])* pub const $konst: Flags = Flags(1 << $bit); )*
+
+            /// Every flag with its name, in bit order; the single source of truth for names.
+            pub const ALL: &'static [(Flags, &'static str)] = &[ $( (Flags::$konst, $name), )* ];
+        }
+    };
+}
+
+flag_table! {
+    /// UPDATE or DELETE without a WHERE clause: touches every row.
+    NO_WHERE = 0, "no_where";
+    /// A condition that is always true after OR (`OR 1=1`, `OR 'a'='a'`, `OR TRUE`, `OR x=x`) or
+    /// a WHERE that is nothing but such a condition: the classic injection shape.
+    TAUTOLOGY = 1, "tautology";
+    /// `UNION [ALL] SELECT`: the injection way to read another table through a query.
+    UNION_SELECT = 2, "union_select";
+    /// More than one statement in one record (stacked queries).
+    STACKED = 3, "stacked";
+    /// A block comment glued to code (`UNION/**/SELECT`): hides keywords from naive filters.
+    COMMENT_OBFUSCATION = 4, "comment_obfuscation";
+    /// MySQL versioned comment `/*!…*/`: MySQL executes its content; we analyse it as code.
+    VERSIONED_COMMENT = 5, "versioned_comment";
+    /// `INTO OUTFILE` / `INTO DUMPFILE` / Aurora `INTO OUTFILE S3`: the server writes a file.
+    INTO_OUTFILE = 6, "into_outfile";
+    /// Server-side file access: `LOAD_FILE`, `LOAD DATA/XML INFILE`, `pg_read_file` and
+    /// friends, `lo_import`/`lo_export`, `COPY … FROM/TO '<server file>'`.
+    FILE_READ = 7, "file_read";
+    /// Runs a program or loads native code: `COPY … PROGRAM`, `SONAME`, untrusted languages,
+    /// `LANGUAGE C`, PostgreSQL `LOAD`, `sys_exec`/`sys_eval`.
+    PROGRAM_EXEC = 8, "program_exec";
+    /// Time-based blind injection helpers: `SLEEP`, `BENCHMARK`, `pg_sleep*`, `WAITFOR DELAY`.
+    TIME_DELAY = 9, "time_delay";
+    /// Reads catalogs or enumerates the server: information_schema, pg_catalog, `SHOW …`,
+    /// `mysql.*`, `@@version`, `version()`.
+    CATALOG_READ = 10, "catalog_read";
+    /// Reads password hashes: `mysql.user`, `pg_shadow`, `pg_authid`.
+    CREDENTIAL_READ = 11, "credential_read";
+    /// Weakens auditing or logging: audit/log settings, uninstalling the audit plugin,
+    /// dropping pgaudit, `session_replication_role`, `DISABLE TRIGGER`.
+    AUDIT_TAMPER = 12, "audit_tamper";
+    /// `SELECT *` (or `t.*`): reads every column.
+    SELECT_STAR = 13, "select_star";
+    /// `GRANT ALL`, grants on `*.*`, `WITH GRANT/ADMIN OPTION`.
+    GRANT_ALL = 14, "grant_all";
+    /// Grants or sets superuser-like power: `SUPERUSER`, `BYPASSRLS`, `rds_superuser`,
+    /// `pg_execute_server_program`, MySQL `SUPER`/`FILE`/`PROCESS`/… privileges.
+    SUPERUSER = 15, "superuser";
+    /// The audit engine cut the statement text; set by the source, never "clean".
+    TRUNCATED = 16, "truncated";
+    /// Reason for UNPARSED / fallback: sqlparser rejected the text.
+    PARSE_ERROR = 17, "parse_error";
+    /// The text exceeded the parser limit; analysed by the fallback on a bounded prefix.
+    TOO_LONG = 18, "too_long";
+    /// Nesting deeper than the parser limit; analysed by the fallback.
+    TOO_DEEP = 19, "too_deep";
+    /// No statement at all (empty, only comments or semicolons).
+    EMPTY = 20, "empty";
+    /// The original bytes were not valid UTF-8 (decoded lossily).
+    INVALID_UTF8 = 21, "invalid_utf8";
+    /// Error-based injection helpers: `EXTRACTVALUE`, `UPDATEXML`, `GTID_SUBSET`,
+    /// `NAME_CONST`, `FLOOR(RAND(0)*2)`, `EXP(~(`.
+    ERROR_BASED = 22, "error_based";
+    /// A long hexadecimal literal (`0x…`, `X'…'`, ≥ 8 hex digits): hides strings from filters.
+    HEX_LITERAL = 23, "hex_literal";
+    /// `CHAR(…)` with three or more codes, or three or more `CHR(…)` calls: builds strings
+    /// from character codes.
+    CHAR_CHAIN = 24, "char_chain";
+    /// sqlmap's result delimiter (`'q…q'` with three of `zxjkvbp`, or its hex form).
+    SQLMAP_DELIMITER = 25, "sqlmap_delimiter";
+    /// A trailing line comment that cuts the rest of a template (`-- -`, `#`, or one holding a
+    /// quote).
+    TRAILING_COMMENT = 26, "trailing_comment";
+    /// Server-side file write: `INTO OUTFILE/DUMPFILE`, `COPY … TO '<file>'`, `lo_export`.
+    FILE_WRITE = 27, "file_write";
+    /// Data leaves or enters through another service: S3 export/import, Lambda, dblink,
+    /// foreign data wrappers.
+    EXTERNAL = 28, "external";
+    /// Unterminated string, quoted identifier or comment: the text ends inside a token.
+    UNTERMINATED = 29, "unterminated";
+    /// Row-level security switched off or a policy dropped.
+    RLS_BYPASS = 30, "rls_bypass";
+}
+
+impl Flags {
+    /// No flag set.
+    pub const fn empty() -> Self {
+        Flags(0)
+    }
+
+    /// True when every bit of `other` is set in `self`.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// True when any bit of `other` is set in `self`.
+    pub const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// True when no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Sets the bits of `other`.
+    pub fn insert(&mut self, other: Flags) {
+        self.0 |= other.0;
+    }
+
+    /// Clears the bits of `other`.
+    pub fn remove(&mut self, other: Flags) {
+        self.0 &= !other.0;
+    }
+
+    /// Union of both sets.
+    pub const fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// The single flags that are set, in bit order.
+    pub fn iter(self) -> impl Iterator<Item = Flags> {
+        Flags::ALL
+            .iter()
+            .map(|&(f, _)| f)
+            .filter(move |f| self.contains(*f))
+    }
+
+    /// Names of the flags that are set, in bit order (what JSON and alerts show).
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Flags::ALL
+            .iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|&(_, n)| n)
+    }
+
+    /// The flag with this snake_case name, for policy and rule files.
+    pub fn from_name(name: &str) -> Option<Flags> {
+        Flags::ALL.iter().find(|(_, n)| *n == name).map(|&(f, _)| f)
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Flags {
+    fn bitor_assign(&mut self, rhs: Flags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl std::ops::BitAnd for Flags {
+    type Output = Flags;
+    fn bitand(self, rhs: Flags) -> Flags {
+        Flags(self.0 & rhs.0)
+    }
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in self.names().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Flags {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.count_ones() as usize))?;
+        for name in self.names() {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Flags {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NamesVisitor;
+        impl<'de> Visitor<'de> for NamesVisitor {
+            type Value = Flags;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of flag names")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Flags, A::Error> {
+                let mut flags = Flags::empty();
+                while let Some(name) = seq.next_element::<&str>()? {
+                    match Flags::from_name(name) {
+                        Some(f) => flags.insert(f),
+                        None => return Err(de::Error::custom(format!("unknown flag `{name}`"))),
+                    }
+                }
+                Ok(flags)
+            }
+        }
+        deserializer.deserialize_seq(NamesVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_roundtrip() {
+        let mut seen = std::collections::HashSet::new();
+        for (f, n) in Flags::ALL {
+            assert!(seen.insert(*n), "duplicate name {n}");
+            assert_eq!(Flags::from_name(n), Some(*f));
+            assert_eq!(f.0.count_ones(), 1);
+        }
+        let f = Flags::TRUNCATED | Flags::NO_WHERE;
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, r#"["no_where","truncated"]"#);
+        let back: Flags = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, f);
+        assert!(serde_json::from_str::<Flags>(r#"["nope"]"#).is_err());
+        assert_eq!(f.iter().count(), 2);
+        assert_eq!(f.to_string(), "no_where,truncated");
+    }
+}

@@ -1,0 +1,607 @@
+//! SQL analysis: what a statement does (class, command, flags) and what it touches (objects).
+//!
+//! Built for audit-log volume: most traffic repeats a few hundred statement shapes, so every
+//! statement is lexed once by a hand-written lexer that normalizes it (literals → `?`, comments
+//! out, case folded) and hashes the result (xxh3) into a fingerprint; the full analysis —
+//! token classifier plus sqlparser — runs only on a cache miss and is shared as `Arc<Analysis>`.
+//!
+//! Fail-closed by construction: sqlparser refines but never gates. Text it cannot parse (attack
+//! SQL, truncated statements, MySQL `CREATE USER 'u'@'%'`) is still classified from its leading
+//! keywords and flagged from its tokens; only text with no recognisable statement is
+//! `UNPARSED`, and even that is a result, never an error.
+//!
+//! Cache correctness: a few facts are invisible in the normalized text — comments (dropped),
+//! literal values (`OR 'a'='a'` vs `OR 'a'='b'`), account names (MySQL writes them as string
+//! literals). The lexer pass computes those on every call; the cache key is (dialect,
+//! fingerprint, those flags, digest of the literals of identity-bearing statements), so a hit
+//! can never return flags or objects that belong to a different literal. See `docs/SQL.md`.
+//!
+//! Layout: `lexer` (tokens, normalization, hashing), `classify` (token-level class, command,
+//! flags, objects, statement splitting), `ast` (sqlparser refinement), `flags` (the bit set).
+
+mod ast;
+mod classify;
+mod flags;
+mod keywords;
+mod lexer;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::num::NonZeroUsize;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use lru::LruCache;
+use serde::{Deserialize, Serialize, Serializer};
+
+use lexer::{Kind, Normalized};
+
+/// Longest text given to sqlparser; longer statements are analysed by the token classifier only
+/// and flagged `too_long` (parser time and memory grow with length, the classifier's do not).
+pub const MAX_PARSE_BYTES: usize = 64 * 1024;
+/// Longest prefix lexed at all; the rest of a bigger statement is ignored (flag `too_long`).
+pub const MAX_LEX_BYTES: usize = 1024 * 1024;
+/// Parenthesis depth above which sqlparser is skipped (flag `too_deep`).
+pub const MAX_PARSE_DEPTH: u32 = 24;
+/// Longest normalized text kept in an `Analysis` (alerts show it; the fingerprint covers all).
+pub const MAX_NORMALIZED_BYTES: usize = 4096;
+
+/// The SQL dialect of a statement; chosen by the source that logged it (MySQL audit → `Mysql`,
+/// pgaudit → `Postgres`), because the same text parses differently per engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// MySQL, MariaDB, Aurora MySQL.
+    Mysql,
+    /// PostgreSQL, Aurora PostgreSQL.
+    Postgres,
+    /// Anything else; the generic sqlparser dialect.
+    #[default]
+    Generic,
+}
+
+impl FromStr for Dialect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "mysql" | "mariadb" => Ok(Dialect::Mysql),
+            "postgres" | "postgresql" | "pg" => Ok(Dialect::Postgres),
+            "generic" => Ok(Dialect::Generic),
+            other => Err(format!("unknown SQL dialect `{other}`")),
+        }
+    }
+}
+
+/// Statement classes of DESIGN.md §3; policy allows or denies by class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StatementClass {
+    /// Reads data or metadata.
+    Dql,
+    /// Changes data.
+    Dml,
+    /// Changes schema.
+    Ddl,
+    /// Changes who may do what.
+    Dcl,
+    /// Transaction control.
+    Tcl,
+    /// Session control.
+    Session,
+    /// System control.
+    Admin,
+    /// Could not be classified: fail-closed, still an event.
+    Unparsed,
+}
+
+impl StatementClass {
+    /// Every class, for listings and validation of policy files.
+    pub const ALL: [StatementClass; 8] = [
+        StatementClass::Dql,
+        StatementClass::Dml,
+        StatementClass::Ddl,
+        StatementClass::Dcl,
+        StatementClass::Tcl,
+        StatementClass::Session,
+        StatementClass::Admin,
+        StatementClass::Unparsed,
+    ];
+
+    /// The name policy files and JSON use (`"DQL"`, `"SESSION"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StatementClass::Dql => "DQL",
+            StatementClass::Dml => "DML",
+            StatementClass::Ddl => "DDL",
+            StatementClass::Dcl => "DCL",
+            StatementClass::Tcl => "TCL",
+            StatementClass::Session => "SESSION",
+            StatementClass::Admin => "ADMIN",
+            StatementClass::Unparsed => "UNPARSED",
+        }
+    }
+
+    /// Which class represents a record holding several statements: the most powerful one, so
+    /// that `SELECT 1; DROP TABLE t` cannot hide behind its first statement.
+    pub const fn risk_rank(self) -> u8 {
+        match self {
+            StatementClass::Tcl => 0,
+            StatementClass::Session => 1,
+            StatementClass::Dql => 2,
+            StatementClass::Unparsed => 3,
+            StatementClass::Dml => 4,
+            StatementClass::Ddl => 5,
+            StatementClass::Dcl => 6,
+            StatementClass::Admin => 7,
+        }
+    }
+}
+
+impl fmt::Display for StatementClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StatementClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        StatementClass::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown statement class `{s}`"))
+    }
+}
+
+/// Risk features of a statement, as a small bit set (cheap to copy into every event).
+/// Names and meanings: `Flags::ALL` and docs/SQL.md.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(pub u32);
+
+/// Result of analysing one statement text; shared (`Arc`) between all events with the same
+/// cache key.
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    /// Statement class (for several statements: the highest `risk_rank`).
+    pub class: StatementClass,
+    /// Command, e.g. `DROP TABLE`; empty when nothing was recognised.
+    pub command: String,
+    /// Objects as written in the statement, folded as the engine folds identifiers, not yet
+    /// qualified with the session database (see [`qualify`]). Tables and views are dotted names;
+    /// other kinds carry a prefix: `database:`, `schema:`, `user:name@host`, `role:`.
+    pub objects: Vec<String>,
+    /// Risk flags.
+    pub flags: Flags,
+    /// xxh3-64 of the full normalized text (before `normalized` is shortened for display).
+    #[serde(serialize_with = "hex16")]
+    pub fingerprint: u64,
+    /// Normalized statement: literals replaced by `?`; safe to show in alerts. At most
+    /// `MAX_NORMALIZED_BYTES` (then it ends with `…`).
+    pub normalized: String,
+    /// Number of statements in the text.
+    pub statements: u32,
+    /// True when sqlparser accepted the text (otherwise the token classifier alone decided).
+    pub parsed: bool,
+}
+
+fn hex16<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:016x}"))
+}
+
+/// Cache key: everything the analysis depends on that the normalized text does not show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct CacheKey {
+    dialect: Dialect,
+    fingerprint: u64,
+    lexical: u32,
+    literals: u64,
+}
+
+/// The key is already a good hash; this hasher just mixes the words (SipHash would cost more
+/// than the lookup itself).
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(23) ^ i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.write_u64(i as u64);
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct BuildKeyHasher;
+
+impl BuildHasher for BuildKeyHasher {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+/// Flags the lexer pass computes on every call (part of the cache key).
+const LEXICAL: Flags = Flags(
+    Flags::TAUTOLOGY.0
+        | Flags::COMMENT_OBFUSCATION.0
+        | Flags::VERSIONED_COMMENT.0
+        | Flags::TRAILING_COMMENT.0
+        | Flags::UNTERMINATED.0
+        | Flags::HEX_LITERAL.0
+        | Flags::CHAR_CHAIN.0
+        | Flags::SQLMAP_DELIMITER.0
+        | Flags::TOO_LONG.0
+        | Flags::INVALID_UTF8.0,
+);
+
+/// Analyses statements, caching results by (dialect, fingerprint, lexical flags, identity
+/// literals) in a bounded LRU.
+pub struct Analyzer {
+    cache: LruCache<CacheKey, Arc<Analysis>, BuildKeyHasher>,
+    scratch: Normalized,
+    hits: u64,
+    misses: u64,
+}
+
+impl fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("cached", &self.cache.len())
+            .field("capacity", &self.cache.cap())
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish()
+    }
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::new(4096)
+    }
+}
+
+/// Largest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Analyzer {
+    /// An analyzer whose cache holds at most `capacity` statement shapes (at least one).
+    pub fn new(capacity: usize) -> Self {
+        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Analyzer {
+            cache: LruCache::with_hasher(cap, BuildKeyHasher),
+            scratch: Normalized::default(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// (hits, misses) since creation, for metrics and benchmarks.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+
+    /// Analyses raw bytes: invalid UTF-8 is decoded lossily and flagged `invalid_utf8`.
+    pub fn analyze_bytes(&mut self, sql: &[u8], dialect: Dialect) -> Arc<Analysis> {
+        match String::from_utf8_lossy(sql) {
+            Cow::Borrowed(s) => self.analyze(s, dialect),
+            Cow::Owned(s) => self.analyze_flagged(&s, dialect, Flags::INVALID_UTF8),
+        }
+    }
+
+    /// Analyse one statement text (one audit record; it may hold several statements).
+    pub fn analyze(&mut self, sql: &str, dialect: Dialect) -> Arc<Analysis> {
+        let extra = if sql.contains('\u{FFFD}') {
+            Flags::INVALID_UTF8
+        } else {
+            Flags::empty()
+        };
+        self.analyze_flagged(sql, dialect, extra)
+    }
+
+    fn analyze_flagged(&mut self, sql: &str, dialect: Dialect, extra: Flags) -> Arc<Analysis> {
+        let text = prefix(sql, MAX_LEX_BYTES);
+        let mut lexical = extra;
+        if text.len() < sql.len() {
+            lexical.insert(Flags::TOO_LONG);
+        }
+        lexer::normalize_into(text, dialect, &mut self.scratch);
+        let fingerprint = xxhash_rust::xxh3::xxh3_64(self.scratch.text.as_bytes());
+        let (lit_flags, sensitive) = classify::literal_features(text, &self.scratch.tokens, dialect);
+        lexical.insert(lit_flags);
+        let facts = self.scratch.facts;
+        for (on, flag) in [
+            (facts.comment_obfuscation, Flags::COMMENT_OBFUSCATION),
+            (facts.versioned_comment, Flags::VERSIONED_COMMENT),
+            (facts.trailing_comment, Flags::TRAILING_COMMENT),
+            (facts.unterminated, Flags::UNTERMINATED),
+        ] {
+            if on {
+                lexical.insert(flag);
+            }
+        }
+        let literals = if sensitive {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for t in self.scratch.tokens.iter().filter(|t| t.kind == Kind::Str) {
+                h.update(t.text(text).as_bytes());
+                h.update(&[0]);
+            }
+            h.digest()
+        } else {
+            0
+        };
+        let key = CacheKey {
+            dialect,
+            fingerprint,
+            lexical: (lexical & LEXICAL).0,
+            literals,
+        };
+        if let Some(hit) = self.cache.get(&key) {
+            self.hits += 1;
+            return Arc::clone(hit);
+        }
+        self.misses += 1;
+        let analysis = Arc::new(analyze_uncached(
+            text,
+            dialect,
+            &self.scratch,
+            fingerprint,
+            lexical,
+        ));
+        self.cache.put(key, Arc::clone(&analysis));
+        // Do not let one huge statement pin megabytes of scratch space.
+        if self.scratch.tokens.capacity() > 1 << 16 {
+            self.scratch.tokens = Vec::new();
+            self.scratch.text = String::new();
+        }
+        analysis
+    }
+}
+
+/// Full analysis of lexed text (cache miss).
+fn analyze_uncached(
+    text: &str,
+    dialect: Dialect,
+    lexed: &Normalized,
+    fingerprint: u64,
+    lexical: Flags,
+) -> Analysis {
+    let tokens = &lexed.tokens;
+    let ranges = classify::statement_ranges(text, tokens);
+    let mut flags = lexical;
+    let mut normalized = prefix(&lexed.text, MAX_NORMALIZED_BYTES).to_owned();
+    if normalized.len() < lexed.text.len() {
+        normalized.push('…');
+    }
+    if ranges.is_empty() {
+        flags.insert(Flags::EMPTY);
+        return Analysis {
+            class: StatementClass::Unparsed,
+            command: String::new(),
+            objects: Vec::new(),
+            flags,
+            fingerprint,
+            normalized,
+            statements: 0,
+            parsed: false,
+        };
+    }
+    let mut infos: Vec<classify::StmtInfo> = ranges
+        .iter()
+        .map(|r| classify::classify_statement(text, &tokens[r.clone()], dialect))
+        .collect();
+
+    // sqlparser on comment-free, bounded text.
+    let mut parsed = false;
+    if text.len() > MAX_PARSE_BYTES {
+        flags.insert(Flags::TOO_LONG);
+    } else if lexed.facts.max_depth > MAX_PARSE_DEPTH {
+        flags.insert(Flags::TOO_DEEP);
+    } else if !lexed.facts.unterminated {
+        let code = code_text(text, tokens);
+        match ast::parse(&code, dialect) {
+            Some(asts) if asts.len() == infos.len() => {
+                parsed = true;
+                for ((info, ast), r) in infos.iter_mut().zip(asts).zip(&ranges) {
+                    // Fail-closed: the AST may raise the class (e.g. a write hidden in a CTE)
+                    // but never lower what the tokens saw (`EXPLAIN (ANALYZE) DELETE`).
+                    if let Some(c) = ast.class {
+                        if c.risk_rank() > info.class.risk_rank() {
+                            info.class = c;
+                        }
+                    }
+                    let ctes = classify::cte_names(text, &tokens[r.clone()], dialect);
+                    for rel in ast.relations {
+                        if !ctes.contains(&rel) && !info.objects.contains(&rel) {
+                            info.objects.push(rel);
+                        }
+                    }
+                }
+            }
+            Some(_) => parsed = true,
+            None => flags.insert(Flags::PARSE_ERROR),
+        }
+    }
+
+    if infos.len() > 1 {
+        flags.insert(Flags::STACKED);
+    }
+    let mut objects: Vec<String> = Vec::new();
+    let mut best = 0;
+    for (i, info) in infos.iter().enumerate() {
+        flags.insert(info.flags);
+        for o in &info.objects {
+            if !objects.contains(o) {
+                objects.push(o.clone());
+            }
+        }
+        if info.class.risk_rank() > infos[best].class.risk_rank() {
+            best = i;
+        }
+    }
+    let best = infos.swap_remove(best);
+    Analysis {
+        class: best.class,
+        command: best.command,
+        objects,
+        flags,
+        fingerprint,
+        normalized,
+        statements: ranges.len() as u32,
+        parsed,
+    }
+}
+
+/// The text as the server executes it: comments removed, versioned-comment content kept.
+fn code_text(text: &str, tokens: &[lexer::Token]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev_end = None;
+    for t in tokens {
+        if let Some(end) = prev_end {
+            if end != t.start {
+                out.push(' ');
+            }
+        }
+        out.push_str(t.text(text));
+        prev_end = Some(t.end);
+    }
+    out
+}
+
+/// Splits a text into statements at `;` outside strings, comments and routine bodies; each
+/// slice is trimmed and holds at least one token. Used by `laneguard classify`.
+pub fn split_statements(text: &str, dialect: Dialect) -> impl Iterator<Item = &str> {
+    let mut lx = lexer::Lexer::new(text, dialect);
+    let mut tokens = Vec::new();
+    while let Some(t) = lx.next_token() {
+        tokens.push(t);
+    }
+    let ranges = classify::statement_ranges(text, &tokens);
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut from = 0usize;
+    for r in ranges {
+        let last = tokens[r.end - 1];
+        // from the end of the previous statement (keeps leading comments, e.g. `/*!…`)
+        let start = from;
+        let mut end = last.end as usize;
+        // keep the closer of a versioned comment that wraps the statement end
+        let rest = &text[end..];
+        let trimmed = rest.trim_start();
+        if trimmed.starts_with("*/") {
+            end += rest.len() - trimmed.len() + 2;
+        }
+        let slice = text.get(start..end).unwrap_or("").trim();
+        out.push(slice);
+        from = tokens.get(r.end).map_or(end, |t| t.end as usize).max(end);
+    }
+    out.into_iter()
+}
+
+/// Qualifies an object with the session database the way the engine resolves it: MySQL
+/// `t` → `db.t`; PostgreSQL `t` → `db.public.t`, `s.t` → `db.s.t`. Prefixed objects
+/// (`user:`, `role:`, `database:`) are global and stay as they are; PostgreSQL `schema:s`
+/// becomes `schema:db.s`. PostgreSQL assumes the default `search_path` (`public`).
+pub fn qualify(object: &str, dialect: Dialect, database: Option<&str>) -> String {
+    if let Some(schema) = object.strip_prefix("schema:") {
+        return match (dialect, database) {
+            (Dialect::Postgres, Some(db)) if !schema.contains('.') => {
+                format!("schema:{db}.{schema}")
+            }
+            _ => object.to_owned(),
+        };
+    }
+    if object.contains(':') {
+        return object.to_owned();
+    }
+    let parts = object.split('.').count();
+    match dialect {
+        Dialect::Postgres => match (parts, database) {
+            (1, Some(db)) => format!("{db}.public.{object}"),
+            (1, None) => format!("public.{object}"),
+            (2, Some(db)) => format!("{db}.{object}"),
+            _ => object.to_owned(),
+        },
+        Dialect::Mysql | Dialect::Generic => match (parts, database) {
+            (1, Some(db)) => format!("{db}.{object}"),
+            _ => object.to_owned(),
+        },
+    }
+}
+
+/// Class of an audit-engine command tag logged without statement text: pgaudit tags
+/// (`CREATE TABLE AS`, `ALTER ROLE`, `DECLARE CURSOR`, `TRUNCATE TABLE`, `SET`, `COMMIT`, …) and
+/// MySQL audit TABLE events (`READ`, `WRITE`, `CREATE`, `ALTER`, `DROP`, `RENAME`).
+pub fn class_of_command_tag(tag: &str) -> StatementClass {
+    let tag = tag.trim();
+    if tag.eq_ignore_ascii_case("READ") {
+        return StatementClass::Dql;
+    }
+    if tag.eq_ignore_ascii_case("WRITE") {
+        return StatementClass::Dml;
+    }
+    if ["CREATE", "ALTER", "DROP", "RENAME"]
+        .iter()
+        .any(|t| tag.eq_ignore_ascii_case(t))
+    {
+        return StatementClass::Ddl;
+    }
+    let mut lx = lexer::Lexer::new(tag, Dialect::Postgres);
+    let mut tokens = Vec::new();
+    while let Some(t) = lx.next_token() {
+        if tokens.len() >= 16 {
+            break;
+        }
+        tokens.push(t);
+    }
+    if tokens.is_empty() {
+        return StatementClass::Unparsed;
+    }
+    classify::classify_statement(tag, &tokens, Dialect::Postgres).class
+}
+
+/// The analysis of a statement known only by its command tag (pgaudit `<previously logged>`,
+/// MySQL TABLE events): class from [`class_of_command_tag`], the tag as command and normalized
+/// text, no objects or flags (the caller adds the object the audit line names).
+pub fn analysis_of_command_tag(tag: &str) -> Analysis {
+    let command = tag.trim().to_ascii_uppercase();
+    Analysis {
+        class: class_of_command_tag(&command),
+        fingerprint: xxhash_rust::xxh3::xxh3_64(command.as_bytes()),
+        normalized: command.clone(),
+        command,
+        objects: Vec::new(),
+        flags: Flags::empty(),
+        statements: 0,
+        parsed: false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! Unit tests of the lexer and normalizer (literal forms, quoting, comments per dialect).
+
+use super::lexer::{Normalized, normalize_into};
+use super::{Analyzer, Dialect, Flags};
+
+fn norm(sql: &str, d: Dialect) -> (String, Normalized) {
+    let mut n = Normalized::default();
+    normalize_into(sql, d, &mut n);
+    (n.text.clone(), n)
+}
+
+#[test]
+fn literal_forms_become_placeholders() {
+    use Dialect::*;
+    let cases: &[(Dialect, &str, &str)] = &[
+        (
+            Mysql,
+            "SELECT 1, -2, 3.5, .5e-3, 0x1F, 0b101, X'AF', b'01', N'x', _utf8mb4'y'",
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
+        ),
+        (Mysql, "SELECT 'it\\'s', 'it''s', \"dq \\\" x\"", "SELECT ?, ?, ?"),
+        (
+            Postgres,
+            "SELECT E'it\\'s', 'a''b', $$x ' y$$, $f$ $$ $f$, U&'d\\0061t'",
+            "SELECT ?, ?, ?, ?, ?",
+        ),
+        (
+            Postgres,
+            "SELECT a FROM t WHERE b = $1 AND c = $2",
+            "SELECT a FROM t WHERE b = ? AND c = ?",
+        ),
+        (
+            Mysql,
+            "SELECT a FROM t WHERE b IN (1, 2, 3)",
+            "SELECT a FROM t WHERE b IN (?+)",
+        ),
+        (
+            Mysql,
+            "SELECT a FROM t WHERE b IN (1)",
+            "SELECT a FROM t WHERE b IN (?+)",
+        ),
+        (
+            Mysql,
+            "INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')",
+            "INSERT INTO t VALUES (?+)",
+        ),
+        (Mysql, "SELECT f(1, 2) FROM t", "SELECT f(?, ?) FROM t"),
+        (
+            Mysql,
+            "SELECT a - 1 FROM t WHERE b = -1",
+            "SELECT a - ? FROM t WHERE b = ?",
+        ),
+        (
+            Mysql,
+            "select A from T where B = TRUE",
+            "SELECT a FROM t WHERE b = TRUE",
+        ),
+        (Mysql, "SELECT `Id` FROM `My Table`", "SELECT id FROM `my table`"),
+        (
+            Postgres,
+            "SELECT \"Id\", \"id\" FROM \"T\"",
+            "SELECT \"Id\", id FROM \"T\"",
+        ),
+        (Mysql, "SELECT  a\n\tFROM   t ;", "SELECT a FROM t"),
+    ];
+    for (d, sql, want) in cases {
+        assert_eq!(norm(sql, *d).0, *want, "{sql} ({d:?})");
+    }
+}
+
+#[test]
+fn comments_per_dialect() {
+    // MySQL: `#` comment, `--` needs a space; `/*!…*/` content is code.
+    let (t, n) = norm("SELECT 1 # x\n, 2 --3\n", Dialect::Mysql);
+    assert_eq!(t, "SELECT ?, ? - ?"); // `--3` is minus, minus 3 in MySQL
+    assert!(!n.facts.versioned_comment);
+    let (t, n) = norm("SELECT /*!40001 SQL_NO_CACHE */ a FROM t", Dialect::Mysql);
+    assert_eq!(t, "SELECT SQL_NO_CACHE a FROM t");
+    assert!(n.facts.versioned_comment);
+    let (t, n) = norm("SELECT 1 /*!50000UNION*/ SELECT 2", Dialect::Mysql);
+    assert_eq!(t, "SELECT ? UNION SELECT ?");
+    assert!(n.facts.versioned_comment && !n.facts.comment_obfuscation);
+    // PostgreSQL: `/*!` is an ordinary comment, block comments nest, `#` is an operator.
+    let (t, _) = norm(
+        "SELECT /*!50000 x */ 1 /* a /* b */ c */ FROM t",
+        Dialect::Postgres,
+    );
+    assert_eq!(t, "SELECT ? FROM t");
+    let (t, _) = norm("SELECT 1 --x\n", Dialect::Postgres);
+    assert_eq!(t, "SELECT ?");
+    // Glued block comments are obfuscation; spaced ones are not.
+    assert!(
+        norm("SELECT a FROM t UNION/**/SELECT 1", Dialect::Mysql)
+            .1
+            .facts
+            .comment_obfuscation
+    );
+    assert!(
+        !norm("SELECT a /* hint */ FROM t", Dialect::Mysql)
+            .1
+            .facts
+            .comment_obfuscation
+    );
+    // Trailing comment that cuts a template.
+    assert!(
+        norm("SELECT a FROM t WHERE x = '' OR 1=1 -- -", Dialect::Mysql)
+            .1
+            .facts
+            .trailing_comment
+    );
+    assert!(
+        !norm("SELECT a FROM t -- report for finance", Dialect::Mysql)
+            .1
+            .facts
+            .trailing_comment
+    );
+}
+
+#[test]
+fn statements_are_counted_and_unterminated_is_seen() {
+    let (_, n) = norm("SELECT 1; SELECT ';'; ;", Dialect::Mysql);
+    assert_eq!(n.statements, 2);
+    let (t, n) = norm("SELECT 'abc", Dialect::Mysql);
+    assert_eq!(t, "SELECT ?");
+    assert!(n.facts.unterminated);
+    let (_, n) = norm("SELECT $x$ abc", Dialect::Postgres);
+    assert!(n.facts.unterminated);
+    let (_, n) = norm("SELECT ((((1))))", Dialect::Mysql);
+    assert_eq!(n.facts.max_depth, 4);
+}
+
+#[test]
+fn multibyte_text_is_safe() {
+    let (t, _) = norm(
+        "SELECT 'ünïcødé', naïve FROM tàble WHERE x ≥ 1",
+        Dialect::Postgres,
+    );
+    assert_eq!(t, "SELECT ?, naïve FROM tàble WHERE x ≥ ?");
+}
+
+#[test]
+fn analyzer_counts_hits() {
+    let mut a = Analyzer::new(2);
+    let x = a.analyze("SELECT 1", Dialect::Mysql);
+    let y = a.analyze("SELECT 2", Dialect::Mysql);
+    assert!(std::sync::Arc::ptr_eq(&x, &y));
+    assert_eq!(a.stats(), (1, 1));
+    assert!(!x.flags.contains(Flags::PARSE_ERROR));
+}

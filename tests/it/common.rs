@@ -1,0 +1,96 @@
+//! Test helpers: run the real pipeline over files or bytes and collect what it produced.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use laneguard::diagnostic::Diagnostic;
+use laneguard::engine::Engine;
+use laneguard::event::{Event, EventJson};
+use laneguard::finding::Finding;
+use laneguard::input::{self, InputOptions};
+use laneguard::pipeline::{Output, Pipeline, Stats};
+use laneguard::sources::ParseOptions;
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Every event as one JSON line (raw text included, to check unescaping).
+    pub events: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub stats: Stats,
+}
+
+#[derive(Default)]
+struct Collect {
+    events: Vec<String>,
+    findings: Vec<Finding>,
+}
+
+impl Output for Collect {
+    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
+        let matched: Vec<&str> = matched.iter().map(String::as_str).collect();
+        let json = EventJson {
+            event,
+            raw: true,
+            matched: &matched,
+        };
+        self.events.push(serde_json::to_string(&json).unwrap());
+    }
+    fn findings(&mut self, findings: &[Finding]) {
+        self.findings.extend_from_slice(findings);
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run the pipeline over paths relative to the repository root (cargo runs tests there, and
+/// origins in snapshots must not depend on where the checkout is).
+pub fn run_paths(paths: &[&str], options: InputOptions) -> Run {
+    let mut out = Collect::default();
+    let (stats, diagnostics) = {
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        let (inputs, errors) = input::expand(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
+        assert!(errors.is_empty(), "{errors:?}");
+        let counter = Arc::new(AtomicU64::new(0));
+        for i in &inputs {
+            input::read_input(i, &options, &mut pipeline, &counter).unwrap();
+        }
+        let stats = pipeline.stats().clone();
+        (stats, pipeline.diagnostics_mut().take_kept())
+    };
+    Run {
+        events: out.events,
+        findings: out.findings,
+        diagnostics,
+        stats,
+    }
+}
+
+/// Run the pipeline over in-memory bytes, as if they were a file called `name`.
+pub fn run_bytes(name: &str, bytes: &[u8], options: InputOptions) -> Run {
+    let mut out = Collect::default();
+    let (stats, diagnostics) = {
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        input::read_stream(name, bytes, &options, &mut pipeline);
+        pipeline.end_stream();
+        let stats = pipeline.stats().clone();
+        (stats, pipeline.diagnostics_mut().take_kept())
+    };
+    Run {
+        events: out.events,
+        findings: out.findings,
+        diagnostics,
+        stats,
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}

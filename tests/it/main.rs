@@ -1,0 +1,11 @@
+//! laneguard's integration tests: one binary (link once), one module per capability.
+
+// Tests state expectations by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod cli;
+mod common;
+mod envelopes;
+mod golden;
+mod sql;
