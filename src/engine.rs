@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::event::{Event, Kind, Source, SqlView};
 use crate::finding::Finding;
+use crate::policy::Policy;
 use crate::sql::{self, Analysis, Analyzer, Dialect, Flags};
 
 /// Default number of statement shapes kept in the analysis cache.
@@ -24,6 +25,7 @@ pub trait Detector {
 /// SQL analysis plus the detectors, applied event by event.
 pub struct Engine {
     analyzer: Analyzer,
+    policy: Option<Arc<Policy>>,
     tags: HashMap<(Dialect, String), Arc<Analysis>>,
     detectors: Vec<Box<dyn Detector + Send>>,
 }
@@ -56,9 +58,20 @@ impl Engine {
     pub fn new(sql_cache: usize) -> Self {
         Engine {
             analyzer: Analyzer::new(sql_cache),
+            policy: None,
             tags: HashMap::new(),
             detectors: Vec::new(),
         }
+    }
+
+    /// Enrich events with `policy` (zones, datastores, domains, classification) before detection.
+    pub fn set_policy(&mut self, policy: Arc<Policy>) {
+        self.policy = Some(policy);
+    }
+
+    /// The policy events are enriched with.
+    pub fn policy(&self) -> Option<&Arc<Policy>> {
+        self.policy.as_ref()
     }
 
     /// Add a detection stage (policy checks, a rule set).
@@ -119,9 +132,12 @@ impl Engine {
         }
     }
 
-    /// Analyse and detect.
+    /// Analyse, enrich and detect.
     pub fn process(&mut self, event: &mut Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
         self.analyze(event);
+        if let Some(policy) = &self.policy {
+            policy.enrich(event);
+        }
         self.detect(event, findings, matched);
     }
 }

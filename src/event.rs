@@ -523,6 +523,69 @@ pub struct Event<'a> {
     pub kind: Kind<'a>,
     /// SQL analysis, for statements.
     pub sql: Option<SqlView>,
+    /// Policy enrichment: zone, datastore, domain, classification.
+    pub enrichment: Enrichment,
+}
+
+/// Data classification levels, ordered: `public < internal < confidential < restricted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classification {
+    /// May be published.
+    Public,
+    /// Internal; the default for objects no pattern names.
+    Internal,
+    /// Confidential (PII, business secrets).
+    Confidential,
+    /// Restricted (card data, credentials, raw regulated data).
+    Restricted,
+}
+
+impl Classification {
+    /// All levels, lowest first.
+    pub const ALL: [Classification; 4] = [
+        Classification::Public,
+        Classification::Internal,
+        Classification::Confidential,
+        Classification::Restricted,
+    ];
+
+    /// The name used in policy files and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Public => "public",
+            Classification::Internal => "internal",
+            Classification::Confidential => "confidential",
+            Classification::Restricted => "restricted",
+        }
+    }
+
+    /// Parse a level name.
+    pub fn from_name(name: &str) -> Option<Classification> {
+        Classification::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+/// What the policy says about an event (DESIGN.md §3, "after enrichment"). Shared strings are
+/// `Arc<str>` owned by the loaded policy, so enriching an event allocates nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Enrichment {
+    /// Security zone of the actor (longest-prefix match of its address, or the documented zone
+    /// of a non-IP source such as `localhost` or an AWS service).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Arc<str>>,
+    /// Zone the actor's principal is bound to by the policy (`[[principals]]`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_zone: Option<Arc<str>>,
+    /// Policy name of the datastore acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<Arc<str>>,
+    /// Business domain (swim lane) of the datastore or of the objects touched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Arc<str>>,
+    /// Highest classification among the objects touched (or of the datastore).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
 }
 
 impl<'a> Event<'a> {
@@ -536,6 +599,7 @@ impl<'a> Event<'a> {
             target: Target::default(),
             kind,
             sql: None,
+            enrichment: Enrichment::default(),
         }
     }
 }
@@ -574,6 +638,9 @@ impl Serialize for EventJson<'_, '_> {
         }
         if let Some(sql) = &e.sql {
             m.serialize_entry("sql", sql)?;
+        }
+        if e.enrichment != Enrichment::default() {
+            m.serialize_entry("enrichment", &e.enrichment)?;
         }
         m.serialize_entry("matched", self.matched)?;
         m.end()

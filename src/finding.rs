@@ -202,9 +202,14 @@ impl Finding {
             severity,
             time: event.time,
             source: event.source,
-            zone: None,
-            datastore: event.target.datastore.as_deref().map(str::to_owned),
-            domain: None,
+            zone: event.enrichment.zone.as_deref().map(str::to_owned),
+            datastore: event
+                .enrichment
+                .datastore
+                .as_deref()
+                .or(event.target.datastore.as_deref())
+                .map(str::to_owned),
+            domain: event.enrichment.domain.as_deref().map(str::to_owned),
             actor: FindingActor {
                 user: event.actor.user.as_deref().map(str::to_owned),
                 ip: event.actor.ip,

@@ -18,6 +18,7 @@ pub mod event;
 pub mod finding;
 pub mod input;
 pub mod pipeline;
+pub mod policy;
 pub mod sink;
 pub mod sources;
 pub mod sql;
