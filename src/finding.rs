@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, Kind, OriginBuf, Source, Timestamp};
+use crate::event::{Classification, Event, Kind, OriginBuf, Source, Timestamp};
 use crate::sql::{Flags, StatementClass};
 
 /// Severity, ordered from least to most severe.
@@ -162,6 +162,15 @@ pub struct Finding {
     pub evidence: Evidence,
     /// Number of events behind the finding (thresholds), 1 otherwise.
     pub count: u64,
+    /// Highest classification of the data touched.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub classification: Option<Classification>,
+    /// MITRE ATT&CK technique ids of the rule.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub attack: Vec<String>,
+    /// Raised by a rule in shadow mode: counted and reported, never paged.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub shadow: bool,
 }
 
 impl Finding {
@@ -221,15 +230,15 @@ impl Finding {
             flow,
             evidence: Evidence { origin },
             count: 1,
+            classification: event.enrichment.classification,
+            attack: Vec::new(),
+            shadow: false,
         }
     }
 }
 
 fn flag_names(flags: Flags) -> Vec<String> {
-    serde_json::to_value(flags)
-        .ok()
-        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-        .unwrap_or_default()
+    flags.names().map(str::to_owned).collect()
 }
 
 /// The deterministic id of a finding: a 128-bit digest of the rule, the source, the record's

@@ -19,6 +19,7 @@ pub mod finding;
 pub mod input;
 pub mod pipeline;
 pub mod policy;
+pub mod rules;
 pub mod sink;
 pub mod sources;
 pub mod sql;

@@ -21,6 +21,10 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// Classify SQL statements: one JSON line per statement.
     Classify(cli::ClassifyArgs),
+    /// Run every rule's own tests through the real parsers and the policy.
+    Test(cli::rules::TestArgs),
+    /// Load the rules and the policy and report every problem with file and line.
+    Validate(cli::rules::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Replay(args) => cli::replay::run(args),
         Command::Classify(args) => cli::classify::run(args),
+        Command::Test(args) => cli::rules::test(args),
+        Command::Validate(args) => cli::rules::validate(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod replay;
+pub mod rules;
 
 use std::path::PathBuf;
 

@@ -13,7 +13,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use laneguard::engine::Engine;
 use laneguard::envelope::Limits;
 use laneguard::event::{Event, EventJson, Source};
 use laneguard::finding::Finding;
@@ -65,6 +64,8 @@ pub struct ReplayArgs {
     /// Plain or gzip; CloudWatch Logs, Kinesis, Firehose and CloudTrail envelopes are unwrapped.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub config: super::rules::ConfigArgs,
     /// Log source of the inputs; `auto` detects it from log group names or the content.
     #[arg(long, value_enum, default_value = "auto")]
     pub source: SourceArg,
@@ -216,6 +217,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         limits,
         source: args.source.source(),
     };
+    let config = match args.config.load() {
+        Ok(c) => c,
+        Err(e) => return Ok(usage_error(&format!("{e:#}"))),
+    };
+    for e in &config.errors {
+        eprintln!("laneguard: rule not loaded: {e}");
+    }
+    let engine = config.into_engine();
     let (inputs, input_errors) = input::expand(&args.paths);
     if inputs.is_empty() && !input_errors.is_empty() {
         for e in &input_errors {
@@ -265,7 +274,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("laneguard: {e}");
     }
     let (stats, diagnostic_counts, total_diagnostics, kept) = {
-        let mut pipeline = Pipeline::new(&parse_options, Engine::default(), &mut output);
+        let mut pipeline = Pipeline::new(&parse_options, engine, &mut output);
         for input in &inputs {
             if let Err(e) = input::read_input(input, &input_options, &mut pipeline, &bytes_read) {
                 eprintln!("laneguard: {e}");

@@ -1,0 +1,84 @@
+//! The policy file as written (DESIGN.md §4, docs/POLICY.md), before validation.
+//!
+//! Every table denies unknown keys — a typo such as `cidr = …` must be an error, not a silently
+//! ignored line that leaves a zone without addresses — and every value that is validated later is
+//! `Spanned`, so a validation error can name the line it comes from.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PolicyFile {
+    #[serde(default)]
+    pub zones: Vec<ZoneSpec>,
+    #[serde(default)]
+    pub principals: Vec<PrincipalSpec>,
+    #[serde(default)]
+    pub datastores: Vec<DatastoreSpec>,
+    #[serde(default)]
+    pub classification: Option<ClassificationSpec>,
+}
+
+/// `[[zones]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ZoneSpec {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub clearance: Option<Spanned<String>>,
+    #[serde(default)]
+    pub domain: Option<Spanned<String>>,
+    #[serde(default)]
+    pub default: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub management: bool,
+}
+
+/// `[[principals]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrincipalSpec {
+    pub users: Spanned<Vec<Spanned<String>>>,
+    pub zone: Spanned<String>,
+}
+
+/// `[[datastores]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatastoreSpec {
+    pub name: Spanned<String>,
+    #[serde(default, rename = "match")]
+    pub matches: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub ports: Option<Spanned<Vec<u16>>>,
+    #[serde(default)]
+    pub databases: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub domain: Option<Spanned<String>>,
+    #[serde(default)]
+    pub classification: Option<Spanned<String>>,
+}
+
+/// `[classification]`: level → object globs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClassificationSpec {
+    #[serde(default)]
+    pub public: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub internal: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub confidential: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub restricted: Vec<Spanned<String>>,
+}

@@ -1,0 +1,559 @@
+//! Conditions: the `[match]` table of a rule, compiled once.
+//!
+//! A `[match]` table is a conjunction of `field = spec` entries plus the combinators `all`,
+//! `any` (arrays of tables) and `not` (a table). A spec is a string (equality), an array (set
+//! membership), a number or boolean (equality), or a table of operators (`glob`, `cidr`,
+//! `prefix_lte`, `contains`, `regex`, `gt`/`gte`/`lt`/`lte`, `exists`, `all`, `in`, `eq`,
+//! `starts_with`, `ends_with`). For fields with several values (`sql.flags`, `sql.objects`, JSON
+//! arrays) a condition holds when any value satisfies it, except `all`, which needs every listed
+//! value present.
+//!
+//! Keywords (`contains`) of every rule share one Aho-Corasick automaton and regexes share one
+//! `RegexSet` per field: an event's text is scanned once per field, whatever the number of rules.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use regex::{Regex, RegexBuilder};
+
+use super::field::{Docs, Field, Val, any_value, describe};
+use crate::event::{Classification, Event};
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+}
+
+/// A scalar written in a rule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    /// Text.
+    Str(String),
+    /// Integer.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// One test applied to a field's values.
+#[derive(Clone, Debug)]
+pub enum Test {
+    /// Equals one of (a single value is a set of one).
+    In(Vec<Scalar>),
+    /// Every listed value is among the field's values.
+    AllOf(Vec<Scalar>),
+    /// Matches one of the globs (compiled into one regex).
+    Glob(Regex),
+    /// An IP address or network inside one of the networks.
+    Cidr(Vec<IpNet>),
+    /// A network (or address) whose prefix length is at most this (`/0` = everything).
+    PrefixLte(u8),
+    /// Contains one of the keywords (ids in the shared automaton), ASCII case-insensitively.
+    Contains(Vec<usize>),
+    /// Matches one of the regexes (ids in the field's regex set).
+    Regex(Vec<usize>),
+    /// Numeric (or classification-level) comparison.
+    Compare(Cmp, f64),
+    /// Starts with one of.
+    StartsWith(Vec<String>),
+    /// Ends with one of.
+    EndsWith(Vec<String>),
+    /// The field has (true) or lacks (false) a value.
+    Exists(bool),
+    /// Some value equals (`true`) / differs from (`false`) every value of another field —
+    /// e.g. an account in a request that is not the recipient account.
+    Field(Field, bool),
+}
+
+/// A compiled condition tree.
+#[derive(Clone, Debug)]
+pub enum Condition {
+    /// Every sub-condition holds.
+    All(Vec<Condition>),
+    /// At least one holds.
+    Any(Vec<Condition>),
+    /// The sub-condition does not hold.
+    Not(Box<Condition>),
+    /// Every test holds on the field.
+    Leaf {
+        /// The field.
+        field: Field,
+        /// Index of the field in the rule set's text-field table (for keyword/regex caches).
+        slot: usize,
+        /// The tests.
+        tests: Vec<Test>,
+        /// The spec as written, for explanations.
+        written: String,
+    },
+}
+
+/// Registries shared by all rules of a set while they compile.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Keywords of every `contains` test.
+    pub keywords: Vec<String>,
+    /// Fields with `contains`/`regex` tests, by slot.
+    pub fields: Vec<Field>,
+    /// Regexes per field slot.
+    pub regexes: Vec<Vec<String>>,
+}
+
+impl Shared {
+    fn slot(&mut self, field: &Field) -> usize {
+        match self.fields.iter().position(|f| f == field) {
+            Some(i) => i,
+            None => {
+                self.fields.push(field.clone());
+                self.regexes.push(Vec::new());
+                self.fields.len() - 1
+            }
+        }
+    }
+}
+
+/// Size limit of every compiled regex (bytes of compiled program): rules are configuration,
+/// but a careless pattern must not cost megabytes per field.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+fn glob_regex(globs: &[String]) -> Result<Regex, String> {
+    let mut pattern = String::from("^(?:");
+    for (i, g) in globs.iter().enumerate() {
+        if i > 0 {
+            pattern.push('|');
+        }
+        for c in g.chars() {
+            match c {
+                '*' => pattern.push_str(".*"),
+                '?' => pattern.push('.'),
+                c => pattern.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+    }
+    pattern.push_str(")$");
+    RegexBuilder::new(&pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| format!("bad glob: {e}"))
+}
+
+fn strings(v: &toml::Value, what: &str) -> Result<Vec<String>, String> {
+    match v {
+        toml::Value::String(s) => Ok(vec![s.clone()]),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                toml::Value::String(s) => Ok(s.clone()),
+                other => Err(format!("{what}: expected strings, found {}", other.type_str())),
+            })
+            .collect(),
+        other => Err(format!("{what}: expected a string or an array of strings, found {}", other.type_str())),
+    }
+}
+
+fn scalar(v: &toml::Value) -> Result<Scalar, String> {
+    match v {
+        toml::Value::String(s) => Ok(Scalar::Str(s.clone())),
+        toml::Value::Integer(n) => Ok(Scalar::Int(*n)),
+        toml::Value::Boolean(b) => Ok(Scalar::Bool(*b)),
+        other => Err(format!("expected a string, integer or boolean, found {}", other.type_str())),
+    }
+}
+
+fn scalars(v: &toml::Value) -> Result<Vec<Scalar>, String> {
+    match v {
+        toml::Value::Array(items) => items.iter().map(scalar).collect(),
+        other => Ok(vec![scalar(other)?]),
+    }
+}
+
+fn number(field: &Field, v: &toml::Value) -> Result<f64, String> {
+    match v {
+        toml::Value::Integer(n) => Ok(*n as f64),
+        toml::Value::Float(x) => Ok(*x),
+        toml::Value::String(s) if *field == Field::Fixed("classification") => Classification::from_name(s)
+            .map(|c| c as u8 as f64)
+            .ok_or_else(|| format!("unknown classification {s:?}")),
+        other => Err(format!("expected a number, found {}", other.type_str())),
+    }
+}
+
+impl Condition {
+    /// Compile a `[match]` table (or a table inside `all`/`any`/`not`).
+    pub fn compile(table: &toml::Table, shared: &mut Shared) -> Result<Condition, String> {
+        let mut parts = Vec::new();
+        for (key, value) in table {
+            match key.as_str() {
+                "all" | "any" => {
+                    let toml::Value::Array(items) = value else {
+                        return Err(format!("`{key}` must be an array of tables"));
+                    };
+                    let mut subs = Vec::new();
+                    for item in items {
+                        let toml::Value::Table(t) = item else {
+                            return Err(format!("`{key}` must be an array of tables"));
+                        };
+                        subs.push(Condition::compile(t, shared)?);
+                    }
+                    parts.push(if key == "all" { Condition::All(subs) } else { Condition::Any(subs) });
+                }
+                "not" => {
+                    let toml::Value::Table(t) = value else {
+                        return Err("`not` must be a table".into());
+                    };
+                    parts.push(Condition::Not(Box::new(Condition::compile(t, shared)?)));
+                }
+                path => {
+                    let field = Field::parse(path).ok_or_else(|| format!("unknown field `{path}`"))?;
+                    let slot = shared.slot(&field);
+                    let tests = compile_spec(&field, slot, value, shared).map_err(|e| format!("{path}: {e}"))?;
+                    parts.push(Condition::Leaf {
+                        field,
+                        slot,
+                        tests,
+                        written: format!("{path} = {value}"),
+                    });
+                }
+            }
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Condition::All(parts) })
+    }
+}
+
+fn compile_spec(field: &Field, slot: usize, value: &toml::Value, shared: &mut Shared) -> Result<Vec<Test>, String> {
+    let toml::Value::Table(ops) = value else {
+        return Ok(vec![Test::In(scalars(value)?)]);
+    };
+    if ops.is_empty() {
+        return Err("empty operator table".into());
+    }
+    let mut tests = Vec::new();
+    for (op, v) in ops {
+        tests.push(match op.as_str() {
+            "eq" | "in" => Test::In(scalars(v)?),
+            "all" => Test::AllOf(scalars(v)?),
+            "glob" => Test::Glob(glob_regex(&strings(v, "glob")?)?),
+            "cidr" => Test::Cidr(
+                strings(v, "cidr")?
+                    .iter()
+                    .map(|c| c.parse::<IpNet>().map_err(|e| format!("bad CIDR {c:?}: {e}")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            "prefix_lte" => match v {
+                toml::Value::Integer(n) if (0..=128).contains(n) => Test::PrefixLte(*n as u8),
+                _ => return Err("prefix_lte must be an integer 0..=128".into()),
+            },
+            "contains" => {
+                let words = strings(v, "contains")?;
+                if words.iter().any(String::is_empty) {
+                    return Err("contains: empty keyword".into());
+                }
+                let ids = words
+                    .into_iter()
+                    .map(|w| {
+                        let w = w.to_ascii_lowercase();
+                        match shared.keywords.iter().position(|k| *k == w) {
+                            Some(i) => i,
+                            None => {
+                                shared.keywords.push(w);
+                                shared.keywords.len() - 1
+                            }
+                        }
+                    })
+                    .collect();
+                Test::Contains(ids)
+            }
+            "regex" => {
+                let pats = strings(v, "regex")?;
+                let mut ids = Vec::new();
+                for p in pats {
+                    RegexBuilder::new(&p)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| format!("bad regex {p:?}: {e}"))?;
+                    let list = &mut shared.regexes[slot];
+                    ids.push(match list.iter().position(|x| *x == p) {
+                        Some(i) => i,
+                        None => {
+                            list.push(p);
+                            list.len() - 1
+                        }
+                    });
+                }
+                Test::Regex(ids)
+            }
+            "gt" => Test::Compare(Cmp::Gt, number(field, v)?),
+            "gte" => Test::Compare(Cmp::Gte, number(field, v)?),
+            "lt" => Test::Compare(Cmp::Lt, number(field, v)?),
+            "lte" => Test::Compare(Cmp::Lte, number(field, v)?),
+            "starts_with" => Test::StartsWith(strings(v, "starts_with")?),
+            "ends_with" => Test::EndsWith(strings(v, "ends_with")?),
+            "eq_field" | "ne_field" => {
+                let toml::Value::String(path) = v else {
+                    return Err(format!("{op} takes a field path"));
+                };
+                let other = Field::parse(path).ok_or_else(|| format!("{op}: unknown field `{path}`"))?;
+                Test::Field(other, op == "eq_field")
+            }
+            "exists" => match v {
+                toml::Value::Boolean(b) => Test::Exists(*b),
+                _ => return Err("exists must be true or false".into()),
+            },
+            other => {
+                return Err(format!(
+                    "unknown operator `{other}` (eq, in, all, glob, cidr, prefix_lte, contains, regex, gt, gte, lt, lte, starts_with, ends_with, exists, eq_field, ne_field)"
+                ));
+            }
+        });
+    }
+    Ok(tests)
+}
+
+/// Per-event evaluation state: parsed CloudTrail documents, and the keyword and regex hits of
+/// each text field, computed on first use.
+#[derive(Debug)]
+pub struct EvalCtx<'r, 'e, 'a> {
+    /// The event.
+    pub event: &'e Event<'a>,
+    pub(crate) docs: Docs,
+    keyword_hits: Vec<Option<Vec<bool>>>,
+    regex_hits: Vec<Option<Vec<bool>>>,
+    scanners: &'r Scanners,
+}
+
+/// The compiled scanners of a rule set: one keyword automaton, one regex set per field.
+#[derive(Debug)]
+pub struct Scanners {
+    pub(crate) keywords: Option<aho_corasick::AhoCorasick>,
+    pub(crate) keyword_count: usize,
+    pub(crate) regex_sets: Vec<Option<regex::RegexSet>>,
+    pub(crate) fields: Vec<Field>,
+}
+
+impl Scanners {
+    /// Build the scanners from the shared registries.
+    pub fn build(shared: &Shared) -> Result<Scanners, String> {
+        let keywords = if shared.keywords.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(&shared.keywords)
+                    .map_err(|e| format!("keyword automaton: {e}"))?,
+            )
+        };
+        let regex_sets = shared
+            .regexes
+            .iter()
+            .map(|pats| {
+                if pats.is_empty() {
+                    Ok(None)
+                } else {
+                    regex::RegexSetBuilder::new(pats)
+                        .size_limit(REGEX_SIZE_LIMIT * 4)
+                        .build()
+                        .map(Some)
+                        .map_err(|e| format!("regex set: {e}"))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Scanners {
+            keywords,
+            keyword_count: shared.keywords.len(),
+            regex_sets,
+            fields: shared.fields.clone(),
+        })
+    }
+}
+
+impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
+    /// A context for one event.
+    pub fn new(event: &'e Event<'a>, scanners: &'r Scanners) -> Self {
+        EvalCtx {
+            event,
+            docs: Docs::default(),
+            keyword_hits: vec![None; scanners.fields.len()],
+            regex_hits: vec![None; scanners.fields.len()],
+            scanners,
+        }
+    }
+
+    fn keywords(&mut self, slot: usize) -> &[bool] {
+        if self.keyword_hits[slot].is_none() {
+            let mut hits = vec![false; self.scanners.keyword_count];
+            if let Some(ac) = &self.scanners.keywords {
+                let field = &self.scanners.fields[slot];
+                any_value(self.event, &mut self.docs, field, &mut |v| {
+                    if let Some(text) = v.as_text() {
+                        for m in ac.find_overlapping_iter(text.as_ref()) {
+                            hits[m.pattern().as_usize()] = true;
+                        }
+                    }
+                    false
+                });
+            }
+            self.keyword_hits[slot] = Some(hits);
+        }
+        self.keyword_hits[slot].as_deref().unwrap_or(&[])
+    }
+
+    fn regexes(&mut self, slot: usize) -> &[bool] {
+        if self.regex_hits[slot].is_none() {
+            let mut hits = Vec::new();
+            if let Some(Some(set)) = self.scanners.regex_sets.get(slot) {
+                hits = vec![false; set.len()];
+                let field = &self.scanners.fields[slot];
+                any_value(self.event, &mut self.docs, field, &mut |v| {
+                    if let Some(text) = v.as_text() {
+                        for i in set.matches(text.as_ref()).iter() {
+                            hits[i] = true;
+                        }
+                    }
+                    false
+                });
+            }
+            self.regex_hits[slot] = Some(hits);
+        }
+        self.regex_hits[slot].as_deref().unwrap_or(&[])
+    }
+}
+
+fn scalar_eq(s: &Scalar, v: &Val<'_>) -> bool {
+    match (s, v) {
+        (Scalar::Str(a), Val::Str(b)) => a == b.as_ref(),
+        (Scalar::Str(a), Val::Ip(ip)) => a.parse::<IpAddr>().is_ok_and(|x| x == *ip),
+        (Scalar::Str(a), Val::Int(n)) => a.parse::<i64>().is_ok_and(|x| x == *n),
+        (Scalar::Str(a), Val::Bool(b)) => a == if *b { "true" } else { "false" },
+        (Scalar::Int(a), Val::Int(n)) => a == n,
+        (Scalar::Int(a), Val::Str(b)) => b.parse::<i64>().is_ok_and(|x| x == *a),
+        // AWS writes some booleans as strings ("true").
+        (Scalar::Bool(a), Val::Bool(b)) => a == b,
+        (Scalar::Bool(a), Val::Str(b)) => b.eq_ignore_ascii_case(if *a { "true" } else { "false" }),
+        _ => false,
+    }
+}
+
+fn as_number(field: &Field, v: &Val<'_>) -> Option<f64> {
+    match v {
+        Val::Int(n) => Some(*n as f64),
+        Val::Str(s) if *field == Field::Fixed("classification") => {
+            Classification::from_name(s).map(|c| c as u8 as f64)
+        }
+        Val::Str(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn as_net(v: &Val<'_>) -> Option<IpNet> {
+    match v {
+        Val::Ip(ip) => Some(IpNet::from(*ip)),
+        Val::Str(s) => s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)),
+        _ => None,
+    }
+}
+
+fn test_holds(ctx: &mut EvalCtx<'_, '_, '_>, field: &Field, slot: usize, test: &Test) -> bool {
+    let event = ctx.event;
+    match test {
+        Test::Contains(ids) => {
+            let hits = ctx.keywords(slot);
+            ids.iter().any(|i| hits.get(*i).copied().unwrap_or(false))
+        }
+        Test::Regex(ids) => {
+            let hits = ctx.regexes(slot);
+            ids.iter().any(|i| hits.get(*i).copied().unwrap_or(false))
+        }
+        Test::Exists(want) => any_value(event, &mut ctx.docs, field, &mut |_| true) == *want,
+        Test::Field(other, equal) => {
+            let mut others: Vec<String> = Vec::new();
+            any_value(event, &mut ctx.docs, other, &mut |v| {
+                if let Some(t) = v.as_text() {
+                    others.push(t.into_owned());
+                }
+                false
+            });
+            any_value(event, &mut ctx.docs, field, &mut |v| {
+                v.as_text().is_some_and(|t| {
+                    let same = others.iter().any(|o| *o == t);
+                    if *equal { same } else { !same && !others.is_empty() }
+                })
+            })
+        }
+        Test::AllOf(wanted) => wanted.iter().all(|w| any_value(event, &mut ctx.docs, field, &mut |v| scalar_eq(w, v))),
+        Test::In(set) => any_value(event, &mut ctx.docs, field, &mut |v| set.iter().any(|s| scalar_eq(s, v))),
+        Test::Glob(re) => any_value(event, &mut ctx.docs, field, &mut |v| v.as_text().is_some_and(|t| re.is_match(&t))),
+        Test::StartsWith(p) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            v.as_text().is_some_and(|t| p.iter().any(|p| t.starts_with(p.as_str())))
+        }),
+        Test::EndsWith(p) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            v.as_text().is_some_and(|t| p.iter().any(|p| t.ends_with(p.as_str())))
+        }),
+        Test::Cidr(nets) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            as_net(v).is_some_and(|n| nets.iter().any(|net| net.contains(&n)))
+        }),
+        Test::PrefixLte(max) => any_value(event, &mut ctx.docs, field, &mut |v| as_net(v).is_some_and(|n| n.prefix_len() <= *max)),
+        Test::Compare(op, x) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            as_number(field, v).is_some_and(|n| match op {
+                Cmp::Gt => n > *x,
+                Cmp::Gte => n >= *x,
+                Cmp::Lt => n < *x,
+                Cmp::Lte => n <= *x,
+            })
+        }),
+    }
+}
+
+impl Condition {
+    /// Whether the condition holds for the event.
+    pub fn holds(&self, ctx: &mut EvalCtx<'_, '_, '_>) -> bool {
+        match self {
+            Condition::All(parts) => parts.iter().all(|p| p.holds(ctx)),
+            Condition::Any(parts) => parts.iter().any(|p| p.holds(ctx)),
+            Condition::Not(p) => !p.holds(ctx),
+            Condition::Leaf { field, slot, tests, .. } => tests.iter().all(|t| test_holds(ctx, field, *slot, t)),
+        }
+    }
+
+    /// Why the condition does not hold: the failing leaves with the values the event had.
+    pub fn explain(&self, ctx: &mut EvalCtx<'_, '_, '_>, out: &mut Vec<String>) {
+        match self {
+            Condition::All(parts) => {
+                for p in parts {
+                    if !p.holds(ctx) {
+                        p.explain(ctx, out);
+                    }
+                }
+            }
+            Condition::Any(parts) => {
+                if !self.holds(ctx) {
+                    let mut inner = Vec::new();
+                    for p in parts {
+                        p.explain(ctx, &mut inner);
+                    }
+                    out.push(format!("none of `any` held: {}", inner.join("; ")));
+                }
+            }
+            Condition::Not(p) => {
+                if p.holds(ctx) {
+                    out.push("the `not` condition held".to_owned());
+                }
+            }
+            Condition::Leaf { field, written, .. } => {
+                if !self.holds(ctx) {
+                    let event = ctx.event;
+                    out.push(format!("{written} did not hold (event has {})", describe(event, &mut ctx.docs, field)));
+                }
+            }
+        }
+    }
+}

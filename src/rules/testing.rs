@@ -1,0 +1,237 @@
+//! Rule tests: every rule carries `[[tests]]` — raw records fed through the real parsers, the
+//! SQL analysis and the policy, then through the rule alone — so a passing test proves the whole
+//! path, not a hand-built event. A rule without a positive and a negative test is an error, and a
+//! test input that does not parse is a failure, not a pass.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::condition::EvalCtx;
+use super::{Mode, Rule, RuleSet};
+use crate::engine::Engine;
+use crate::envelope::{RawRecord, RecordSink};
+use crate::event::{Event, Origin, Source};
+use crate::finding::Finding;
+use crate::pipeline::{Output, Pipeline};
+use crate::policy::Policy;
+use crate::sources::ParseOptions;
+
+/// One `[[tests]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// What the test shows.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether the rule must raise a finding.
+    pub expect: bool,
+    /// Exact number of findings expected (thresholds), when given.
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// The records.
+    pub input: TestInput,
+}
+
+/// The raw input of a test.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestInput {
+    /// Source of the records (`cloudtrail`, `mysql-audit`, `pgaudit`, `vpc-flow`).
+    pub source: String,
+    /// One raw record.
+    #[serde(default)]
+    pub record: Option<String>,
+    /// Several raw records, in order (thresholds, ERROR + STATEMENT pairs).
+    #[serde(default)]
+    pub records: Vec<String>,
+    /// CloudWatch Logs group the records came from (names the datastore).
+    #[serde(default)]
+    pub log_group: Option<String>,
+}
+
+impl TestSpec {
+    /// Check the test is well-formed (a source, at least one record).
+    pub fn validate(&self) -> Result<(), String> {
+        if Source::from_name(&self.input.source).is_none() {
+            return Err(format!("unknown source {:?}", self.input.source));
+        }
+        match (&self.input.record, self.input.records.is_empty()) {
+            (None, true) => Err("a test needs `record` or `records`".into()),
+            (Some(_), false) => Err("a test takes `record` or `records`, not both".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn records(&self) -> Vec<&str> {
+        match &self.input.record {
+            Some(r) => vec![r.as_str()],
+            None => self.input.records.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The outcome of one test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestOutcome {
+    /// Rule id.
+    pub rule: String,
+    /// Rule file.
+    pub file: String,
+    /// 0-based index of the test in the file, or `None` for rule-level problems.
+    pub index: Option<usize>,
+    /// Test name.
+    pub name: Option<String>,
+    /// Passed?
+    pub passed: bool,
+    /// Why it failed (empty when passed).
+    pub message: String,
+}
+
+struct Probe<'r> {
+    rule: &'r Rule,
+    check: &'r RuleSet,
+    findings: Vec<Finding>,
+    explanations: Vec<String>,
+}
+
+impl Output for Probe<'_> {
+    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
+        if !matched.iter().any(|m| *m == self.rule.id) {
+            let mut ctx = EvalCtx::new(event, self.check.scanners());
+            let mut why = Vec::new();
+            if let Some(rule) = self.check.rules().first() {
+                if !rule.applies(event) {
+                    why.push(format!(
+                        "the rule does not apply to {} {} events",
+                        event.source,
+                        event.kind.name()
+                    ));
+                } else {
+                    rule.condition.explain(&mut ctx, &mut why);
+                }
+            }
+            if why.is_empty() {
+                why.push("the rule matched no event".into());
+            }
+            self.explanations.push(why.join("; "));
+        }
+    }
+
+    fn findings(&mut self, findings: &[Finding]) {
+        self.findings.extend(findings.iter().filter(|f| f.rule_id == self.rule.id).cloned());
+    }
+}
+
+fn single(rule: &Rule) -> RuleSet {
+    let (mut set, _) = RuleSet::from_sources([(rule.file.as_str(), rule.text.as_str())]);
+    // Tests run rules whatever their mode: an `off` rule must still be correct.
+    for r in &mut set.rules {
+        if r.mode == Mode::Off {
+            r.mode = Mode::Alert;
+        }
+    }
+    set.by_source = super::index_by_source(&set.rules);
+    set
+}
+
+/// Run one test of a rule.
+pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<Policy>>) -> TestOutcome {
+    let mut outcome = TestOutcome {
+        rule: rule.id.clone(),
+        file: rule.file.clone(),
+        index: Some(index),
+        name: test.name.clone(),
+        passed: false,
+        message: String::new(),
+    };
+    let Some(source) = Source::from_name(&test.input.source) else {
+        outcome.message = format!("unknown source {:?}", test.input.source);
+        return outcome;
+    };
+    let check = single(rule);
+    let mut engine = Engine::default();
+    if let Some(p) = policy {
+        engine.set_policy(Arc::clone(p));
+    }
+    engine.add_detector(Box::new(single(rule)));
+    let mut probe = Probe {
+        rule,
+        check: &check,
+        findings: Vec::new(),
+        explanations: Vec::new(),
+    };
+    let problems = {
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut probe);
+        for (i, record) in test.records().into_iter().enumerate() {
+            pipeline.record(RawRecord {
+                text: record,
+                origin: Origin {
+                    file: Some(&rule.file),
+                    log_group: test.input.log_group.as_deref(),
+                    index: u32::try_from(i).ok(),
+                    ..Origin::default()
+                },
+                source: Some(source),
+                envelope_time: None,
+            });
+        }
+        let events = pipeline.stats().total_events() + pipeline.stats().total_skipped();
+        let diags: Vec<String> = pipeline.diagnostics().kept().iter().map(|d| format!("{}: {}", d.kind, d.reason)).collect();
+        (events, diags)
+    };
+    let (events, diags) = problems;
+    if !diags.is_empty() {
+        outcome.message = format!("test input does not parse cleanly: {}", diags.join("; "));
+        return outcome;
+    }
+    if events == 0 {
+        outcome.message = "test input produced no event".into();
+        return outcome;
+    }
+    let fired = !probe.findings.is_empty();
+    let count_ok = test.count.is_none_or(|c| c == probe.findings.len());
+    outcome.passed = fired == test.expect && count_ok;
+    if !outcome.passed {
+        outcome.message = if test.expect && !fired {
+            format!("expected a finding, got none: {}", probe.explanations.join(" | "))
+        } else if !test.expect && fired {
+            format!(
+                "expected no finding, got {} (severity {}, on {})",
+                probe.findings.len(),
+                probe.findings[0].severity,
+                probe.findings[0].evidence.origin
+            )
+        } else {
+            format!("expected {} findings, got {}", test.count.unwrap_or(0), probe.findings.len())
+        };
+    }
+    outcome
+}
+
+/// Run every test of every rule, and check each rule has a positive and a negative test.
+pub fn run_all(set: &RuleSet, policy: Option<&Arc<Policy>>) -> Vec<TestOutcome> {
+    let mut out = Vec::new();
+    for rule in set.rules() {
+        let positive = rule.tests.iter().any(|t| t.expect);
+        let negative = rule.tests.iter().any(|t| !t.expect);
+        if !positive || !negative {
+            out.push(TestOutcome {
+                rule: rule.id.clone(),
+                file: rule.file.clone(),
+                index: None,
+                name: None,
+                passed: false,
+                message: format!(
+                    "a rule needs at least one positive and one negative test (has {} positive, {} negative)",
+                    rule.tests.iter().filter(|t| t.expect).count(),
+                    rule.tests.iter().filter(|t| !t.expect).count()
+                ),
+            });
+        }
+        for (i, t) in rule.tests.iter().enumerate() {
+            out.push(run_test(rule, i, t, policy));
+        }
+    }
+    out
+}
