@@ -155,7 +155,10 @@ fn strings(v: &toml::Value, what: &str) -> Result<Vec<String>, String> {
                 other => Err(format!("{what}: expected strings, found {}", other.type_str())),
             })
             .collect(),
-        other => Err(format!("{what}: expected a string or an array of strings, found {}", other.type_str())),
+        other => Err(format!(
+            "{what}: expected a string or an array of strings, found {}",
+            other.type_str()
+        )),
     }
 }
 
@@ -164,7 +167,10 @@ fn scalar(v: &toml::Value) -> Result<Scalar, String> {
         toml::Value::String(s) => Ok(Scalar::Str(s.clone())),
         toml::Value::Integer(n) => Ok(Scalar::Int(*n)),
         toml::Value::Boolean(b) => Ok(Scalar::Bool(*b)),
-        other => Err(format!("expected a string, integer or boolean, found {}", other.type_str())),
+        other => Err(format!(
+            "expected a string, integer or boolean, found {}",
+            other.type_str()
+        )),
     }
 }
 
@@ -203,7 +209,11 @@ impl Condition {
                         };
                         subs.push(Condition::compile(t, shared)?);
                     }
-                    parts.push(if key == "all" { Condition::All(subs) } else { Condition::Any(subs) });
+                    parts.push(if key == "all" {
+                        Condition::All(subs)
+                    } else {
+                        Condition::Any(subs)
+                    });
                 }
                 "not" => {
                     let toml::Value::Table(t) = value else {
@@ -211,24 +221,74 @@ impl Condition {
                     };
                     parts.push(Condition::Not(Box::new(Condition::compile(t, shared)?)));
                 }
-                path => {
-                    let field = Field::parse(path).ok_or_else(|| format!("unknown field `{path}`"))?;
-                    let slot = shared.slot(&field);
-                    let tests = compile_spec(&field, slot, value, shared).map_err(|e| format!("{path}: {e}"))?;
-                    parts.push(Condition::Leaf {
-                        field,
-                        slot,
-                        tests,
-                        written: format!("{path} = {value}"),
-                    });
-                }
+                path => compile_path(path, value, shared, &mut parts)?,
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Condition::All(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Condition::All(parts)
+        })
     }
 }
 
-fn compile_spec(field: &Field, slot: usize, value: &toml::Value, shared: &mut Shared) -> Result<Vec<Test>, String> {
+/// Operator names of a spec table; a table with any other key is a nested path (TOML dotted
+/// keys: `api.request.publiclyAccessible = true` arrives as nested tables).
+pub const OPERATORS: &[&str] = &[
+    "eq",
+    "in",
+    "all",
+    "glob",
+    "cidr",
+    "prefix_lte",
+    "contains",
+    "regex",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "starts_with",
+    "ends_with",
+    "exists",
+    "eq_field",
+    "ne_field",
+];
+
+fn compile_path(
+    path: &str,
+    value: &toml::Value,
+    shared: &mut Shared,
+    parts: &mut Vec<Condition>,
+) -> Result<(), String> {
+    let fixed = matches!(Field::parse(path), Some(Field::Fixed(_)));
+    if let toml::Value::Table(t) = value
+        && !fixed
+        && !t.is_empty()
+        && t.keys().any(|k| !OPERATORS.contains(&k.as_str()))
+    {
+        for (k, v) in t {
+            compile_path(&format!("{path}.{k}"), v, shared, parts)?;
+        }
+        return Ok(());
+    }
+    let field = Field::parse(path).ok_or_else(|| format!("unknown field `{path}`"))?;
+    let slot = shared.slot(&field);
+    let tests = compile_spec(&field, slot, value, shared).map_err(|e| format!("{path}: {e}"))?;
+    parts.push(Condition::Leaf {
+        field,
+        slot,
+        tests,
+        written: format!("{path} = {value}"),
+    });
+    Ok(())
+}
+
+fn compile_spec(
+    field: &Field,
+    slot: usize,
+    value: &toml::Value,
+    shared: &mut Shared,
+) -> Result<Vec<Test>, String> {
     let toml::Value::Table(ops) = value else {
         return Ok(vec![Test::In(scalars(value)?)]);
     };
@@ -457,7 +517,10 @@ fn as_number(field: &Field, v: &Val<'_>) -> Option<f64> {
 fn as_net(v: &Val<'_>) -> Option<IpNet> {
     match v {
         Val::Ip(ip) => Some(IpNet::from(*ip)),
-        Val::Str(s) => s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)),
+        Val::Str(s) => s
+            .parse::<IpNet>()
+            .ok()
+            .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)),
         _ => None,
     }
 }
@@ -489,19 +552,29 @@ fn test_holds(ctx: &mut EvalCtx<'_, '_, '_>, field: &Field, slot: usize, test: &
                 })
             })
         }
-        Test::AllOf(wanted) => wanted.iter().all(|w| any_value(event, &mut ctx.docs, field, &mut |v| scalar_eq(w, v))),
-        Test::In(set) => any_value(event, &mut ctx.docs, field, &mut |v| set.iter().any(|s| scalar_eq(s, v))),
-        Test::Glob(re) => any_value(event, &mut ctx.docs, field, &mut |v| v.as_text().is_some_and(|t| re.is_match(&t))),
+        Test::AllOf(wanted) => wanted
+            .iter()
+            .all(|w| any_value(event, &mut ctx.docs, field, &mut |v| scalar_eq(w, v))),
+        Test::In(set) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            set.iter().any(|s| scalar_eq(s, v))
+        }),
+        Test::Glob(re) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            v.as_text().is_some_and(|t| re.is_match(&t))
+        }),
         Test::StartsWith(p) => any_value(event, &mut ctx.docs, field, &mut |v| {
-            v.as_text().is_some_and(|t| p.iter().any(|p| t.starts_with(p.as_str())))
+            v.as_text()
+                .is_some_and(|t| p.iter().any(|p| t.starts_with(p.as_str())))
         }),
         Test::EndsWith(p) => any_value(event, &mut ctx.docs, field, &mut |v| {
-            v.as_text().is_some_and(|t| p.iter().any(|p| t.ends_with(p.as_str())))
+            v.as_text()
+                .is_some_and(|t| p.iter().any(|p| t.ends_with(p.as_str())))
         }),
         Test::Cidr(nets) => any_value(event, &mut ctx.docs, field, &mut |v| {
             as_net(v).is_some_and(|n| nets.iter().any(|net| net.contains(&n)))
         }),
-        Test::PrefixLte(max) => any_value(event, &mut ctx.docs, field, &mut |v| as_net(v).is_some_and(|n| n.prefix_len() <= *max)),
+        Test::PrefixLte(max) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            as_net(v).is_some_and(|n| n.prefix_len() <= *max)
+        }),
         Test::Compare(op, x) => any_value(event, &mut ctx.docs, field, &mut |v| {
             as_number(field, v).is_some_and(|n| match op {
                 Cmp::Gt => n > *x,
@@ -520,7 +593,9 @@ impl Condition {
             Condition::All(parts) => parts.iter().all(|p| p.holds(ctx)),
             Condition::Any(parts) => parts.iter().any(|p| p.holds(ctx)),
             Condition::Not(p) => !p.holds(ctx),
-            Condition::Leaf { field, slot, tests, .. } => tests.iter().all(|t| test_holds(ctx, field, *slot, t)),
+            Condition::Leaf {
+                field, slot, tests, ..
+            } => tests.iter().all(|t| test_holds(ctx, field, *slot, t)),
         }
     }
 
@@ -551,7 +626,10 @@ impl Condition {
             Condition::Leaf { field, written, .. } => {
                 if !self.holds(ctx) {
                     let event = ctx.event;
-                    out.push(format!("{written} did not hold (event has {})", describe(event, &mut ctx.docs, field)));
+                    out.push(format!(
+                        "{written} did not hold (event has {})",
+                        describe(event, &mut ctx.docs, field)
+                    ));
                 }
             }
         }
