@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use laneguard::engine::Engine;
-use laneguard::policy::Policy;
+use laneguard::policy::{Policy, PolicyChecks};
 use laneguard::rules::{RuleError, RuleSet, testing};
 
 /// Where rules and policy come from.
@@ -42,7 +42,9 @@ impl ConfigArgs {
             None => Policy::embedded(),
         };
         let (rules, errors) = match &self.rules {
-            Some(dir) => RuleSet::load_dir(dir).with_context(|| format!("reading rules from {}", dir.display()))?,
+            Some(dir) => {
+                RuleSet::load_dir(dir).with_context(|| format!("reading rules from {}", dir.display()))?
+            }
             None => RuleSet::embedded(),
         };
         Ok(Config {
@@ -54,10 +56,11 @@ impl ConfigArgs {
 }
 
 impl Config {
-    /// The engine: policy enrichment, then the rules.
+    /// The engine: policy enrichment, the policy checks, then the rules.
     pub fn into_engine(self) -> Engine {
         let mut engine = Engine::default();
         engine.set_policy(Arc::clone(&self.policy));
+        engine.add_detector(Box::new(PolicyChecks::new(Arc::clone(&self.policy))));
         engine.add_detector(Box::new(self.rules));
         engine
     }
@@ -97,7 +100,11 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         config.rules.rules().len(),
         config.errors.len()
     );
-    Ok(if config.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if config.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// Run `laneguard test`: every rule's tests through the real parsers and the policy.
@@ -136,5 +143,9 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
         config.rules.rules().len(),
         outcomes.iter().filter(|o| o.index.is_some()).count()
     );
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

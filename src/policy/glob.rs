@@ -81,7 +81,10 @@ mod tests {
     }
 
     fn obj(glob: &str, s: &str) -> bool {
-        compile_sources(&[object_glob_source(glob)]).unwrap().unwrap().is_match(s)
+        compile_sources(&[object_glob_source(glob)])
+            .unwrap()
+            .unwrap()
+            .is_match(s)
     }
 
     #[test]
@@ -95,8 +98,14 @@ mod tests {
         assert!(!m(&["10.0.0.1"], "10x0x0x1"), "dots are literal");
         assert!(m(&["[local]"], "[local]"));
         assert!(!m(&["[local]"], "l"), "brackets are literal");
-        assert!(m(&["/aws/rds/instance/payments-db/*"], "/aws/rds/instance/payments-db/audit"));
-        assert!(!m(&["/aws/rds/instance/payments-db/*"], "/aws/rds/instance/payments-db2/audit"));
+        assert!(m(
+            &["/aws/rds/instance/payments-db/*"],
+            "/aws/rds/instance/payments-db/audit"
+        ));
+        assert!(!m(
+            &["/aws/rds/instance/payments-db/*"],
+            "/aws/rds/instance/payments-db2/audit"
+        ));
         assert!(!m(&[] as &[&str], "x"));
     }
 
@@ -109,7 +118,10 @@ mod tests {
         assert!(!obj("payments.cards", "other.public.cards"));
         assert!(!obj("payments.cards", "payments.cards_old"));
         assert!(obj("payments.public.cards", "payments.public.cards"));
-        assert!(!obj("payments.public.cards", "payments.other.cards"), "two dots: exact");
+        assert!(
+            !obj("payments.public.cards", "payments.other.cards"),
+            "two dots: exact"
+        );
         assert!(obj("*.users", "shop.users"));
         assert!(obj("*.users", "shop.public.users"));
         assert!(obj("marketing.*", "marketing.public.campaigns"));

@@ -20,7 +20,7 @@ mod file;
 mod glob;
 mod prefix;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
@@ -30,7 +30,7 @@ use ipnet::IpNet;
 use regex::Regex;
 use toml::Spanned;
 
-pub use checks::{CONTROL_PLANE, CLEARANCE, MANAGEMENT_FLOW, PolicyChecks, SWIM_LANE, ZONE_CLASS};
+pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_LANE, ZONE_CLASS};
 
 use crate::event::{Classification, Enrichment, Event, Kind, Source};
 use crate::sql::StatementClass;
@@ -101,6 +101,8 @@ struct Datastore {
     /// Globs among its `match` entries (exact ids are in `Policy::datastore_ids`).
     globs: Option<Regex>,
     ports: Vec<u16>,
+    /// Its `databases`, lowercased.
+    databases: HashSet<Box<str>>,
     domain: Option<Arc<str>>,
     classification: Option<Classification>,
 }
@@ -127,8 +129,6 @@ pub struct Policy {
     datastore_globs_any: Option<Regex>,
     /// Database names (lowercased) → first datastore that lists them.
     databases: HashMap<Box<str>, DatastoreId>,
-    /// (datastore, database) pairs, lowercased, for "does this datastore list this database?".
-    datastore_databases: HashMap<(DatastoreId, Box<str>), ()>,
     datastore_prefixes: PrefixTable<DatastoreId>,
     /// Object globs per level, indexed like `Classification::ALL`.
     classification: [Option<Regex>; 4],
@@ -138,7 +138,10 @@ impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Policy")
             .field("zones", &self.zones.iter().map(|z| &*z.name).collect::<Vec<_>>())
-            .field("datastores", &self.datastores.iter().map(|d| &*d.name).collect::<Vec<_>>())
+            .field(
+                "datastores",
+                &self.datastores.iter().map(|d| &*d.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -210,7 +213,8 @@ impl Compiler<'_> {
         }
         let texts: Vec<&str> = globs.iter().map(|g| g.get_ref().as_str()).collect();
         let span = globs.first().map(Spanned::span).unwrap_or(0..0);
-        glob::compile_globs(&texts).map_err(|e| self.err(span, format!("patterns of {what} do not compile: {e}")))
+        glob::compile_globs(&texts)
+            .map_err(|e| self.err(span, format!("patterns of {what} do not compile: {e}")))
     }
 
     fn cidr(&self, s: &Spanned<String>, what: &str) -> Result<IpNet, PolicyError> {
@@ -222,7 +226,10 @@ impl Compiler<'_> {
         if net.trunc() != net {
             return Err(self.err(
                 s.span(),
-                format!("CIDR {text:?} in {what} has host bits set (did you mean {}?)", net.trunc()),
+                format!(
+                    "CIDR {text:?} in {what} has host bits set (did you mean {}?)",
+                    net.trunc()
+                ),
             ));
         }
         Ok(net)
@@ -246,7 +253,14 @@ impl Compiler<'_> {
         let mut zone_host_globs: Vec<(String, ZoneId, Range<usize>)> = Vec::new();
         let mut defaults: Vec<(ZoneId, Range<usize>)> = Vec::new();
         for (i, z) in file.zones.iter().enumerate() {
-            self.zone(i, z, &mut policy, &mut zone_ids, &mut zone_host_globs, &mut defaults)?;
+            self.zone(
+                i,
+                z,
+                &mut policy,
+                &mut zone_ids,
+                &mut zone_host_globs,
+                &mut defaults,
+            )?;
         }
         for (glob, zone, span) in zone_host_globs {
             let re = glob::compile_globs(&[glob])
@@ -332,8 +346,15 @@ impl Compiler<'_> {
         for c in &z.cidrs {
             let net = self.cidr(c, &at("cidrs"))?;
             if let Err(other) = policy.zone_prefixes.insert(net, id) {
-                let other = policy.zones.get(*other).map(|z| z.name.to_string()).unwrap_or(name.clone());
-                return Err(self.err(c.span(), format!("CIDR {net} is claimed twice (zones {other:?} and {name:?})")));
+                let other = policy
+                    .zones
+                    .get(*other)
+                    .map(|z| z.name.to_string())
+                    .unwrap_or(name.clone());
+                return Err(self.err(
+                    c.span(),
+                    format!("CIDR {net} is claimed twice (zones {other:?} and {name:?})"),
+                ));
             }
         }
         for h in &z.hosts {
@@ -391,7 +412,8 @@ impl Compiler<'_> {
             }
         }
         let compile = |globs: &[String]| {
-            glob::compile_globs(globs).map_err(|e| self.err(0..0, format!("principal patterns do not compile: {e}")))
+            glob::compile_globs(globs)
+                .map_err(|e| self.err(0..0, format!("principal patterns do not compile: {e}")))
         };
         policy.principals_any = compile(&all)?;
         policy.principals_by_zone = by_zone.iter().map(|g| compile(g)).collect::<Result<_, _>>()?;
@@ -435,7 +457,11 @@ impl Compiler<'_> {
         for c in &d.cidrs {
             let net = self.cidr(c, &at("cidrs"))?;
             if let Err(other) = policy.datastore_prefixes.insert(net, id) {
-                let other = policy.datastores.get(*other).map(|d| d.name.to_string()).unwrap_or(name.clone());
+                let other = policy
+                    .datastores
+                    .get(*other)
+                    .map(|d| d.name.to_string())
+                    .unwrap_or(name.clone());
                 return Err(self.err(
                     c.span(),
                     format!("CIDR {net} is claimed twice (datastores {other:?} and {name:?})"),
@@ -458,18 +484,22 @@ impl Compiler<'_> {
                 v
             }
         };
+        let mut databases = HashSet::new();
         for db in &d.databases {
             self.non_empty(db, &format!("database in {}", at("databases")))?;
             let text = db.get_ref().trim();
             if glob::is_glob(text) {
                 return Err(self.err(
                     db.span(),
-                    format!("{text:?} in {}: database names are exact, not globs", at("databases")),
+                    format!(
+                        "{text:?} in {}: database names are exact, not globs",
+                        at("databases")
+                    ),
                 ));
             }
             let key: Box<str> = text.to_ascii_lowercase().into();
             policy.databases.entry(key.clone()).or_insert(id);
-            policy.datastore_databases.insert((id, key), ());
+            databases.insert(key);
         }
         let domain = match &d.domain {
             Some(s) => {
@@ -487,6 +517,7 @@ impl Compiler<'_> {
             name: Arc::from(name),
             globs,
             ports,
+            databases,
             domain,
             classification,
         });
@@ -589,7 +620,8 @@ impl Policy {
 
     /// The datastore holding a destination address and port (flow logs).
     pub fn datastore_of_endpoint(&self, ip: IpAddr, port: u16) -> Option<&str> {
-        self.datastore_id_of_endpoint(ip, port).map(|d| &*self.datastores[d].name)
+        self.datastore_id_of_endpoint(ip, port)
+            .map(|d| &*self.datastores[d].name)
     }
 
     /// The classification of a qualified object name (`payments.cards`,
@@ -619,7 +651,10 @@ impl Policy {
     // ---- resolution (shared by `enrich` and the checks) ----
 
     fn zone_id_of_ip(&self, ip: IpAddr) -> Option<ZoneId> {
-        self.zone_prefixes.lookup(ip).map(|(z, _)| *z).or(self.default_zone)
+        self.zone_prefixes
+            .lookup(ip)
+            .map(|(z, _)| *z)
+            .or(self.default_zone)
     }
 
     fn zone_id_of_host(&self, host: &str) -> Option<ZoneId> {
@@ -633,7 +668,11 @@ impl Policy {
     }
 
     fn principal_zone_id(&self, principal: &str) -> Option<ZoneId> {
-        if !self.principals_any.as_ref().is_some_and(|re| re.is_match(principal)) {
+        if !self
+            .principals_any
+            .as_ref()
+            .is_some_and(|re| re.is_match(principal))
+        {
             return None;
         }
         self.principal_entries
@@ -653,7 +692,11 @@ impl Policy {
         if let Some(id) = with_lowercase(name, |n| self.datastore_ids.get(n).copied()) {
             return Some(id);
         }
-        if !self.datastore_globs_any.as_ref().is_some_and(|re| re.is_match(name)) {
+        if !self
+            .datastore_globs_any
+            .as_ref()
+            .is_some_and(|re| re.is_match(name))
+        {
             return None;
         }
         self.datastores
@@ -691,7 +734,10 @@ impl Policy {
     /// events; the principal ARN and the issuing role ARN for CloudTrail.
     pub(crate) fn principals_of<'e>(event: &'e Event<'_>) -> [Option<&'e str>; 2] {
         match event.source {
-            Source::CloudTrail => [event.actor.principal.as_deref(), event.actor.session_issuer.as_deref()],
+            Source::CloudTrail => [
+                event.actor.principal.as_deref(),
+                event.actor.session_issuer.as_deref(),
+            ],
             _ => [event.actor.user.as_deref(), None],
         }
     }
@@ -720,7 +766,12 @@ impl Policy {
                 return Some(id);
             }
         }
-        if let Some(id) = event.target.database.as_deref().and_then(|d| self.datastore_of_database(d)) {
+        if let Some(id) = event
+            .target
+            .database
+            .as_deref()
+            .and_then(|d| self.datastore_of_database(d))
+        {
             return Some(id);
         }
         if let Kind::Flow(_) = event.kind
@@ -748,11 +799,15 @@ impl Policy {
 
     /// The datastore that owns `database`: the event's datastore if it lists it, else the first
     /// datastore that lists it, else the event's datastore.
-    fn datastore_of_object_database(&self, ds: Option<DatastoreId>, database: Option<&str>) -> Option<DatastoreId> {
+    fn datastore_of_object_database(
+        &self,
+        ds: Option<DatastoreId>,
+        database: Option<&str>,
+    ) -> Option<DatastoreId> {
         let Some(db) = database else { return ds };
         with_lowercase(db, |db| {
             if let Some(d) = ds
-                && self.datastore_databases.contains_key(&(d, Box::from(db)))
+                && self.datastores[d].databases.contains(db)
             {
                 return Some(d);
             }
@@ -763,7 +818,10 @@ impl Policy {
     /// The objects an event touches, as qualified names (tables, views; not users, roles,
     /// databases or schemas).
     pub(crate) fn data_objects<'e>(event: &'e Event<'_>) -> impl Iterator<Item = &'e str> {
-        let sql = event.sql.iter().flat_map(|s| s.objects.iter().map(String::as_str));
+        let sql = event
+            .sql
+            .iter()
+            .flat_map(|s| s.objects.iter().map(String::as_str));
         let access = match &event.kind {
             Kind::ObjectAccess(a) => Some(&*a.object),
             _ => None,
@@ -803,9 +861,8 @@ impl Policy {
     /// The domain an event's enrichment shows: the datastore's, else that of the first object
     /// whose database belongs to a domain.
     fn event_domain(&self, event: &Event<'_>, ds: Option<DatastoreId>) -> Option<&Arc<str>> {
-        ds.and_then(|d| self.datastores[d].domain.as_ref()).or_else(|| {
-            Self::data_objects(event).find_map(|o| self.object_domain(event, ds, o))
-        })
+        ds.and_then(|d| self.datastores[d].domain.as_ref())
+            .or_else(|| Self::data_objects(event).find_map(|o| self.object_domain(event, ds, o)))
     }
 
     pub(crate) fn resolve(&self, event: &Event<'_>) -> Resolved {

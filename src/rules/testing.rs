@@ -97,7 +97,7 @@ struct Probe<'r> {
 
 impl Output for Probe<'_> {
     fn event(&mut self, event: &Event<'_>, matched: &[String]) {
-        if !matched.iter().any(|m| *m == self.rule.id) {
+        if !matched.contains(&self.rule.id) {
             let mut ctx = EvalCtx::new(event, self.check.scanners());
             let mut why = Vec::new();
             if let Some(rule) = self.check.rules().first() {
@@ -119,7 +119,8 @@ impl Output for Probe<'_> {
     }
 
     fn findings(&mut self, findings: &[Finding]) {
-        self.findings.extend(findings.iter().filter(|f| f.rule_id == self.rule.id).cloned());
+        self.findings
+            .extend(findings.iter().filter(|f| f.rule_id == self.rule.id).cloned());
     }
 }
 
@@ -177,7 +178,12 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
             });
         }
         let events = pipeline.stats().total_events() + pipeline.stats().total_skipped();
-        let diags: Vec<String> = pipeline.diagnostics().kept().iter().map(|d| format!("{}: {}", d.kind, d.reason)).collect();
+        let diags: Vec<String> = pipeline
+            .diagnostics()
+            .kept()
+            .iter()
+            .map(|d| format!("{}: {}", d.kind, d.reason))
+            .collect();
         (events, diags)
     };
     let (events, diags) = problems;
@@ -203,7 +209,11 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
                 probe.findings[0].evidence.origin
             )
         } else {
-            format!("expected {} findings, got {}", test.count.unwrap_or(0), probe.findings.len())
+            format!(
+                "expected {} findings, got {}",
+                test.count.unwrap_or(0),
+                probe.findings.len()
+            )
         };
     }
     outcome

@@ -1,0 +1,933 @@
+//! The policy: loading and validation (file:line errors), zone lookup (longest prefix, hosts,
+//! default zone), globs (principals, log groups, objects with the one-dot rule), enrichment of
+//! records parsed through the real pipeline, and every policy violation, positive and negative.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use laneguard::engine::Engine;
+use laneguard::event::{Classification, Event, EventJson};
+use laneguard::finding::{Finding, Severity};
+use laneguard::input::{self, InputOptions};
+use laneguard::pipeline::{Output, Pipeline};
+use laneguard::policy::{Policy, PolicyChecks};
+use laneguard::sources::ParseOptions;
+use serde_json::Value;
+
+#[derive(Default)]
+struct Collect {
+    events: Vec<Value>,
+    findings: Vec<Finding>,
+}
+
+impl Output for Collect {
+    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
+        let matched: Vec<&str> = matched.iter().map(String::as_str).collect();
+        let json = EventJson {
+            event,
+            raw: false,
+            matched: &matched,
+        };
+        self.events.push(serde_json::to_value(&json).unwrap());
+    }
+    fn findings(&mut self, findings: &[Finding]) {
+        self.findings.extend_from_slice(findings);
+    }
+}
+
+/// Run `text` (as a file called `name`) through the real pipeline with `policy` enriching and
+/// checking.
+fn run_with(policy: Arc<Policy>, name: &str, text: &str) -> Collect {
+    let mut out = Collect::default();
+    {
+        let mut engine = Engine::default();
+        engine.set_policy(Arc::clone(&policy));
+        engine.add_detector(Box::new(PolicyChecks::new(policy)));
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut out);
+        input::read_stream(name, text.as_bytes(), &InputOptions::default(), &mut pipeline);
+        pipeline.end_stream();
+        let diagnostics = pipeline.diagnostics_mut().take_kept();
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    }
+    out
+}
+
+fn embedded() -> Arc<Policy> {
+    Arc::new(Policy::try_embedded().expect("the example policy loads"))
+}
+
+fn run(name: &str, text: &str) -> Collect {
+    run_with(embedded(), name, text)
+}
+
+/// `(rule id, severity)` of each finding.
+fn verdicts(c: &Collect) -> Vec<(String, Severity)> {
+    c.findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.severity))
+        .collect()
+}
+
+fn mysql(user: &str, host: &str, op: &str, db: &str, sql: &str, rc: i32) -> String {
+    let sql = if sql.is_empty() {
+        String::new()
+    } else {
+        format!("'{sql}'")
+    };
+    format!("20261128 00:25:11,db1,{user},{host},4,9,{op},{db},{sql},{rc}\n")
+}
+
+fn pg(host: &str, user: &str, db: &str, audit: &str) -> String {
+    format!("2026-11-28 00:25:41 UTC:{host}(51159):{user}@{db}:[20041]:LOG:  AUDIT: {audit}\n")
+}
+
+fn flow(src: &str, dst: &str, sport: u16, dport: u16, action: &str) -> String {
+    format!(
+        "2 123456789010 eni-0a1b2c3d {src} {dst} {sport} {dport} 6 20 4249 1418530010 1418530070 {action} OK\n"
+    )
+}
+
+fn cloudtrail(action: &str, ip: &str, arn: &str, instance: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!(r#""errorCode":"{e}","errorMessage":"denied","#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"eventVersion":"1.08","eventTime":"2026-11-28T00:25:11Z","eventSource":"rds.amazonaws.com","eventName":"{action}","awsRegion":"eu-west-1","sourceIPAddress":"{ip}",{error}"userIdentity":{{"type":"AssumedRole","arn":"{arn}","accountId":"123456789012"}},"requestParameters":{{"dBInstanceIdentifier":"{instance}"}},"responseElements":null,"readOnly":false,"eventType":"AwsApiCall","eventID":"e-{action}-{ip}","recipientAccountId":"123456789012"}}"#
+    ) + "\n"
+}
+
+const ARN_DEV: &str = "arn:aws:sts::123456789012:assumed-role/DeveloperRole/dev";
+const ARN_DBA: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DBA_0123abcd/alice";
+
+// ---- loading ----
+
+#[test]
+fn embedded_policy_loads_and_names_its_zones() {
+    let p = Policy::try_embedded().unwrap();
+    let zones: Vec<&str> = p.zone_names().collect();
+    for z in [
+        "management",
+        "app-payments",
+        "app-marketing",
+        "data",
+        "db-host",
+        "aws",
+        "external",
+        "management-lo",
+        "app-payments-lo",
+        "app-marketing-lo",
+        "internet-lo",
+    ] {
+        assert!(zones.contains(&z), "{z} missing from {zones:?}");
+    }
+    assert_eq!(
+        p.datastore_names().collect::<Vec<_>>(),
+        ["payments-db", "marketing-db"]
+    );
+    // embedded() is the same policy.
+    assert_eq!(Policy::embedded().zone_names().count(), zones.len());
+}
+
+#[test]
+fn validation_errors_name_file_and_line() {
+    let cases: &[(&str, &str)] = &[
+        // deny_unknown_fields, at every level
+        (
+            "[[zones]]\nname = \"a\"\ncidr = [\"10.0.0.0/8\"]\n",
+            "p.toml:3: unknown field `cidr`",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\n\n[zone]\nname = \"b\"\n",
+            "p.toml:4: unknown field `zone`",
+        ),
+        (
+            "[classification]\nsecret = [\"a.b\"]\n",
+            "p.toml:2: unknown field `secret`",
+        ),
+        (
+            "[[datastores]]\nname = \"d\"\nmatches = [\"x\"]\n",
+            "p.toml:3: unknown field `matches`",
+        ),
+        (
+            "[[principals]]\nusers = [\"a\"]\nzone = \"z\"\nrole = 1\n",
+            "p.toml:4: unknown field `role`",
+        ),
+        // types and missing keys
+        (
+            "[[zones]]\nname = \"a\"\nallow = \"DQL\"\n",
+            "p.toml:3: invalid type",
+        ),
+        ("[[zones]]\ncidrs = []\n", "p.toml:1: missing field `name`"),
+        // values
+        (
+            "[[zones]]\nname = \"a\"\n\n[[zones]]\nname = \"b\"\nallow = [\"DQL\",\n  \"DDLX\"]\n",
+            "p.toml:7: unknown statement class \"DDLX\" in zones[1].allow",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.0.0/33\"]\n",
+            "p.toml:3: invalid CIDR \"10.0.0.0/33\" in zones[0].cidrs",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.16.5/20\"]\n",
+            "p.toml:3: CIDR \"10.0.16.5/20\" in zones[0].cidrs has host bits set (did you mean 10.0.16.0/20?)",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\nclearance = \"secret\"\n",
+            "p.toml:3: unknown classification \"secret\" in zones[0].clearance",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\n[[zones]]\nname = \"a\"\n",
+            "p.toml:4: zone \"a\" is defined twice",
+        ),
+        ("[[zones]]\nname = \"\"\n", "p.toml:2: empty zone name"),
+        (
+            "[[zones]]\nname = \"a\"\ncidrs = [\"10.0.0.0/8\"]\n[[zones]]\nname = \"b\"\ncidrs = [\"10.0.0.0/8\"]\n",
+            "p.toml:6: CIDR 10.0.0.0/8 is claimed twice (zones \"a\" and \"b\")",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\ndefault = true\n[[zones]]\nname = \"b\"\ndefault = true\n",
+            "p.toml:6: more than one zone has `default = true`",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\nhosts = [\"\"]\n",
+            "p.toml:3: empty host pattern in zones[0].hosts",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\ndomain = \" \"\n",
+            "p.toml:3: empty domain in zones[0].domain",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\n[[principals]]\nusers = [\"dba_*\"]\nzone = \"mgmt\"\n",
+            "p.toml:5: unknown zone \"mgmt\" in principals[0].zone (zones: a)",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\n[[principals]]\nusers = []\nzone = \"a\"\n",
+            "p.toml:4: principals[0].users is empty",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\n[[principals]]\nusers = [\"x\", \"\"]\nzone = \"a\"\n",
+            "p.toml:4: empty pattern in principals[0].users",
+        ),
+        (
+            "[[datastores]]\nname = \"d\"\nports = [0, 5432]\n",
+            "p.toml:3: port 0 in datastores[0].ports",
+        ),
+        ("[[datastores]]\nname = \"d\"\nports = [70000]\n", "p.toml:3:"),
+        (
+            "[[datastores]]\nname = \"d\"\ndatabases = [\"pay*\"]\n",
+            "p.toml:3: \"pay*\" in datastores[0].databases: database names are exact, not globs",
+        ),
+        (
+            "[[datastores]]\nname = \"d\"\ncidrs = [\"10.0.32.0/24\"]\n[[datastores]]\nname = \"e\"\ncidrs = [\"10.0.32.0/24\"]\n",
+            "p.toml:6: CIDR 10.0.32.0/24 is claimed twice (datastores \"d\" and \"e\")",
+        ),
+        (
+            "[[datastores]]\nname = \"d\"\nmatch = [\"db-1\"]\n[[datastores]]\nname = \"e\"\nmatch = [\"DB-1\"]\n",
+            "p.toml:6: \"DB-1\" in datastores[1].match already names datastore \"d\"",
+        ),
+        (
+            "[[datastores]]\nname = \"d\"\n[[datastores]]\nname = \"d\"\n",
+            "p.toml:4: datastore \"d\" is defined twice",
+        ),
+        (
+            "[[datastores]]\nname = \"d\"\nclassification = \"top\"\n",
+            "p.toml:3: unknown classification \"top\" in datastores[0].classification",
+        ),
+        (
+            "[classification]\npublic = [\"a.b\", \"\"]\n",
+            "p.toml:2: empty pattern in classification.public",
+        ),
+        ("not toml at all", "p.toml:1:"),
+    ];
+    for (text, want) in cases {
+        let err = Policy::from_toml(text, "p.toml").expect_err(text).to_string();
+        assert!(
+            err.starts_with(want),
+            "policy:\n{text}\nerror:   {err}\nwanted:  {want}…"
+        );
+    }
+}
+
+#[test]
+fn load_reads_a_file_and_reports_missing_files() {
+    let dir = std::env::temp_dir().join(format!("laneguard-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, "[[zones]]\nname = \"a\"\nallow = [\"dql\"]\n").unwrap();
+    assert_eq!(
+        Policy::load(&path).unwrap().zone_names().collect::<Vec<_>>(),
+        ["a"]
+    );
+    std::fs::write(&path, "[[zones]]\nname = \"a\"\n\nallow = [\"DQL\", \"NOPE\"]\n").unwrap();
+    let err = Policy::load(&path).unwrap_err();
+    assert_eq!(err.origin, format!("{}:4", path.display()));
+    assert!(err.message.contains("\"NOPE\""), "{err}");
+    let missing = Policy::load(&dir.join("missing.toml")).unwrap_err();
+    assert!(missing.origin.ends_with("missing.toml"), "{missing}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- zones ----
+
+#[test]
+fn longest_prefix_match_over_the_example_policy() {
+    let p = embedded();
+    let cases = [
+        ("10.0.250.7", Some("management")),
+        ("10.0.16.1", Some("app-payments")),
+        ("10.0.31.255", Some("app-payments")),
+        ("10.0.32.0", Some("data")),
+        ("10.0.64.9", Some("app-marketing")),
+        ("10.0.80.1", Some("external")),
+        ("127.0.0.1", Some("db-host")),
+        ("127.10.3.4", Some("management-lo")),
+        ("127.16.0.9", Some("app-payments-lo")),
+        ("127.48.0.9", Some("app-marketing-lo")),
+        ("127.200.1.1", Some("internet-lo")),
+        ("127.201.1.1", Some("db-host")),
+        ("203.0.113.9", Some("external")),
+        ("::1", Some("db-host")),
+        ("::ffff:10.0.16.7", Some("app-payments")),
+        ("2001:db8::1", Some("external")),
+    ];
+    for (ip, want) in cases {
+        assert_eq!(p.zone_of_ip(ip.parse::<IpAddr>().unwrap()), want, "{ip}");
+    }
+}
+
+#[test]
+fn longest_prefix_match_with_overlaps_and_without_a_default() {
+    let p = Policy::from_toml(
+        r#"
+[[zones]]
+name = "wide"
+cidrs = ["10.0.0.0/8", "2001:db8::/32"]
+[[zones]]
+name = "narrow"
+cidrs = ["10.1.0.0/16", "2001:db8:1::/48"]
+[[zones]]
+name = "host"
+cidrs = ["10.1.2.3/32", "2001:db8:1::7/128", "192.0.2.1"]
+"#,
+        "t.toml",
+    )
+    .unwrap();
+    let cases = [
+        ("10.9.9.9", Some("wide")),
+        ("10.1.9.9", Some("narrow")),
+        ("10.1.2.3", Some("host")),
+        ("10.1.2.4", Some("narrow")),
+        ("192.0.2.1", Some("host")),
+        ("192.0.2.2", None),
+        ("11.0.0.0", None),
+        ("2001:db8:2::1", Some("wide")),
+        ("2001:db8:1::1", Some("narrow")),
+        ("2001:db8:1::7", Some("host")),
+        ("2001:db9::1", None),
+    ];
+    for (ip, want) in cases {
+        assert_eq!(p.zone_of_ip(ip.parse::<IpAddr>().unwrap()), want, "{ip}");
+    }
+    assert_eq!(p.zone_of_host("localhost"), None, "no hosts, no default");
+}
+
+#[test]
+fn default_zone_explicit_or_the_zone_holding_all_of_ipv4() {
+    let explicit = Policy::from_toml(
+        "[[zones]]\nname = \"lan\"\ncidrs = [\"10.0.0.0/8\"]\n[[zones]]\nname = \"rest\"\ndefault = true\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(explicit.zone_of_ip("8.8.8.8".parse().unwrap()), Some("rest"));
+    assert_eq!(explicit.zone_of_ip("::2".parse().unwrap()), Some("rest"));
+    assert_eq!(explicit.zone_of_host("somewhere"), Some("rest"));
+    let implicit = Policy::from_toml(
+        "[[zones]]\nname = \"lan\"\ncidrs = [\"10.0.0.0/8\"]\n[[zones]]\nname = \"any\"\ncidrs = [\"0.0.0.0/0\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(implicit.zone_of_host("somewhere"), Some("any"));
+    assert_eq!(
+        implicit.zone_of_ip("::2".parse().unwrap()),
+        Some("any"),
+        "default covers IPv6 too"
+    );
+}
+
+#[test]
+fn non_ip_sources_get_their_documented_zone() {
+    let p = embedded();
+    for (host, want) in [
+        ("localhost", "db-host"),
+        ("LOCALHOST", "db-host"),
+        ("[local]", "db-host"),
+        ("rds.amazonaws.com", "aws"),
+        ("servicecatalog.amazonaws.com", "aws"),
+        ("AWS Internal", "aws"),
+        ("08.1.250.216", "external"),
+        ("evil.example", "external"),
+    ] {
+        assert_eq!(p.zone_of_host(host), Some(want), "{host}");
+    }
+}
+
+// ---- globs ----
+
+#[test]
+fn principals_log_groups_and_objects() {
+    let p = embedded();
+    for (who, want) in [
+        ("dba_alice", Some("management")),
+        ("DBA_bob", Some("management")),
+        ("admin", Some("management")),
+        ("root", Some("management")),
+        ("rdsadmin", Some("db-host")),
+        ("app", None),
+        ("administrator", None),
+        ("xdba_x", None),
+        (ARN_DBA, Some("management")),
+        (ARN_DEV, None),
+    ] {
+        assert_eq!(p.principal_zone(who), want, "{who}");
+    }
+    for (name, want) in [
+        ("/aws/rds/instance/payments-db/audit", Some("payments-db")),
+        ("/aws/rds/instance/payments-db/postgresql", Some("payments-db")),
+        ("/aws/rds/cluster/payments-main/audit", Some("payments-db")),
+        ("/aws/rds/instance/payments-db2/audit", None),
+        ("/aws/rds/cluster/shop-pg/postgresql", Some("payments-db")),
+        ("payments-db", Some("payments-db")),
+        ("Payments-DB", Some("payments-db")),
+        ("/aws/rds/cluster/marketing-x/audit", Some("marketing-db")),
+        ("marketing-db", Some("marketing-db")),
+        ("world-aurora", None),
+    ] {
+        assert_eq!(p.datastore_of_name(name), want, "{name}");
+    }
+    for (ip, port, want) in [
+        ("10.0.32.5", 5432, Some("payments-db")),
+        ("10.0.32.5", 3306, Some("payments-db")),
+        ("10.0.32.5", 22, None),
+        ("10.0.33.5", 5432, Some("marketing-db")),
+        ("10.0.34.5", 5432, None),
+    ] {
+        assert_eq!(
+            p.datastore_of_endpoint(ip.parse().unwrap(), port),
+            want,
+            "{ip}:{port}"
+        );
+    }
+    use Classification::*;
+    for (object, want) in [
+        ("payments.cards", Some(Restricted)),
+        ("payments.public.cards", Some(Restricted)),
+        ("payments.billing.card_tokens", Some(Restricted)),
+        ("payments.cards_archive", None),
+        ("shop.users", Some(Confidential)),
+        ("shop.public.users", Some(Confidential)),
+        ("shop.public.pg_shadow", Some(Restricted)),
+        ("marketing.public.campaigns", Some(Public)),
+        ("marketing.users", Some(Confidential)),
+        ("information_schema.plugins", Some(Public)),
+        ("shop.public.items", None),
+    ] {
+        assert_eq!(p.classify_object(object), want, "{object}");
+    }
+}
+
+#[test]
+fn datastore_ports_default_to_the_database_port_set() {
+    let p = Policy::from_toml(
+        "[[datastores]]\nname = \"d\"\ncidrs = [\"10.0.0.0/24\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    for port in [3306, 5432, 1433, 1521, 5439, 6379, 27017, 9200] {
+        assert_eq!(
+            p.datastore_of_endpoint("10.0.0.9".parse().unwrap(), port),
+            Some("d"),
+            "{port}"
+        );
+    }
+    assert_eq!(p.datastore_of_endpoint("10.0.0.9".parse().unwrap(), 443), None);
+}
+
+// ---- enrichment through the pipeline ----
+
+fn enrichment(c: &Collect, i: usize) -> &Value {
+    &c.events[i]["enrichment"]
+}
+
+#[test]
+fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
+    let c = run(
+        "audit.log",
+        &(mysql("app", "10.0.16.5", "QUERY", "shop", "SELECT * FROM users", 0)
+            + &mysql("root", "localhost", "QUERY", "shop", "SELECT * FROM items", 0)),
+    );
+    assert_eq!(
+        enrichment(&c, 0),
+        &serde_json::json!({"zone": "app-payments", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+    );
+    // An object no pattern names takes its datastore's classification; root is bound to db-host.
+    assert_eq!(
+        enrichment(&c, 1),
+        &serde_json::json!({"zone": "db-host", "principal_zone": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+    );
+
+    let c = run(
+        "postgresql.log",
+        &pg(
+            "127.16.0.9",
+            "app",
+            "shop",
+            "SESSION,1,1,READ,SELECT,,,SELECT * FROM payment_methods,<none>",
+        ),
+    );
+    assert_eq!(
+        enrichment(&c, 0),
+        &serde_json::json!({"zone": "app-payments-lo", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
+    );
+
+    let c = run("flow.log", &flow("10.0.64.5", "10.0.33.9", 40000, 5432, "ACCEPT"));
+    assert_eq!(
+        enrichment(&c, 0),
+        &serde_json::json!({"zone": "app-marketing", "datastore": "marketing-db", "domain": "marketing"})
+    );
+
+    let c = run(
+        "ct.jsonl",
+        &cloudtrail(
+            "ModifyDBInstance",
+            "rds.amazonaws.com",
+            ARN_DBA,
+            "payments-db",
+            None,
+        ),
+    );
+    assert_eq!(
+        enrichment(&c, 0),
+        &serde_json::json!({"zone": "aws", "principal_zone": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+    );
+
+    // A record with no source address at all gets no zone.
+    let c = run(
+        "postgresql.log",
+        "2026-11-28 00:25:41 UTC::app@shop:[20041]:LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>\n",
+    );
+    assert!(enrichment(&c, 0).get("zone").is_none(), "{}", c.events[0]);
+}
+
+#[test]
+fn enrichment_by_log_group_of_a_cloudwatch_envelope() {
+    let line = mysql(
+        "app",
+        "10.0.16.5",
+        "QUERY",
+        "orders_db",
+        "SELECT * FROM payments.cards",
+        0,
+    );
+    let doc = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012",
+        "logGroup": "/aws/rds/cluster/payments-main/audit", "logStream": "payments-main-1.audit.log.0",
+        "subscriptionFilters": ["laneguard"],
+        "logEvents": [{"id": "37000000000000000000000000000000000000000000000000000001", "timestamp": 1, "message": line.trim_end()}],
+    });
+    let c = run("cwl.json", &doc.to_string());
+    assert_eq!(
+        enrichment(&c, 0),
+        &serde_json::json!({"zone": "app-payments", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
+    );
+    assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
+}
+
+#[test]
+fn the_captured_samples_are_zoned() {
+    let text = std::fs::read_to_string(
+        super::common::repo().join("samples/reference/mariadb-server-audit-captured.log"),
+    )
+    .unwrap();
+    let c = run("samples/reference/mariadb-server-audit-captured.log", &text);
+    assert!(!c.events.is_empty());
+    for e in &c.events {
+        assert_eq!(e["enrichment"]["zone"], "db-host", "{e}");
+    }
+    // root@localhost and app on the database host are expected flows: no violation.
+    assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
+}
+
+// ---- violations ----
+
+fn has(c: &Collect, rule: &str, severity: Severity) -> bool {
+    c.findings
+        .iter()
+        .any(|f| f.rule_id == rule && f.severity == severity)
+}
+
+fn rules(c: &Collect) -> Vec<&str> {
+    c.findings.iter().map(|f| f.rule_id.as_str()).collect()
+}
+
+#[test]
+fn zone_class() {
+    // Negative: an allowed class, and an administrator in the management zone.
+    for text in [
+        mysql(
+            "app",
+            "10.0.16.5",
+            "QUERY",
+            "shop",
+            "UPDATE items SET price = 1 WHERE id = 2",
+            0,
+        ),
+        mysql("dba_alice", "10.0.250.5", "QUERY", "shop", "DROP TABLE items", 0),
+        mysql(
+            "dba_alice",
+            "127.10.0.5",
+            "QUERY",
+            "shop",
+            "GRANT SELECT ON shop.items TO app",
+            0,
+        ),
+        mysql("app", "10.0.16.5", "CONNECT", "shop", "", 0),
+    ] {
+        let c = run("audit.log", &text);
+        assert!(c.findings.is_empty(), "{text}: {:?}", verdicts(&c));
+    }
+    let cases = [
+        (
+            mysql("app", "10.0.16.5", "QUERY", "shop", "DROP TABLE items", 0),
+            Severity::High,
+        ),
+        (
+            mysql("app", "127.16.0.5", "QUERY", "shop", "GRANT ALL ON *.* TO app", 0),
+            Severity::Critical,
+        ),
+        (
+            mysql(
+                "app",
+                "10.0.16.5",
+                "QUERY",
+                "shop",
+                "SET GLOBAL general_log = 0",
+                0,
+            ),
+            Severity::Critical,
+        ),
+        // Refused by the engine: still an attempt, one severity lower.
+        (
+            mysql("app", "10.0.16.5", "QUERY", "shop", "DROP TABLE items", 1142),
+            Severity::Medium,
+        ),
+        // The internet may not run anything, nor log in.
+        (
+            mysql("app", "203.0.113.9", "QUERY", "shop", "SELECT 1", 0),
+            Severity::Critical,
+        ),
+        (
+            mysql("app", "127.200.0.9", "CONNECT", "shop", "", 0),
+            Severity::Critical,
+        ),
+        (
+            mysql("app", "203.0.113.9", "FAILED_CONNECT", "", "", 1045),
+            Severity::High,
+        ),
+    ];
+    for (text, severity) in cases {
+        let c = run("audit.log", &text);
+        assert_eq!(
+            verdicts(&c),
+            [("policy.zone-class".to_owned(), severity)],
+            "{text}"
+        );
+        let f = &c.findings[0];
+        assert!(f.zone.is_some() && f.title.contains("zone"), "{f:?}");
+        assert_eq!(c.events[0]["matched"], serde_json::json!(["policy.zone-class"]));
+    }
+    // Reading data from the internet also breaks the zone's clearance (public).
+    let c = run(
+        "audit.log",
+        &mysql("app", "203.0.113.9", "QUERY", "shop", "SELECT * FROM items", 0),
+    );
+    assert_eq!(rules(&c), ["policy.zone-class", "policy.clearance"]);
+}
+
+#[test]
+fn clearance() {
+    // Negative: payments may read card data; marketing reads its own public data.
+    for text in [
+        pg(
+            "127.16.0.9",
+            "app",
+            "shop",
+            "SESSION,1,1,READ,SELECT,,,SELECT * FROM payment_methods,<none>",
+        ),
+        pg(
+            "127.48.0.9",
+            "app",
+            "marketing",
+            "SESSION,1,1,READ,SELECT,,,SELECT * FROM campaigns,<none>",
+        ),
+    ] {
+        let c = run("postgresql.log", &text);
+        assert!(c.findings.is_empty(), "{text}: {:?}", verdicts(&c));
+    }
+    // Marketing's zone (clearance internal) reading confidential PII in its own database.
+    let c = run(
+        "postgresql.log",
+        &pg(
+            "127.48.0.9",
+            "app",
+            "marketing",
+            "SESSION,1,1,READ,SELECT,,,SELECT * FROM users,<none>",
+        ),
+    );
+    assert_eq!(verdicts(&c), [("policy.clearance".to_owned(), Severity::High)]);
+    assert_eq!(c.findings[0].domain.as_deref(), Some("marketing"));
+    // Restricted data above clearance is critical.
+    let c = run(
+        "audit.log",
+        &mysql(
+            "app",
+            "10.0.64.5",
+            "QUERY",
+            "marketing",
+            "SELECT * FROM payments.cards",
+            0,
+        ),
+    );
+    assert!(
+        has(&c, "policy.clearance", Severity::Critical),
+        "{:?}",
+        verdicts(&c)
+    );
+}
+
+#[test]
+fn swim_lane() {
+    // Negative: a zone without a domain (data) is not bound to a lane.
+    let c = run(
+        "audit.log",
+        &mysql(
+            "etl",
+            "10.0.32.7",
+            "QUERY",
+            "marketing",
+            "SELECT * FROM campaigns",
+            0,
+        ),
+    );
+    assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
+    // Marketing's zone on the payments datastore: confidential data, so critical (plus clearance).
+    let c = run(
+        "audit.log",
+        &mysql("app", "10.0.64.5", "QUERY", "shop", "SELECT * FROM users", 0),
+    );
+    assert!(
+        has(&c, "policy.swim-lane", Severity::Critical),
+        "{:?}",
+        verdicts(&c)
+    );
+    assert!(has(&c, "policy.clearance", Severity::High), "{:?}", verdicts(&c));
+    let lane = c
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "policy.swim-lane")
+        .unwrap();
+    assert_eq!(lane.domain.as_deref(), Some("payments"));
+    assert_eq!(lane.zone.as_deref(), Some("app-marketing"));
+    // On its own datastore, but naming an object of the payments database.
+    let c = run(
+        "postgresql.log",
+        &pg(
+            "127.48.0.9",
+            "app",
+            "marketing",
+            "SESSION,1,1,READ,SELECT,,,SELECT * FROM shop.public.items,<none>",
+        ),
+    );
+    // (The payments datastore's unnamed objects are confidential: above marketing's clearance too.)
+    assert_eq!(rules(&c), ["policy.clearance", "policy.swim-lane"]);
+    assert_eq!(c.findings[1].domain.as_deref(), Some("payments"));
+    // Payments' zone connecting to the marketing datastore: the datastore's domain (internal: high).
+    let c = run(
+        "audit.log",
+        &mysql("app", "10.0.16.5", "CONNECT", "marketing", "", 0),
+    );
+    assert_eq!(verdicts(&c), [("policy.swim-lane".to_owned(), Severity::High)]);
+}
+
+#[test]
+fn management_flow() {
+    for text in [
+        mysql("dba_alice", "10.0.250.5", "CONNECT", "shop", "", 0),
+        mysql("rdsadmin", "localhost", "QUERY", "mysql", "SELECT 1", 0),
+        mysql("root", "localhost", "CONNECT", "", "", 0),
+        mysql("app", "10.0.16.5", "CONNECT", "shop", "", 0),
+    ] {
+        let c = run("audit.log", &text);
+        assert!(c.findings.is_empty(), "{text}: {:?}", verdicts(&c));
+    }
+    let c = run(
+        "audit.log",
+        &mysql("dba_alice", "10.0.16.5", "CONNECT", "shop", "", 0),
+    );
+    assert_eq!(
+        verdicts(&c),
+        [("policy.management-flow".to_owned(), Severity::High)]
+    );
+    assert!(
+        c.findings[0].title.contains("dba_alice"),
+        "{}",
+        c.findings[0].title
+    );
+    let c = run(
+        "audit.log",
+        &mysql("rdsadmin", "10.0.32.7", "QUERY", "mysql", "SELECT 1", 0),
+    );
+    assert_eq!(rules(&c), ["policy.management-flow"]);
+    let c = run(
+        "audit.log",
+        &mysql("admin", "10.0.16.5", "FAILED_CONNECT", "", "", 1045),
+    );
+    assert_eq!(
+        verdicts(&c),
+        [("policy.management-flow".to_owned(), Severity::Medium)]
+    );
+    // IAM: the DBA role from the internet (a read-only call: no control-plane finding).
+    let c = run(
+        "ct.jsonl",
+        &cloudtrail(
+            "DescribeDBInstances",
+            "203.0.113.45",
+            ARN_DBA,
+            "payments-db",
+            None,
+        ),
+    );
+    assert_eq!(
+        verdicts(&c),
+        [("policy.management-flow".to_owned(), Severity::High)]
+    );
+    let c = run(
+        "ct.jsonl",
+        &cloudtrail("DescribeDBInstances", "10.0.250.9", ARN_DBA, "payments-db", None),
+    );
+    assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
+}
+
+#[test]
+fn control_plane() {
+    for text in [
+        cloudtrail("ModifyDBInstance", "10.0.250.9", ARN_DEV, "payments-db", None),
+        cloudtrail(
+            "ModifyDBInstance",
+            "203.0.113.45",
+            ARN_DEV,
+            "payments-db",
+            Some("AccessDenied"),
+        ),
+        cloudtrail(
+            "DescribeDBInstances",
+            "203.0.113.45",
+            ARN_DEV,
+            "payments-db",
+            None,
+        ),
+        cloudtrail("ModifyDBInstance", "203.0.113.45", ARN_DEV, "test-instance", None),
+    ] {
+        let c = run("ct.jsonl", &text);
+        assert!(c.findings.is_empty(), "{text}: {:?}", verdicts(&c));
+    }
+    let c = run(
+        "ct.jsonl",
+        &cloudtrail("ModifyDBInstance", "203.0.113.45", ARN_DEV, "payments-db", None),
+    );
+    assert_eq!(
+        verdicts(&c),
+        [("policy.control-plane".to_owned(), Severity::High)]
+    );
+    assert_eq!(c.findings[0].datastore.as_deref(), Some("payments-db"));
+    assert_eq!(c.findings[0].zone.as_deref(), Some("external"));
+    let c = run(
+        "ct.jsonl",
+        &cloudtrail(
+            "DeleteDBInstance",
+            "cloudformation.amazonaws.com",
+            ARN_DEV,
+            "payments-db",
+            None,
+        ),
+    );
+    assert_eq!(
+        verdicts(&c),
+        [("policy.control-plane".to_owned(), Severity::Critical)]
+    );
+    assert_eq!(c.findings[0].zone.as_deref(), Some("aws"));
+}
+
+#[test]
+fn vpc_flows_to_datastores() {
+    for text in [
+        flow("10.0.16.5", "10.0.32.9", 40000, 5432, "ACCEPT"),
+        flow("203.0.113.12", "10.0.32.9", 40000, 5432, "REJECT"),
+        flow("203.0.113.12", "10.0.32.9", 40000, 443, "ACCEPT"),
+        // The reply direction of an accepted connection is not a new access.
+        flow("10.0.32.9", "203.0.113.12", 5432, 40000, "ACCEPT"),
+        // Replication among the datastore's own addresses.
+        flow("10.0.32.8", "10.0.32.9", 40000, 3306, "ACCEPT"),
+    ] {
+        let c = run("flow.log", &text);
+        assert!(c.findings.is_empty(), "{text}: {:?}", verdicts(&c));
+    }
+    let c = run(
+        "flow.log",
+        &flow("203.0.113.12", "10.0.32.9", 40000, 5432, "ACCEPT"),
+    );
+    assert_eq!(
+        verdicts(&c),
+        [("policy.zone-class".to_owned(), Severity::Critical)]
+    );
+    let f = &c.findings[0];
+    assert_eq!(
+        (f.zone.as_deref(), f.datastore.as_deref()),
+        (Some("external"), Some("payments-db"))
+    );
+    let c = run("flow.log", &flow("10.0.64.5", "10.0.32.9", 40000, 5432, "ACCEPT"));
+    assert_eq!(
+        verdicts(&c),
+        [("policy.swim-lane".to_owned(), Severity::Critical)]
+    );
+    let c = run(
+        "flow.log",
+        &flow("127.48.0.5", "127.0.32.9", 40000, 3306, "ACCEPT"),
+    );
+    assert_eq!(rules(&c), ["policy.swim-lane"]);
+}
+
+#[test]
+fn object_access_records_count_for_data_not_for_class() {
+    let table = |host: &str, op: &str, object: &str| {
+        format!("20261128 00:25:11,db1,app,{host},4,9,{op},shop,{object},0\n")
+    };
+    let c = run("audit.log", &table("10.0.16.5", "WRITE", "shop.users"));
+    assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
+    let c = run("audit.log", &table("10.0.64.5", "READ", "shop.users"));
+    assert!(
+        has(&c, "policy.swim-lane", Severity::Critical),
+        "{:?}",
+        verdicts(&c)
+    );
+    assert!(has(&c, "policy.clearance", Severity::High), "{:?}", verdicts(&c));
+    assert!(!rules(&c).contains(&"policy.zone-class"));
+}
+
+#[test]
+fn findings_are_deterministic() {
+    let text = mysql("app", "203.0.113.9", "QUERY", "shop", "DROP TABLE users", 0);
+    let a = run("audit.log", &text);
+    let b = run("audit.log", &text);
+    assert!(!a.findings.is_empty());
+    assert_eq!(a.findings, b.findings);
+}
