@@ -339,38 +339,49 @@ pub struct ApiCall<'a> {
     pub vpc_endpoint: Option<Cow<'a, str>>,
 }
 
-/// Serialize raw JSON on one line: records from pretty-printed archives keep their newlines in
-/// the raw slice, and output is one JSON document per line.
-fn compact_json<S: Serializer>(raw: &Option<&serde_json::value::RawValue>, s: S) -> Result<S::Ok, S::Error> {
-    let Some(raw) = raw else {
-        return s.serialize_none();
-    };
-    let text = raw.get();
-    if !text.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
-        return raw.serialize(s);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
+/// Raw JSON kept from the log (CloudTrail request parameters), written on one line: records of
+/// pretty-printed archives keep their newlines in the raw slice, and SIEM output is one record
+/// per line.
+#[derive(Clone, Copy, Debug)]
+pub struct CompactJson<'a>(pub &'a serde_json::value::RawValue);
+
+impl Serialize for CompactJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = self.0.get();
+        if !text.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
+            return self.0.serialize(s);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in text.chars() {
+            if in_string {
+                out.push(c);
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+            } else if c == '"' {
+                in_string = true;
+                out.push(c);
+            } else if !c.is_ascii_whitespace() {
+                out.push(c);
             }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
+        }
+        match serde_json::value::RawValue::from_string(out) {
+            Ok(compact) => compact.serialize(s),
+            Err(_) => self.0.serialize(s),
         }
     }
-    match serde_json::value::RawValue::from_string(out) {
-        Ok(compact) => compact.serialize(s),
-        Err(_) => raw.serialize(s),
+}
+
+/// Serialize an optional raw JSON field on one line (see [`CompactJson`]).
+fn compact_json<S: Serializer>(raw: &Option<&serde_json::value::RawValue>, s: S) -> Result<S::Ok, S::Error> {
+    match raw {
+        Some(r) => CompactJson(r).serialize(s),
+        None => s.serialize_none(),
     }
 }
 

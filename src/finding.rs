@@ -147,6 +147,9 @@ pub struct Finding {
     /// Business domain (swim lane) of the datastore.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub domain: Option<String>,
+    /// Database (MySQL schema, PostgreSQL database) of the session.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub database: Option<String>,
     /// Who acted.
     pub actor: FindingActor,
     /// The statement, for SQL events.
@@ -219,6 +222,7 @@ impl Finding {
                 .or(event.target.datastore.as_deref())
                 .map(str::to_owned),
             domain: event.enrichment.domain.as_deref().map(str::to_owned),
+            database: event.target.database.as_deref().map(str::to_owned),
             actor: FindingActor {
                 user: event.actor.user.as_deref().map(str::to_owned),
                 ip: event.actor.ip,

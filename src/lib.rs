@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod event;
 pub mod finding;
 pub mod input;
+pub mod ocsf;
 pub mod pipeline;
 pub mod policy;
 pub mod rules;

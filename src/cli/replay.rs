@@ -55,6 +55,8 @@ pub enum FormatArg {
     Json,
     /// An aligned table for a terminal.
     Table,
+    /// OCSF 1.8.0 Detection Finding (class 2004) JSON lines.
+    Ocsf,
 }
 
 /// Arguments of `laneguard replay`.
@@ -240,6 +242,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let format = match args.format {
         Some(FormatArg::Json) => FindingFormat::Json,
         Some(FormatArg::Table) => FindingFormat::Table,
+        Some(FormatArg::Ocsf) => FindingFormat::Ocsf,
         None if stdout.is_terminal() => FindingFormat::Table,
         None => FindingFormat::Json,
     };

@@ -321,7 +321,11 @@ fn actor<'e>(e: &'e Event<'_>) -> Actor<'e> {
         session: has_session.then_some(session),
         // CloudTrail's user agent is an HTTP header, not an application name: it goes to
         // `http_request.user_agent` of API Activity instead.
-        app_name: if matches!(e.kind, Kind::ApiCall(_)) { None } else { a.user_agent.as_deref() },
+        app_name: if matches!(e.kind, Kind::ApiCall(_)) {
+            None
+        } else {
+            a.user_agent.as_deref()
+        },
     }
 }
 
@@ -338,7 +342,11 @@ fn src_endpoint<'e>(e: &'e Event<'_>) -> Endpoint<'e> {
 }
 
 fn datastore_activity<'e>(e: &'e Event<'_>) -> DatastoreActivity<'e> {
-    let datastore = e.enrichment.datastore.as_deref().or(e.target.datastore.as_deref());
+    let datastore = e
+        .enrichment
+        .datastore
+        .as_deref()
+        .or(e.target.datastore.as_deref());
     let mut unmapped = Unmapped {
         origin: Some(&e.origin),
         principal_zone: e.enrichment.principal_zone.as_deref(),
@@ -398,7 +406,11 @@ fn datastore_activity<'e>(e: &'e Event<'_>) -> DatastoreActivity<'e> {
                 status_code = s.return_code.map(|rc| Cow::Owned(rc.to_string()));
                 status_detail = s.detail.as_deref();
             }
-            if matches!(e.kind, Kind::Disconnect(_)) { (99, "Disconnect") } else { (3, "Connect") }
+            if matches!(e.kind, Kind::Disconnect(_)) {
+                (99, "Disconnect")
+            } else {
+                (3, "Connect")
+            }
         }
         Kind::ObjectAccess(o) => {
             (type_id, kind) = (3, "Table");
@@ -413,15 +425,13 @@ fn datastore_activity<'e>(e: &'e Event<'_>) -> DatastoreActivity<'e> {
         Kind::ApiCall(_) | Kind::Flow(_) => (99, "Other"),
     };
 
-    let mut dst = Endpoint {
+    let dst = Endpoint {
+        ip: e.target.ip,
+        port: e.target.port,
         hostname: e.target.server.as_deref(),
         name: datastore,
         ..Endpoint::default()
     };
-    if let (Some(ip), Some(port)) = (e.target.ip, e.target.port) {
-        dst.ip = Some(ip);
-        dst.port = Some(port);
-    }
     DatastoreActivity {
         class_uid: 6005,
         class_name: "Datastore Activity",
@@ -640,7 +650,11 @@ fn api_activity<'e>(e: &'e Event<'_>, call: &'e ApiCall<'_>) -> ApiActivity<'e> 
             }),
         },
         src_endpoint: src,
-        http_request: e.actor.user_agent.as_deref().map(|user_agent| HttpRequest { user_agent }),
+        http_request: e
+            .actor
+            .user_agent
+            .as_deref()
+            .map(|user_agent| HttpRequest { user_agent }),
         cloud: super::Cloud::aws(e.target.region.as_deref(), e.target.account.as_deref()),
         unmapped: Unmapped {
             origin: Some(&e.origin),
@@ -918,12 +932,21 @@ mod tests {
     #[test]
     fn statements_map_to_datastore_activities() {
         assert_eq!(statement_activity(StatementClass::Dql, "SELECT"), (4, "Query"));
-        assert_eq!(statement_activity(StatementClass::Dql, "SHOW TABLES"), (8, "List"));
+        assert_eq!(
+            statement_activity(StatementClass::Dql, "SHOW TABLES"),
+            (8, "List")
+        );
         assert_eq!(statement_activity(StatementClass::Dml, "UPDATE"), (2, "Update"));
         assert_eq!(statement_activity(StatementClass::Dml, "INSERT"), (5, "Write"));
         assert_eq!(statement_activity(StatementClass::Dml, "COPY"), (99, "COPY"));
-        assert_eq!(statement_activity(StatementClass::Ddl, "DROP TABLE"), (7, "Delete"));
-        assert_eq!(statement_activity(StatementClass::Ddl, "CREATE TABLE"), (6, "Create"));
+        assert_eq!(
+            statement_activity(StatementClass::Ddl, "DROP TABLE"),
+            (7, "Delete")
+        );
+        assert_eq!(
+            statement_activity(StatementClass::Ddl, "CREATE TABLE"),
+            (6, "Create")
+        );
         assert_eq!(statement_activity(StatementClass::Dcl, "GRANT"), (99, "GRANT"));
         assert_eq!(statement_activity(StatementClass::Unparsed, ""), (99, "Other"));
     }

@@ -36,7 +36,7 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 pub use activity::{ApiActivity, DatastoreActivity, EventRecord, NetworkActivity, event_record};
-pub use finding::{DetectionFinding, detection_finding, detection_finding_with_attacks};
+pub use finding::{DetectionFinding, detection_finding};
 
 #[cfg(doc)]
 use crate::{event::Event, finding::Finding};
@@ -94,12 +94,6 @@ pub struct Actor<'a> {
     /// Client application (PostgreSQL `application_name`, MySQL program name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<&'a str>,
-}
-
-impl Actor<'_> {
-    fn is_empty(&self) -> bool {
-        self.user.is_none() && self.session.is_none() && self.app_name.is_none()
-    }
 }
 
 /// OCSF `user`: database user or IAM identity.
@@ -348,43 +342,7 @@ pub struct ApiResponse<'a> {
     pub error_message: Option<&'a str>,
 }
 
-/// Raw JSON kept from the log (CloudTrail request parameters), written on one line: records of
-/// pretty-printed archives keep their newlines in the raw slice, and SIEM output is one record
-/// per line.
-#[derive(Clone, Copy, Debug)]
-pub struct CompactJson<'a>(pub &'a serde_json::value::RawValue);
-
-impl Serialize for CompactJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let text = self.0.get();
-        if !text.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
-            return self.0.serialize(s);
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut in_string = false;
-        let mut escaped = false;
-        for c in text.chars() {
-            if in_string {
-                out.push(c);
-                match (escaped, c) {
-                    (true, _) => escaped = false,
-                    (false, '\\') => escaped = true,
-                    (false, '"') => in_string = false,
-                    _ => {}
-                }
-            } else if c == '"' {
-                in_string = true;
-                out.push(c);
-            } else if !c.is_ascii_whitespace() {
-                out.push(c);
-            }
-        }
-        match serde_json::value::RawValue::from_string(out) {
-            Ok(compact) => compact.serialize(s),
-            Err(_) => self.0.serialize(s),
-        }
-    }
-}
+pub use crate::event::CompactJson;
 
 /// OCSF `cloud`: AWS, with the region and account that received the call or own the interface.
 #[derive(Debug, Serialize)]
@@ -433,7 +391,12 @@ pub struct ConnectionInfo {
 }
 
 impl ConnectionInfo {
-    fn new(protocol: Option<u8>, direction: Option<&str>, src: Option<IpAddr>, tcp_flags: Option<u16>) -> Self {
+    fn new(
+        protocol: Option<u8>,
+        direction: Option<&str>,
+        src: Option<IpAddr>,
+        tcp_flags: Option<u16>,
+    ) -> Self {
         let (direction_id, direction) = match direction {
             Some("ingress") => (1, "Inbound"),
             Some("egress") => (2, "Outbound"),
@@ -518,8 +481,10 @@ mod tests {
 
     #[test]
     fn compact_json_is_one_line_and_keeps_strings() {
-        let raw = serde_json::value::RawValue::from_string("{\n  \"a b\": [1,\n 2],\n \"c\": \"x\\\" y\"\n}".into())
-            .unwrap();
+        let raw = serde_json::value::RawValue::from_string(
+            "{\n  \"a b\": [1,\n 2],\n \"c\": \"x\\\" y\"\n}".into(),
+        )
+        .unwrap();
         let out = serde_json::to_string(&CompactJson(&raw)).unwrap();
         assert_eq!(out, r#"{"a b":[1,2],"c":"x\" y"}"#);
     }

@@ -13,6 +13,8 @@ pub enum FindingFormat {
     Json,
     /// A table for a terminal.
     Table,
+    /// One OCSF 1.8.0 Detection Finding (class 2004) per line, for SIEMs.
+    Ocsf,
 }
 
 /// Writes findings to `out`.
@@ -103,6 +105,11 @@ impl<W: Write> Sink for WriterSink<W> {
                     self.out.write_all(b"\n").map_err(Self::io)?;
                 }
                 FindingFormat::Table => self.write_table_row(f).map_err(Self::io)?,
+                FindingFormat::Ocsf => {
+                    serde_json::to_writer(&mut self.out, &crate::ocsf::detection_finding(f))
+                        .map_err(|e| Self::io(e.into()))?;
+                    self.out.write_all(b"\n").map_err(Self::io)?;
+                }
             }
         }
         Ok(())

@@ -133,3 +133,33 @@ fn exit_codes() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("9 diagnostics"), "{}", stderr(&o));
 }
+
+#[test]
+fn findings_as_json_table_and_ocsf() {
+    let file = "samples/reference/postgresql-rds.log";
+    let json = laneguard(&["replay", "--format", "json", file]);
+    assert!(json.status.success());
+    let lines = String::from_utf8(json.stdout).unwrap();
+    assert!(
+        lines.lines().count() > 0,
+        "the reference PostgreSQL log has findings on the example policy"
+    );
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(
+            v["rule_id"].is_string() && v["id"].as_str().map(str::len) == Some(32),
+            "{l}"
+        );
+    }
+    let ocsf = laneguard(&["replay", "--format", "ocsf", file]);
+    let out = String::from_utf8(ocsf.stdout).unwrap();
+    assert_eq!(out.lines().count(), lines.lines().count());
+    for l in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["class_uid"], 2004, "{l}");
+    }
+    let table = laneguard(&["replay", "--format", "table", file]);
+    let out = String::from_utf8(table.stdout).unwrap();
+    assert!(out.starts_with("TIME"), "{out}");
+    assert_eq!(out.lines().count(), lines.lines().count() + 1);
+}

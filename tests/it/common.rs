@@ -94,3 +94,43 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
+
+/// An [`Output`] that hands every event to a closure while the event is alive (events borrow
+/// from the batch buffer, so renderers such as `laneguard::ocsf` must run inside the callback).
+struct EachEvent<'f> {
+    on_event: &'f mut dyn FnMut(&Event<'_>),
+    findings: Vec<Finding>,
+}
+
+impl Output for EachEvent<'_> {
+    fn event(&mut self, event: &Event<'_>, _matched: &[String]) {
+        (self.on_event)(event);
+    }
+    fn findings(&mut self, findings: &[Finding]) {
+        self.findings.extend_from_slice(findings);
+    }
+}
+
+/// Run the pipeline over paths relative to the repository root, calling `on_event` for every
+/// event; returns the findings of the default engine and the diagnostics.
+pub fn for_each_event(
+    paths: &[&str],
+    options: InputOptions,
+    on_event: &mut dyn FnMut(&Event<'_>),
+) -> (Vec<Finding>, Vec<Diagnostic>) {
+    let mut out = EachEvent {
+        on_event,
+        findings: Vec::new(),
+    };
+    let diagnostics = {
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        let (inputs, errors) = input::expand(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
+        assert!(errors.is_empty(), "{errors:?}");
+        let counter = Arc::new(AtomicU64::new(0));
+        for i in &inputs {
+            input::read_input(i, &options, &mut pipeline, &counter).unwrap();
+        }
+        pipeline.diagnostics_mut().take_kept()
+    };
+    (out.findings, diagnostics)
+}

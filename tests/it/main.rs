@@ -8,4 +8,7 @@ mod cli;
 mod common;
 mod envelopes;
 mod golden;
+mod ocsf;
+mod policy;
+mod rule_engine;
 mod sql;

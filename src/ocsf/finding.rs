@@ -1,0 +1,430 @@
+//! Findings as OCSF Detection Finding (class 2004, category 2 Findings), activity Create: each
+//! laneguard finding is a new detection; laneguard does not track a finding's lifecycle, so it
+//! never emits Update or Close.
+
+use serde::Serialize;
+
+use super::{
+    Actor, Api, ApiResponse, ConnectionInfo, DataClassification, Database, Endpoint, Group, Metadata,
+    Observable, ObservableValue, Service, User, engine_name, millis, set_host, severity,
+};
+use crate::event::{OriginBuf, Source};
+use crate::finding::{Finding, FindingFlow, FindingStatement};
+
+/// A Detection Finding record, borrowing from the [`Finding`] it renders.
+#[derive(Debug, Serialize)]
+pub struct DetectionFinding<'f> {
+    /// 2004.
+    pub class_uid: u32,
+    /// `Detection Finding`.
+    pub class_name: &'static str,
+    /// 2.
+    pub category_uid: u8,
+    /// `Findings`.
+    pub category_name: &'static str,
+    /// 1 Create.
+    pub activity_id: u8,
+    /// `Create`.
+    pub activity_name: &'static str,
+    /// 200401.
+    pub type_uid: u32,
+    /// `Detection Finding: Create`.
+    pub type_name: &'static str,
+    /// From the rule's severity: info 1 … critical 5.
+    pub severity_id: u8,
+    /// Caption of `severity_id`.
+    pub severity: &'static str,
+    /// 1 New.
+    pub status_id: u8,
+    /// `New`.
+    pub status: &'static str,
+    /// Alertable: every finding of severity low or above, unless its rule runs in shadow mode.
+    pub is_alert: bool,
+    /// The rule title.
+    pub message: &'f str,
+    /// Event time of the finding, ms since the epoch.
+    pub time: i64,
+    /// Number of events behind the finding (thresholds), 1 otherwise.
+    pub count: u64,
+    /// Schema, product; `uid` is the finding id.
+    pub metadata: Metadata<'f>,
+    /// Id, title, rule, ATT&CK techniques.
+    pub finding_info: FindingInfo<'f>,
+    /// What the finding saw: actor, endpoints, database, API call, flow, normalized statement.
+    pub evidences: [Evidence<'f>; 1],
+    /// The datastore acted on, with its domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<Resource<'f>>,
+    /// IP, user name and datastore, for SIEM pivoting.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observables: Vec<Observable<'f>>,
+    /// Where the raw record is.
+    pub unmapped: FindingUnmapped<'f>,
+}
+
+/// OCSF `finding_info`.
+#[derive(Debug, Serialize)]
+pub struct FindingInfo<'f> {
+    /// Finding id (deterministic: same record and rule, same id).
+    pub uid: &'f str,
+    /// Rule title.
+    pub title: &'f str,
+    /// The rule id: the finding's type, for grouping in the SIEM.
+    pub types: [&'f str; 1],
+    /// The rule that fired.
+    pub analytic: Analytic<'f>,
+    /// ATT&CK techniques of the rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attacks: Vec<Attack<'f>>,
+    /// The log source the finding was raised from.
+    pub data_sources: [&'static str; 1],
+    /// Same as `time`: a laneguard finding is about one moment.
+    pub first_seen_time: i64,
+    /// Same as `time`.
+    pub last_seen_time: i64,
+}
+
+/// OCSF `analytic`: the laneguard rule.
+#[derive(Debug, Serialize)]
+pub struct Analytic<'f> {
+    /// Rule id.
+    pub uid: &'f str,
+    /// Rule title.
+    pub name: &'f str,
+    /// 1 Rule.
+    pub type_id: u8,
+    /// `Rule`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// OCSF `attack`: one MITRE ATT&CK technique (`T1537`) or sub-technique (`T1562.008`).
+#[derive(Debug, Serialize)]
+pub struct Attack<'f> {
+    /// The technique (for a sub-technique, its parent).
+    pub technique: Technique<'f>,
+    /// The sub-technique, when the id names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_technique: Option<Technique<'f>>,
+}
+
+/// OCSF `technique` / `sub_technique`.
+#[derive(Debug, Serialize)]
+pub struct Technique<'f> {
+    /// ATT&CK id.
+    pub uid: &'f str,
+    /// Its page on attack.mitre.org (only for well-formed ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_url: Option<String>,
+}
+
+/// OCSF `evidences` item.
+#[derive(Debug, Serialize)]
+pub struct Evidence<'f> {
+    /// Who acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor<'f>>,
+    /// Source address, host and zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_endpoint: Option<Endpoint<'f>>,
+    /// Flow destination, or the datastore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_endpoint: Option<Endpoint<'f>>,
+    /// The database (SQL findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database<'f>>,
+    /// The API call (CloudTrail findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api<'f>>,
+    /// Protocol of the flow (flow findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_info: Option<ConnectionInfo>,
+    /// Normalized statement and flow counters: what OCSF evidence has no typed place for.
+    #[serde(skip_serializing_if = "EvidenceData::is_empty")]
+    pub data: EvidenceData<'f>,
+}
+
+/// `evidences[].data`.
+#[derive(Debug, Serialize)]
+pub struct EvidenceData<'f> {
+    /// The statement: class, command, objects, flags, fingerprint, normalized text (never raw).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<&'f FindingStatement>,
+    /// The flow: action, bytes, ports, protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<&'f FindingFlow>,
+}
+
+impl EvidenceData<'_> {
+    fn is_empty(&self) -> bool {
+        self.statement.is_none() && self.flow.is_none()
+    }
+}
+
+/// OCSF `resource_details`: the laneguard datastore.
+#[derive(Debug, Serialize)]
+pub struct Resource<'f> {
+    /// Datastore (instance or cluster id, or policy name).
+    pub uid: &'f str,
+    /// Same as `uid`.
+    pub name: &'f str,
+    /// `laneguard_datastore`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// 1 Target.
+    pub role_id: u8,
+    /// `Target`.
+    pub role: &'static str,
+    /// The datastore's laneguard domain (swim lane).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group<'f>>,
+    /// Highest classification of the data touched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_classification: Option<DataClassification>,
+    /// `cloud_partition`: always `aws`.
+    pub cloud_partition: &'static str,
+}
+
+/// `unmapped` of a finding.
+#[derive(Debug, Serialize)]
+pub struct FindingUnmapped<'f> {
+    /// Where the raw record is.
+    pub origin: &'f OriginBuf,
+    /// Raised by a rule in shadow mode (counted, never paged; `is_alert` is false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+}
+
+/// Render a finding as an OCSF Detection Finding (the one mapping `--format ocsf` and the SIEM
+/// sink share). The rule's ATT&CK ids ([`Finding::attack`], `T1537`, `T1562.008`) become
+/// `finding_info.attacks`; ids not of the `T####[.###]` form pass through as technique uids
+/// without a link.
+pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
+    let (severity_id, severity) = severity(f.severity);
+    let time = millis(f.time);
+    let is_sql = matches!(f.source, Source::MysqlAudit | Source::Pgaudit);
+
+    let a = &f.actor;
+    let user = (a.user.is_some() || a.principal.is_some()).then(|| User {
+        name: a.user.as_deref(),
+        uid: a.principal.as_deref(),
+        ..User::default()
+    });
+    let actor = user.map(|u| Actor {
+        user: Some(u),
+        ..Actor::default()
+    });
+    let mut src = Endpoint {
+        ip: a.ip,
+        port: f.flow.as_ref().and_then(|fl| fl.src_port),
+        zone: f.zone.as_deref(),
+        ..Endpoint::default()
+    };
+    set_host(&mut src, a.host.as_deref());
+
+    let dst = match &f.flow {
+        Some(fl) => Endpoint {
+            ip: fl.dst_ip,
+            port: fl.dst_port,
+            name: f.datastore.as_deref(),
+            ..Endpoint::default()
+        },
+        None => Endpoint {
+            name: f.datastore.as_deref(),
+            ..Endpoint::default()
+        },
+    };
+
+    let database = is_sql.then(|| Database {
+        name: f.database.as_deref(),
+        uid: f.datastore.as_deref(),
+        type_id: 1,
+        kind: engine_name(f.source),
+        groups: f.domain.as_deref().map(|d| [Group::domain(d)]),
+        data_classification: f.classification.map(DataClassification::of),
+    });
+
+    let api = f.api.as_ref().map(|call| Api {
+        operation: &call.action,
+        service: Service { name: &call.service },
+        request: None,
+        response: call.error_code.as_deref().map(|error| ApiResponse {
+            error,
+            error_message: None,
+        }),
+    });
+
+    let connection_info = f
+        .flow
+        .as_ref()
+        .map(|fl| ConnectionInfo::new(fl.protocol, None, a.ip, None));
+
+    let resources = f
+        .datastore
+        .as_deref()
+        .map(|ds| Resource {
+            uid: ds,
+            name: ds,
+            kind: "laneguard_datastore",
+            role_id: 1,
+            role: "Target",
+            group: f.domain.as_deref().map(Group::domain),
+            data_classification: f.classification.map(DataClassification::of),
+            cloud_partition: "aws",
+        })
+        .into_iter()
+        .collect();
+
+    let mut observables = Vec::with_capacity(3);
+    if let Some(ip) = a.ip {
+        observables.push(Observable {
+            name: "evidences[0].src_endpoint.ip",
+            type_id: 2,
+            kind: "IP Address",
+            value: ObservableValue::Ip(ip),
+        });
+    }
+    if let Some(user) = a.user.as_deref() {
+        observables.push(Observable {
+            name: "evidences[0].actor.user.name",
+            type_id: 4,
+            kind: "User Name",
+            value: ObservableValue::Str(user),
+        });
+    }
+    if let Some(ds) = f.datastore.as_deref() {
+        observables.push(Observable {
+            name: "resources[0].uid",
+            type_id: 10,
+            kind: "Resource UID",
+            value: ObservableValue::Str(ds),
+        });
+    }
+
+    DetectionFinding {
+        class_uid: 2004,
+        class_name: "Detection Finding",
+        category_uid: 2,
+        category_name: "Findings",
+        activity_id: 1,
+        activity_name: "Create",
+        type_uid: 200401,
+        type_name: "Detection Finding: Create",
+        severity_id,
+        severity,
+        status_id: 1,
+        status: "New",
+        is_alert: severity_id >= 2 && !f.shadow,
+        message: &f.title,
+        time,
+        count: f.count,
+        metadata: Metadata {
+            version: super::OCSF_VERSION,
+            product: super::PRODUCT,
+            uid: Some(&f.id),
+            log_provider: f.source.as_str(),
+            log_name: f
+                .evidence
+                .origin
+                .log_group
+                .as_deref()
+                .or(f.evidence.origin.file.as_deref()),
+        },
+        finding_info: FindingInfo {
+            uid: &f.id,
+            title: &f.title,
+            types: [&f.rule_id],
+            analytic: Analytic {
+                uid: &f.rule_id,
+                name: &f.title,
+                type_id: 1,
+                kind: "Rule",
+            },
+            attacks: f.attack.iter().map(|t| attack(t)).collect(),
+            data_sources: [f.source.as_str()],
+            first_seen_time: time,
+            last_seen_time: time,
+        },
+        evidences: [Evidence {
+            actor,
+            src_endpoint: (!src.is_empty()).then_some(src),
+            dst_endpoint: (!dst.is_empty()).then_some(dst),
+            database,
+            api,
+            connection_info,
+            data: EvidenceData {
+                statement: f.statement.as_ref(),
+                flow: f.flow.as_ref(),
+            },
+        }],
+        resources,
+        observables,
+        unmapped: FindingUnmapped {
+            origin: &f.evidence.origin,
+            shadow: f.shadow,
+        },
+    }
+}
+
+/// An ATT&CK id as an OCSF attack: `T1562.008` is sub-technique `T1562.008` of technique
+/// `T1562`.
+fn attack(id: &str) -> Attack<'_> {
+    let well_formed = |s: &str| {
+        let (tech, sub) = match s.split_once('.') {
+            Some((t, sub)) => (t, Some(sub)),
+            None => (s, None),
+        };
+        tech.len() == 5
+            && tech.starts_with('T')
+            && tech[1..].bytes().all(|b| b.is_ascii_digit())
+            && sub.is_none_or(|x| x.len() == 3 && x.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if !well_formed(id) {
+        return Attack {
+            technique: Technique {
+                uid: id,
+                src_url: None,
+            },
+            sub_technique: None,
+        };
+    }
+    match id.split_once('.') {
+        Some((tech, sub)) => Attack {
+            technique: Technique {
+                uid: tech,
+                src_url: Some(format!("https://attack.mitre.org/techniques/{tech}/")),
+            },
+            sub_technique: Some(Technique {
+                uid: id,
+                src_url: Some(format!("https://attack.mitre.org/techniques/{tech}/{sub}/")),
+            }),
+        },
+        None => Attack {
+            technique: Technique {
+                uid: id,
+                src_url: Some(format!("https://attack.mitre.org/techniques/{id}/")),
+            },
+            sub_technique: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attack_ids_split_into_technique_and_sub_technique() {
+        let a = attack("T1562.008");
+        assert_eq!(a.technique.uid, "T1562");
+        assert_eq!(a.sub_technique.as_ref().map(|s| s.uid), Some("T1562.008"));
+        assert_eq!(
+            a.sub_technique.and_then(|s| s.src_url).as_deref(),
+            Some("https://attack.mitre.org/techniques/T1562/008/")
+        );
+        let a = attack("T1537");
+        assert_eq!((a.technique.uid, a.sub_technique.is_none()), ("T1537", true));
+        let a = attack("exfil");
+        assert_eq!((a.technique.uid, a.technique.src_url), ("exfil", None));
+    }
+}
