@@ -17,7 +17,8 @@ fn main() {
         .unwrap_or_default();
     files.sort();
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    let mut out = String::from("/// The default rule pack: (path, text) of every `rules/*.toml` but the policy.\n");
+    let mut out =
+        String::from("/// The default rule pack: (path, text) of every `rules/*.toml` but the policy.\n");
     out.push_str("pub static EMBEDDED_RULES: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed=rules/{f}");

@@ -187,7 +187,11 @@ impl Field {
                     Doc::Response => "api.response",
                     Doc::Additional => "api.additional",
                 };
-                if path.is_empty() { d.to_owned() } else { format!("{d}.{}", path.join(".")) }
+                if path.is_empty() {
+                    d.to_owned()
+                } else {
+                    format!("{d}.{}", path.join("."))
+                }
             }
         }
     }
@@ -211,13 +215,19 @@ impl Docs {
             Doc::Response => (&mut self.response, api.response),
             Doc::Additional => (&mut self.additional, api.additional),
         };
-        slot.get_or_insert_with(|| raw.and_then(|r| serde_json::from_str(r.get()).ok())).as_ref()
+        slot.get_or_insert_with(|| raw.and_then(|r| serde_json::from_str(r.get()).ok()))
+            .as_ref()
     }
 }
 
 /// Call `f` with every value of `field` in `event`; stops early when `f` returns true. Returns
 /// whether `f` returned true.
-pub fn any_value(event: &Event<'_>, docs: &mut Docs, field: &Field, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool {
+pub fn any_value(
+    event: &Event<'_>,
+    docs: &mut Docs,
+    field: &Field,
+    f: &mut dyn FnMut(&Val<'_>) -> bool,
+) -> bool {
     match field {
         Field::Json(doc, path) => match docs.get(event, *doc) {
             Some(root) => walk(root, path, f),
@@ -317,11 +327,13 @@ fn fixed(e: &Event<'_>, name: &str, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool
             Some(c) => f(&Val::Str(Cow::Borrowed(c.as_str()))),
             None => false,
         },
-        "sql.class" => e.sql.as_ref().is_some_and(|q| f(&Val::Str(Cow::Borrowed(q.class().as_str())))),
-        "sql.command" => e
+        "sql.class" => e
             .sql
             .as_ref()
-            .is_some_and(|q| !q.analysis.command.is_empty() && f(&Val::Str(Cow::Borrowed(&q.analysis.command)))),
+            .is_some_and(|q| f(&Val::Str(Cow::Borrowed(q.class().as_str())))),
+        "sql.command" => e.sql.as_ref().is_some_and(|q| {
+            !q.analysis.command.is_empty() && f(&Val::Str(Cow::Borrowed(&q.analysis.command)))
+        }),
         "sql.flags" => e
             .sql
             .as_ref()
@@ -347,7 +359,9 @@ fn fixed(e: &Event<'_>, name: &str, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool
         "statement.succeeded" => st.is_some_and(|st| f(&Val::Bool(st.succeeded))),
         "statement.return_code" => st.is_some_and(|st| opt(st.return_code, Val::Int, f)),
         "statement.error" => st.is_some_and(|st| s(&st.error, f)),
-        "statement.rows" => st.is_some_and(|st| opt(st.rows.and_then(|r| i64::try_from(r).ok()), Val::Int, f)),
+        "statement.rows" => {
+            st.is_some_and(|st| opt(st.rows.and_then(|r| i64::try_from(r).ok()), Val::Int, f))
+        }
         "statement.truncated" => st.is_some_and(|st| f(&Val::Bool(st.truncated))),
         "session.return_code" => session.is_some_and(|x| opt(x.return_code, Val::Int, f)),
         "session.detail" => session.is_some_and(|x| s(&x.detail, f)),
@@ -374,7 +388,9 @@ fn fixed(e: &Event<'_>, name: &str, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool
         "flow.direction" => flow.is_some_and(|x| s(&x.direction, f)),
         "flow.protocol" => flow.is_some_and(|x| opt(x.protocol, int, f)),
         "flow.bytes" => flow.is_some_and(|x| opt(x.bytes.and_then(|b| i64::try_from(b).ok()), Val::Int, f)),
-        "flow.packets" => flow.is_some_and(|x| opt(x.packets.and_then(|b| i64::try_from(b).ok()), Val::Int, f)),
+        "flow.packets" => {
+            flow.is_some_and(|x| opt(x.packets.and_then(|b| i64::try_from(b).ok()), Val::Int, f))
+        }
         "flow.tcp_flags" => flow.is_some_and(|x| opt(x.tcp_flags, int, f)),
         "flow.traffic_path" => flow.is_some_and(|x| opt(x.traffic_path, int, f)),
         "flow.pkt_src_service" => flow.is_some_and(|x| s(&x.pkt_src_service, f)),
@@ -392,12 +408,19 @@ pub fn describe(event: &Event<'_>, docs: &mut Docs, field: &Field) -> String {
     any_value(event, docs, field, &mut |v| {
         let shown = match v {
             Val::Present => "<object>".to_owned(),
-            other => other.as_text().map(|t| t.chars().take(80).collect()).unwrap_or_default(),
+            other => other
+                .as_text()
+                .map(|t| t.chars().take(80).collect())
+                .unwrap_or_default(),
         };
         out.push(shown);
         out.len() >= 8
     });
-    if out.is_empty() { "<absent>".to_owned() } else { format!("[{}]", out.join(", ")) }
+    if out.is_empty() {
+        "<absent>".to_owned()
+    } else {
+        format!("[{}]", out.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -409,7 +432,10 @@ mod tests {
         assert_eq!(Field::parse("flags"), Some(Field::Fixed("sql.flags")));
         assert_eq!(
             Field::parse("api.request.ipPermissions.items"),
-            Some(Field::Json(Doc::Request, vec!["ipPermissions".into(), "items".into()]))
+            Some(Field::Json(
+                Doc::Request,
+                vec!["ipPermissions".into(), "items".into()]
+            ))
         );
         assert_eq!(Field::parse("api.request..x"), None);
         assert_eq!(Field::parse("actor.nope"), None);

@@ -202,7 +202,9 @@ pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 5m)"))?;
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 5m)"))?;
     let secs = match unit {
         "s" => 1,
         "m" => 60,
@@ -217,7 +219,11 @@ pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn fields(paths: &[String], what: &str) -> Result<Vec<Field>, String> {
@@ -242,7 +248,15 @@ fn sources(names: &[String]) -> Result<Vec<Source>, String> {
     Ok(out)
 }
 
-const KINDS: &[&str] = &["statement", "connect", "disconnect", "failed_connect", "object_access", "api_call", "flow"];
+const KINDS: &[&str] = &[
+    "statement",
+    "connect",
+    "disconnect",
+    "failed_connect",
+    "object_access",
+    "api_call",
+    "flow",
+];
 
 impl Rule {
     /// Compile one rule file's text, registering keywords and regexes in `shared`.
@@ -263,11 +277,17 @@ impl Rule {
         let sources = sources(&raw.sources).map_err(|e| err(line_at("sources"), e))?;
         for k in &raw.kinds {
             if !KINDS.contains(&k.as_str()) {
-                return Err(err(line_at("kinds"), format!("unknown kind {k:?} ({})", KINDS.join(", "))));
+                return Err(err(
+                    line_at("kinds"),
+                    format!("unknown kind {k:?} ({})", KINDS.join(", ")),
+                ));
             }
         }
         if raw.matcher.is_empty() {
-            return Err(err(match_line, "`[match]` is empty: a rule must say what it matches".into()));
+            return Err(err(
+                match_line,
+                "`[match]` is empty: a rule must say what it matches".into(),
+            ));
         }
         let condition = Condition::compile(&raw.matcher, shared).map_err(|e| err(match_line, e))?;
         let threshold = match raw.threshold {
@@ -300,7 +320,8 @@ impl Rule {
             }
         };
         for (i, t) in raw.tests.iter().enumerate() {
-            t.validate().map_err(|e| err(line_at("[[tests]]"), format!("tests[{i}]: {e}")))?;
+            t.validate()
+                .map_err(|e| err(line_at("[[tests]]"), format!("tests[{i}]: {e}")))?;
         }
         Ok(Rule {
             id: raw.id,
@@ -378,7 +399,9 @@ pub struct RuleSet {
 
 impl fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuleSet").field("rules", &self.rules.len()).finish_non_exhaustive()
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -410,7 +433,9 @@ fn source_index(s: Source) -> usize {
 impl RuleSet {
     /// Compile rules from `(file, text)` pairs. Files that fail are returned as errors; the others
     /// load. Duplicate ids are errors too (the later file is rejected).
-    pub fn from_sources<'t>(files: impl IntoIterator<Item = (&'t str, &'t str)>) -> (RuleSet, Vec<RuleError>) {
+    pub fn from_sources<'t>(
+        files: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> (RuleSet, Vec<RuleError>) {
         let mut shared = Shared::default();
         let mut rules: Vec<Rule> = Vec::new();
         let mut errors = Vec::new();
@@ -475,7 +500,8 @@ impl RuleSet {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                p.extension().is_some_and(|x| x == "toml") && p.file_name().is_some_and(|n| n != "policy.toml")
+                p.extension().is_some_and(|x| x == "toml")
+                    && p.file_name().is_some_and(|n| n != "policy.toml")
             })
             .collect();
         paths.sort();

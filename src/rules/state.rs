@@ -49,12 +49,18 @@ impl InMemoryState {
     /// the most recently active half.
     fn evict(&mut self, now: i64) {
         let horizon = now - 86_400_000_000;
-        self.windows.retain(|_, q| q.back().is_some_and(|(t, _)| *t >= horizon));
+        self.windows
+            .retain(|_, q| q.back().is_some_and(|(t, _)| *t >= horizon));
         if self.windows.len() >= self.max_keys {
-            let mut last: Vec<i64> = self.windows.values().filter_map(|q| q.back().map(|(t, _)| *t)).collect();
+            let mut last: Vec<i64> = self
+                .windows
+                .values()
+                .filter_map(|q| q.back().map(|(t, _)| *t))
+                .collect();
             last.sort_unstable();
             let cut = last.get(last.len() / 2).copied().unwrap_or(i64::MIN);
-            self.windows.retain(|_, q| q.back().is_some_and(|(t, _)| *t > cut));
+            self.windows
+                .retain(|_, q| q.back().is_some_and(|(t, _)| *t > cut));
         }
         self.muted.retain(|_, until| *until >= now);
     }

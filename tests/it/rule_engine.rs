@@ -448,17 +448,32 @@ fn default_pack_tests_pass() {
 fn matcher_reference_matches_the_code() {
     let docs = std::fs::read_to_string(crate::common::repo().join("docs/RULES.md")).unwrap();
     for f in laneguard::rules::field::FIELDS {
-        assert!(docs.contains(&format!("`{f}`")), "docs/RULES.md does not document field `{f}`");
+        assert!(
+            docs.contains(&format!("`{f}`")),
+            "docs/RULES.md does not document field `{f}`"
+        );
     }
     for op in laneguard::rules::condition::OPERATORS {
-        assert!(docs.contains(&format!("| `{op}`")) || docs.contains(&format!(", `{op}`")), "operator `{op}` undocumented");
+        assert!(
+            docs.contains(&format!("| `{op}`")) || docs.contains(&format!(", `{op}`")),
+            "operator `{op}` undocumented"
+        );
     }
     // Every operator row of the table is an operator of the code.
-    let table = docs.split("<!-- operators:").nth(1).unwrap().split("### Fields").next().unwrap();
+    let table = docs
+        .split("<!-- operators:")
+        .nth(1)
+        .unwrap()
+        .split("### Fields")
+        .next()
+        .unwrap();
     for line in table.lines().filter(|l| l.starts_with("| `")) {
         for op in line.split('|').nth(1).unwrap().split(',') {
             let op = op.trim().trim_matches('`');
-            assert!(laneguard::rules::condition::OPERATORS.contains(&op), "docs list unknown operator {op}");
+            assert!(
+                laneguard::rules::condition::OPERATORS.contains(&op),
+                "docs list unknown operator {op}"
+            );
         }
     }
 }
