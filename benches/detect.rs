@@ -1,0 +1,88 @@
+//! Detection throughput: the same replay path as `benches/parse.rs`, with the embedded policy,
+//! the policy checks and the full default rule pack — the difference to `parse` is the cost of
+//! enrichment and rule matching.
+//!
+//! `cargo bench --bench detect` — results: docs/BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+use laneguard::engine::Engine;
+use laneguard::event::Event;
+use laneguard::finding::Finding;
+use laneguard::input::{self, InputOptions};
+use laneguard::pipeline::{Output, Pipeline};
+use laneguard::policy::{Policy, PolicyChecks};
+use laneguard::rules::RuleSet;
+use laneguard::sources::ParseOptions;
+
+struct Count(u64, u64);
+
+impl Output for Count {
+    fn event(&mut self, event: &Event<'_>, _matched: &[String]) {
+        black_box(event);
+        self.0 += 1;
+    }
+    fn findings(&mut self, findings: &[Finding]) {
+        self.1 += findings.len() as u64;
+    }
+}
+
+fn corpus(file: &str, target: usize) -> Vec<u8> {
+    let path = format!("{}/samples/reference/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let body: String = text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let (header, rest) = if file.starts_with("vpc-flow") {
+        let (h, r) = body.split_once('\n').unwrap_or(("", &body));
+        (format!("{h}\n"), r.to_owned())
+    } else {
+        (String::new(), body)
+    };
+    let mut out = header.into_bytes();
+    while out.len() < target && !rest.is_empty() {
+        out.extend_from_slice(rest.as_bytes());
+    }
+    out
+}
+
+fn engine() -> Engine {
+    let policy = Arc::new(Policy::embedded());
+    let (rules, _) = RuleSet::embedded();
+    let mut engine = Engine::default();
+    engine.set_policy(Arc::clone(&policy));
+    engine.add_detector(Box::new(PolicyChecks::new(policy)));
+    engine.add_detector(Box::new(rules));
+    engine
+}
+
+fn run(bytes: &[u8]) -> (u64, u64) {
+    let mut out = Count(0, 0);
+    {
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine(), &mut out);
+        input::read_stream("bench", bytes, &InputOptions::default(), &mut pipeline);
+    }
+    (out.0, out.1)
+}
+
+fn full_pack(c: &mut Criterion) {
+    let cases = [
+        ("mysql-audit", "mariadb-server-audit-captured.log"),
+        ("pgaudit", "pgaudit-captured.log"),
+        ("cloudtrail", "cloudtrail-records.jsonl"),
+        ("vpc-flow", "vpc-flow-v5-traffic-path.log"),
+    ];
+    for (name, file) in cases {
+        let data = corpus(file, 2 << 20);
+        let (events, _) = run(&data);
+        let mut g = c.benchmark_group(format!("detect/{name}"));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(events));
+        g.bench_function("full-pack", |b| b.iter(|| run(black_box(&data))));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, full_pack);
+criterion_main!(benches);
