@@ -25,6 +25,10 @@ enum Command {
     Test(cli::rules::TestArgs),
     /// Load the rules and the policy and report every problem with file and line.
     Validate(cli::rules::ValidateArgs),
+    /// Measure a rule set on a labeled corpus: false/true positives per rule, noise budget.
+    Tune(cli::tune::TuneArgs),
+    /// Wrap raw log records into a CloudWatch Logs subscription Lambda event (for local runs).
+    Envelope(cli::envelope::EnvelopeArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Classify(args) => cli::classify::run(args),
         Command::Test(args) => cli::rules::test(args),
         Command::Validate(args) => cli::rules::validate(args),
+        Command::Envelope(args) => cli::envelope::run(args),
+        Command::Tune(args) => cli::tune::run(args),
     };
     match result {
         Ok(code) => code,

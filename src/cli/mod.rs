@@ -2,8 +2,10 @@
 //! only wires this module; everything a subcommand needs from the engine lives in the library.
 
 pub mod classify;
+pub mod envelope;
 pub mod replay;
 pub mod rules;
+pub mod tune;
 
 use std::path::PathBuf;
 

@@ -32,6 +32,9 @@ use toml::Spanned;
 
 pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_LANE, ZONE_CLASS};
 
+/// Ids of every finding the policy checks raise (for reports of rules that never fired).
+pub const RULE_IDS: &[&str] = &[ZONE_CLASS, CLEARANCE, SWIM_LANE, MANAGEMENT_FLOW, CONTROL_PLANE];
+
 use crate::event::{Classification, Enrichment, Event, Kind, Source};
 use crate::sql::StatementClass;
 use file::{ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, ZoneSpec};
