@@ -6,6 +6,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod e2e;
 mod envelopes;
 mod golden;
 mod ocsf;
