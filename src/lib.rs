@@ -11,12 +11,14 @@
 //! [`input`] reads replay inputs. The engine does no I/O: only `input`, `sink`, the CLI and the
 //! Lambda functions do.
 
+pub mod cloudwatch;
 pub mod diagnostic;
 pub mod engine;
 pub mod envelope;
 pub mod event;
 pub mod finding;
 pub mod input;
+pub mod learn;
 pub mod lambda;
 pub mod ocsf;
 pub mod pipeline;

@@ -27,6 +27,8 @@ enum Command {
     Validate(cli::rules::ValidateArgs),
     /// Measure a rule set on a labeled corpus: false/true positives per rule, noise budget.
     Tune(cli::tune::TuneArgs),
+    /// Learn the statement shapes of benign traffic and print an allowlist rule.
+    Learn(cli::learn::LearnArgs),
     /// Wrap raw log records into a CloudWatch Logs subscription Lambda event (for local runs).
     Envelope(cli::envelope::EnvelopeArgs),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cli::rules::validate(args),
         Command::Envelope(args) => cli::envelope::run(args),
         Command::Tune(args) => cli::tune::run(args),
+        Command::Learn(args) => cli::learn::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,21 @@
-//! Sinks: where findings go (stdout and files now; SNS and the SIEM log group in the Lambda
-//! functions). The engine produces findings and never does I/O itself (DESIGN.md §2); a sink is
-//! the only place a finding leaves the process.
+//! Sinks: where findings go — stdout and files ([`WriterSink`], sync, for `replay` and the
+//! Lambda's own logs), an SNS topic ([`SnsSink`]) and a SIEM log group ([`SiemSink`]), both
+//! async because they call AWS. The engine produces findings and never does I/O itself
+//! (DESIGN.md §2); a sink is the only place a finding leaves the process.
+//!
+//! The AWS sinks retry ([`retry`]) and remember what they delivered ([`sent`]), so a failed
+//! invocation can fail loudly and its retry does not deliver twice.
 
+pub mod retry;
+pub mod sent;
+pub mod siem;
+pub mod sns;
 mod writer;
 
+pub use retry::RetryPolicy;
+pub use sent::SentLog;
+pub use siem::{SiemRecord, SiemReport, SiemSink};
+pub use sns::{SnsReport, SnsSink};
 pub use writer::{FindingFormat, WriterSink};
 
 use crate::finding::Finding;
@@ -25,6 +37,26 @@ pub enum SinkError {
     Rejected {
         /// Sink name.
         sink: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Findings could not be published to an SNS topic.
+    #[error("SNS topic {topic_arn}: {reason} (rules: {})", rule_ids.join(", "))]
+    Sns {
+        /// The topic.
+        topic_arn: String,
+        /// Rules of the findings not published.
+        rule_ids: Vec<String>,
+        /// Why.
+        reason: String,
+    },
+    /// Records could not be written to a CloudWatch Logs group.
+    #[error("CloudWatch Logs group {log_group} (stream {log_stream}): {reason}")]
+    CloudWatchLogs {
+        /// The log group.
+        log_group: String,
+        /// The log stream.
+        log_stream: String,
         /// Why.
         reason: String,
     },

@@ -1,0 +1,81 @@
+//! `laneguard learn`: learn the statement shapes of benign traffic per (zone, user, database)
+//! and print a reviewable allowlist rule (docs/TUNING.md).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use clap::Args;
+
+use laneguard::engine::Engine;
+use laneguard::input::{self, Input, InputOptions};
+use laneguard::learn::Learner;
+use laneguard::pipeline::Pipeline;
+use laneguard::policy::Policy;
+use laneguard::sources::ParseOptions;
+use laneguard::tune::{Label, Labels};
+
+/// `laneguard learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// Corpus: files under `benign/` directories (or labeled benign in `labels.tsv`) are learned;
+    /// with no benign label anywhere, every file is.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: PathBuf,
+    /// Policy file (zones); default: the embedded example.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Keep only shapes seen at least this many times.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_seen: u64,
+}
+
+/// Run `laneguard learn`.
+pub fn run(args: &LearnArgs) -> anyhow::Result<ExitCode> {
+    let policy = match &args.policy {
+        Some(p) => match Policy::load(p) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("laneguard: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => Policy::embedded(),
+    };
+    let labels = Labels::for_corpus(&args.corpus)?;
+    let (inputs, errors) = input::expand(std::slice::from_ref(&args.corpus));
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.into());
+    }
+    let name = |i: &Input| i.display_name();
+    let benign: Vec<&Input> = inputs
+        .iter()
+        .filter(|i| labels.of(&name(i)) == Label::Benign)
+        .collect();
+    let chosen: Vec<&Input> = if benign.is_empty() {
+        eprintln!("laneguard learn: no file is labeled benign; learning from every file of the corpus");
+        inputs.iter().collect()
+    } else {
+        benign
+    };
+    let mut engine = Engine::default();
+    engine.set_policy(Arc::new(policy));
+    let mut learner = Learner::default();
+    {
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut learner);
+        let counter = Arc::new(AtomicU64::new(0));
+        for i in chosen {
+            input::read_input(i, &InputOptions::default(), &mut pipeline, &counter)?;
+        }
+    }
+    let text = learner.to_rule(&args.corpus.display().to_string(), args.min_seen);
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    eprintln!(
+        "laneguard learn: {} statements, {} profiles",
+        learner.statements,
+        learner.profiles.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

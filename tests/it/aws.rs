@@ -1,0 +1,644 @@
+//! The Lambda handler and the AWS sinks against real components on loopback: moto server (SNS,
+//! SQS, CloudWatch Logs), a fault-injecting HTTP proxy in front of it, and the real function
+//! binary behind `cargo lambda watch --only-lambda-apis` answering `cargo lambda invoke`.
+//!
+//! Every test starts what it needs and stops it on drop. Without moto or cargo-lambda a test
+//! prints SKIP; with `CI=true` their absence fails it (`.ci/run` installs them).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use laneguard::lambda::{
+    FunctionConfig, FunctionKind, Handler, LogEventIn, control_message_event, sdk_retry_config,
+    subscription_event,
+};
+use laneguard::sink::{RetryPolicy, SinkError};
+use serde_json::Value;
+
+use support::{Fault, FaultProxy, FaultRule, Moto, create_queue, drain_queue};
+
+/// The raw literal of the MariaDB capture that must never leave the process.
+const SECRET_LITERAL: &str = "x@example.com";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    }
+}
+
+async fn sdk(endpoint: &str, retry: &RetryPolicy) -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "testing", "testing", None, None, "static",
+        ))
+        .retry_config(sdk_retry_config(retry))
+        .load()
+        .await
+}
+
+/// A topic (FIFO when the name ends in `.fifo`) with a queue subscribed; the log group.
+struct Destinations {
+    topic_arn: String,
+    queue_url: String,
+    log_group: String,
+}
+
+async fn destinations(moto: &Moto, topic: &str, log_group: &str) -> Destinations {
+    let conf = sdk(&moto.url, &RetryPolicy::default()).await;
+    let sns = aws_sdk_sns::Client::new(&conf);
+    let mut create = sns.create_topic().name(topic);
+    if topic.ends_with(".fifo") {
+        create = create.attributes("FifoTopic", "true");
+    } else {
+        create = create.attributes("KmsMasterKeyId", "alias/aws/sns");
+    }
+    let topic_arn = create.send().await.unwrap().topic_arn().unwrap().to_owned();
+    let queue_name = topic.replace(".fifo", "-q.fifo");
+    let queue_name = if queue_name.ends_with(".fifo") {
+        queue_name
+    } else {
+        format!("{topic}-q")
+    };
+    let (queue_url, queue_arn) = create_queue(moto, &queue_name);
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    logs.create_log_group()
+        .log_group_name(log_group)
+        .send()
+        .await
+        .unwrap();
+    Destinations {
+        topic_arn,
+        queue_url,
+        log_group: log_group.to_owned(),
+    }
+}
+
+fn config(kind: FunctionKind, d: &Destinations, extra: &[(&str, &str)]) -> FunctionConfig {
+    let mut vars: Vec<(String, String)> = vec![
+        ("LANEGUARD_SNS_TOPIC_ARN".into(), d.topic_arn.clone()),
+        ("LANEGUARD_SIEM_LOG_GROUP".into(), d.log_group.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_NAME".into(),
+            format!("laneguard-{}", kind.as_str()),
+        ),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    FunctionConfig::from_vars(kind, |name| {
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+/// Every SIEM record in the group (all streams), as JSON.
+async fn siem_records(moto: &Moto, group: &str) -> Vec<(String, Value)> {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk(&moto.url, &RetryPolicy::default()).await);
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = logs
+            .filter_log_events()
+            .log_group_name(group)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        for e in page.events() {
+            let text = e.message().unwrap().to_owned();
+            let json: Value = serde_json::from_str(&text).unwrap();
+            out.push((text, json));
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+fn sample(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A CloudTrail subscription event from the reference records (one log event per record).
+fn cloudtrail_event() -> String {
+    let text = sample("samples/reference/cloudtrail-records.jsonl");
+    let lines: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with('{')).collect();
+    let t = now_ms() - 60_000;
+    let events: Vec<LogEventIn<'_>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LogEventIn {
+            timestamp_ms: t + i as i64,
+            message: l,
+        })
+        .collect();
+    subscription_event(
+        "123456789012",
+        "aws-cloudtrail-logs-123456789012",
+        "123456789012_CloudTrail_us-east-1",
+        "laneguard",
+        &events,
+    )
+    .unwrap()
+}
+
+/// Flow records (version-2 default format): internet → payments-db port, app → internet
+/// database port, app → payments-db (allowed).
+const FLOWS: [&str; 3] = [
+    "2 123456789010 eni-0a1b2c3d4e5f60718 203.0.113.9 10.0.32.20 51515 5432 6 10 5120 1764320400 1764320460 ACCEPT OK",
+    "2 123456789010 eni-0a1b2c3d4e5f60719 10.0.16.5 198.51.100.7 45000 3306 6 12 1880 1764320400 1764320460 ACCEPT OK",
+    "2 123456789010 eni-0a1b2c3d4e5f60719 10.0.16.5 10.0.32.20 45000 3306 6 12 1880 1764320400 1764320460 ACCEPT OK",
+];
+
+fn flow_event() -> String {
+    let t = now_ms() - 60_000;
+    let events: Vec<LogEventIn<'_>> = FLOWS
+        .iter()
+        .enumerate()
+        .map(|(i, m)| LogEventIn {
+            timestamp_ms: t + i as i64,
+            message: m,
+        })
+        .collect();
+    subscription_event(
+        "123456789012",
+        "/vpc/flow-logs",
+        "eni-0a1b2c3d4e5f60718-all",
+        "laneguard",
+        &events,
+    )
+    .unwrap()
+}
+
+fn attr<'a>(msg: &'a Value, name: &str) -> &'a str {
+    msg["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no attribute {name} in {msg}"))
+}
+
+#[test]
+fn rds_audit_alerts_siem_redaction_and_redelivery() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "laneguard-alerts", "/laneguard/siem").await;
+        let retry = fast_retry(3);
+        let conf = config(FunctionKind::RdsAudit, &d, &[("LANEGUARD_SIEM_EVENTS", "true")]);
+        let handler = Handler::new(&conf, &sdk(&moto.url, &retry).await)
+            .unwrap()
+            .with_stdout(None);
+        let event = sample("samples/envelopes/cwl-lambda-event-mariadb.json");
+        let started = Instant::now();
+        let report = handler.handle(event.as_bytes()).await.unwrap();
+        eprintln!("rds-audit invocation: {:?}", started.elapsed());
+        assert_eq!(
+            (report.records, report.events, report.diagnostics),
+            (41, 41, 0),
+            "{report:?}"
+        );
+        assert_eq!(report.findings, 2, "{report:?}");
+        let sns = report.sns.unwrap();
+        assert_eq!((sns.published, sns.already_sent), (2, 0), "{sns:?}");
+
+        let alerts = drain_queue(&moto, &d.queue_url);
+        assert_eq!(alerts.len(), 2, "{alerts:#?}");
+        for a in &alerts {
+            assert_eq!(attr(a, "severity"), "critical");
+            assert_eq!(attr(a, "severity_rank"), "5");
+            assert_eq!(attr(a, "rule_id"), "sql.destructive-ddl");
+            assert_eq!(attr(a, "source"), "mysql-audit");
+            assert_eq!(attr(a, "zone"), "db-host");
+            assert!(
+                a["Subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[laneguard CRITICAL] sql.destructive-ddl: "),
+                "{a}"
+            );
+            let body: Value = serde_json::from_str(a["Message"].as_str().unwrap()).unwrap();
+            assert!(
+                body["summary"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("CRITICAL sql.destructive-ddl"),
+                "{body}"
+            );
+            assert!(
+                report
+                    .finding_ids
+                    .contains(&body["finding"]["id"].as_str().unwrap().to_owned())
+            );
+            assert_eq!(attr(a, "finding_id"), body["finding"]["id"].as_str().unwrap());
+        }
+
+        let siem = siem_records(&moto, &d.log_group).await;
+        let findings: Vec<&Value> = siem
+            .iter()
+            .map(|(_, v)| v)
+            .filter(|v| v["class_uid"] == 2004)
+            .collect();
+        let activity = siem.iter().filter(|(_, v)| v["class_uid"] == 6005).count();
+        assert_eq!(findings.len(), 2);
+        assert_eq!(activity, 41, "one Datastore Activity record per event");
+        for f in &findings {
+            assert_eq!(
+                f["finding_info"]["analytic"]["uid"]
+                    .as_str()
+                    .map(|s| s.starts_with("sql.")),
+                Some(true),
+                "{f}"
+            );
+        }
+
+        // Redaction: the capture's literal is in the input, and nowhere in SNS or the SIEM.
+        let decoded = String::from_utf8(
+            laneguard::envelope::decode::base64_maybe_gunzip(
+                serde_json::from_str::<Value>(&event).unwrap()["awslogs"]["data"]
+                    .as_str()
+                    .unwrap(),
+                1 << 26,
+                &mut Vec::new(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(decoded.contains(SECRET_LITERAL));
+        for a in &alerts {
+            assert!(!a.to_string().contains(SECRET_LITERAL), "raw literal in SNS: {a}");
+        }
+        for (text, _) in &siem {
+            assert!(!text.contains(SECRET_LITERAL), "raw literal in the SIEM: {text}");
+        }
+
+        // Redelivery of the same event to the same container: nothing published or written twice.
+        let again = handler.handle(event.as_bytes()).await.unwrap();
+        let sns = again.sns.unwrap();
+        assert_eq!((sns.published, sns.already_sent), (0, 2), "{sns:?}");
+        assert_eq!(again.siem.unwrap().written, 0);
+        assert!(drain_queue(&moto, &d.queue_url).is_empty());
+        assert_eq!(siem_records(&moto, &d.log_group).await.len(), siem.len());
+    });
+}
+
+#[test]
+fn cloudtrail_min_severity_and_control_message() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "ct-alerts", "/laneguard/siem-ct").await;
+        let conf = config(
+            FunctionKind::CloudTrail,
+            &d,
+            &[("LANEGUARD_MIN_SEVERITY", "high")],
+        );
+        let handler = Handler::new(&conf, &sdk(&moto.url, &fast_retry(3)).await)
+            .unwrap()
+            .with_stdout(None);
+
+        let control = handler
+            .handle(control_message_event(now_ms()).unwrap().as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(
+            (control.skipped, control.events, control.findings),
+            (1, 0, 0),
+            "{control:?}"
+        );
+
+        let report = handler.handle(cloudtrail_event().as_bytes()).await.unwrap();
+        assert_eq!(
+            (report.records, report.events, report.findings),
+            (26, 26, 15),
+            "{report:?}"
+        );
+        let sns = report.sns.unwrap();
+        assert_eq!((sns.published, sns.below_threshold), (13, 2), "{sns:?}");
+        let alerts = drain_queue(&moto, &d.queue_url);
+        assert_eq!(alerts.len(), 13);
+        assert!(
+            alerts
+                .iter()
+                .all(|a| attr(a, "source") == "cloudtrail" && attr(a, "severity") != "medium")
+        );
+        assert!(alerts.iter().all(|a| a["Subject"].as_str().unwrap().len() <= 100));
+        let siem = siem_records(&moto, &d.log_group).await;
+        assert_eq!(
+            siem.len(),
+            15,
+            "every finding reaches the SIEM, whatever its severity"
+        );
+        assert!(
+            siem.iter()
+                .all(|(_, v)| v["class_uid"] == 2004 && v["metadata"]["version"] == "1.8.0")
+        );
+    });
+}
+
+#[test]
+fn vpc_flow_to_a_fifo_topic() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "flow-alerts.fifo", "/laneguard/siem-flow").await;
+        let conf = config(FunctionKind::VpcFlow, &d, &[("LANEGUARD_SIEM_EVENTS", "true")]);
+        let handler = Handler::new(&conf, &sdk(&moto.url, &fast_retry(3)).await)
+            .unwrap()
+            .with_stdout(None);
+        assert!(handler.sns().unwrap().is_fifo());
+        let report = handler.handle(flow_event().as_bytes()).await.unwrap();
+        assert_eq!((report.events, report.findings), (3, 3), "{report:?}");
+        let alerts = drain_queue(&moto, &d.queue_url);
+        assert_eq!(alerts.len(), 3, "{alerts:#?}");
+        let mut rules: Vec<&str> = alerts.iter().map(|a| attr(a, "rule_id")).collect();
+        rules.sort_unstable();
+        assert_eq!(
+            rules,
+            [
+                "flow.app-to-external-db-port",
+                "flow.internet-to-db-port",
+                "policy.zone-class"
+            ]
+        );
+        assert!(alerts.iter().all(|a| attr(a, "source") == "vpc-flow"));
+        let siem = siem_records(&moto, &d.log_group).await;
+        assert_eq!(
+            siem.iter().filter(|(_, v)| v["class_uid"] == 4001).count(),
+            3,
+            "Network Activity per flow"
+        );
+        assert_eq!(siem.iter().filter(|(_, v)| v["class_uid"] == 2004).count(), 3);
+    });
+}
+
+#[test]
+fn throttling_and_5xx_are_retried_without_loss_or_duplicates() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "faulty-alerts", "/laneguard/siem-faulty").await;
+        let proxy = FaultProxy::start(
+            moto.addr,
+            vec![
+                FaultRule {
+                    operation: "PublishBatch",
+                    faults: vec![Fault::TooMany, Fault::Internal, Fault::Throttle],
+                    always: Arc::default(),
+                    from_call: 0,
+                },
+                FaultRule {
+                    operation: "PutLogEvents",
+                    faults: vec![Fault::Throttle, Fault::Unavailable],
+                    always: Arc::default(),
+                    from_call: 0,
+                },
+                FaultRule {
+                    operation: "CreateLogStream",
+                    faults: vec![Fault::Internal],
+                    always: Arc::default(),
+                    from_call: 0,
+                },
+            ],
+        );
+        let conf = config(FunctionKind::CloudTrail, &d, &[]);
+        let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(5)).await)
+            .unwrap()
+            .with_stdout(None);
+        let report = handler.handle(cloudtrail_event().as_bytes()).await.unwrap();
+        assert_eq!(report.sns.unwrap().published, 15);
+        assert_eq!(report.siem.unwrap().written, 15);
+        assert_eq!(
+            proxy.count("PublishBatch"),
+            (5, 3),
+            "3 faults, then 2 batches (10 + 5)"
+        );
+        assert_eq!(proxy.count("PutLogEvents"), (3, 2));
+        assert_eq!(proxy.count("CreateLogStream"), (2, 1));
+        let alerts = drain_queue(&moto, &d.queue_url);
+        assert_eq!(alerts.len(), 15, "nothing lost");
+        let mut ids: Vec<&str> = alerts.iter().map(|a| attr(a, "finding_id")).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 15, "nothing duplicated");
+        assert_eq!(siem_records(&moto, &d.log_group).await.len(), 15);
+    });
+}
+
+#[test]
+fn exhausted_retries_fail_the_invocation_and_the_retry_publishes_only_the_rest() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "broken-alerts", "/laneguard/siem-broken").await;
+        let broken = Arc::new(AtomicBool::new(true));
+        // The first PublishBatch (10 findings) goes through; from the second on, 500s while
+        // `broken` is set.
+        let proxy = FaultProxy::start(
+            moto.addr,
+            vec![FaultRule {
+                operation: "PublishBatch",
+                faults: vec![Fault::Internal],
+                always: Arc::clone(&broken),
+                from_call: 1,
+            }],
+        );
+        let conf = config(FunctionKind::CloudTrail, &d, &[]);
+        let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(3)).await)
+            .unwrap()
+            .with_stdout(None);
+        let event = cloudtrail_event();
+        let err = handler.handle(event.as_bytes()).await.unwrap_err();
+        assert_eq!(
+            proxy.count("PublishBatch"),
+            (4, 3),
+            "1 good call, then 3 attempts"
+        );
+        match &err.errors[..] {
+            [
+                SinkError::Sns {
+                    topic_arn,
+                    rule_ids,
+                    reason,
+                },
+            ] => {
+                assert_eq!(topic_arn, &d.topic_arn);
+                assert!(!rule_ids.is_empty() && reason.contains("PublishBatch"), "{err}");
+            }
+            other => panic!("expected one SNS error, got {other:?}"),
+        }
+        assert!(err.to_string().contains(&d.topic_arn), "{err}");
+        assert_eq!(drain_queue(&moto, &d.queue_url).len(), 10);
+        assert_eq!(
+            err.report.siem.unwrap().written,
+            15,
+            "the SIEM sink delivered regardless"
+        );
+
+        // Lambda retries the same event, on the same warm container, once SNS is healthy again:
+        // only the findings not yet published go out.
+        broken.store(false, Ordering::SeqCst);
+        let report = handler.handle(event.as_bytes()).await.unwrap();
+        assert_eq!(report.sns.unwrap().published, 5);
+        assert_eq!(report.sns.unwrap().already_sent, 10);
+        assert_eq!(report.siem.unwrap().already_sent, 15);
+        let alerts = drain_queue(&moto, &d.queue_url);
+        assert_eq!(alerts.len(), 5, "only the findings not yet published");
+        assert_eq!(
+            siem_records(&moto, &d.log_group).await.len(),
+            15,
+            "no SIEM duplicates"
+        );
+    });
+}
+
+/// The real `laneguard-rds-audit` binary, polling the Lambda Runtime API that
+/// `cargo lambda watch --only-lambda-apis` serves, answers `cargo lambda invoke` with its report,
+/// and publishes to moto. The binary is the debug build (`cargo build -p laneguard-rds-audit`,
+/// run by `.ci/run`; or `LANEGUARD_FUNCTION_BIN`): `cargo lambda watch` compiling it itself would
+/// need the build lock this very `cargo test` holds.
+#[test]
+fn function_binary_under_cargo_lambda_watch() {
+    let Some(cargo_lambda) = support::find_tool("LANEGUARD_CARGO_LAMBDA", "cargo-lambda") else {
+        return;
+    };
+    let bin = std::env::var_os("LANEGUARD_FUNCTION_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/laneguard-rds-audit")
+        });
+    if !bin.is_file() {
+        let msg = format!("{} not built (cargo build -p laneguard-rds-audit)", bin.display());
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true and {msg}"
+        );
+        eprintln!("SKIP: {msg}");
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let d = rt.block_on(destinations(&moto, "watch-alerts", "/laneguard/siem-watch"));
+    let port = support::free_port();
+    let started = Instant::now();
+    let watch = KillOnDrop(
+        std::process::Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "cargo lambda watch did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let function = KillOnDrop(
+        std::process::Command::new(&bin)
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("LANEGUARD_SNS_TOPIC_ARN", &d.topic_arn)
+            .env("LANEGUARD_SIEM_LOG_GROUP", &d.log_group)
+            .env("LANEGUARD_STDOUT_FINDINGS", "false")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let event = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/envelopes/cwl-lambda-event-mariadb.json");
+    let mut invoke = KillOnDrop(
+        std::process::Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "invoke",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .arg("--data-file")
+            .arg(&event)
+            .arg("_")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // A function that dies leaves `invoke` waiting for ever: bound it.
+    while invoke.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "cargo lambda invoke did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let child = std::mem::replace(&mut invoke.0, std::process::Command::new("true").spawn().unwrap());
+    let out = child.wait_with_output().unwrap();
+    eprintln!("cargo lambda watch + invoke: {:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "invoke failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(report["events"], 41, "{report}");
+    assert_eq!(report["findings"], 2, "{report}");
+    assert_eq!(report["sns"]["published"], 2, "{report}");
+    assert_eq!(drain_queue(&moto, &d.queue_url).len(), 2);
+    drop(function);
+    drop(watch);
+}
+
+/// A child process killed (and reaped) when the test ends, even on panic.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,450 @@
+//! Real components for the AWS tests, started by the tests on loopback: moto server (a real AWS
+//! API emulator, Python), a fault-injecting HTTP proxy in front of it, and a minimal HTTP/1.1
+//! client for the SQS JSON API (the tests read the alert queue without compiling another SDK
+//! crate).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where a tool is: an environment variable, the repository's `.venv`, then `PATH`. `None` after
+/// printing SKIP on a developer machine; a panic under `CI=true`, where absence is a failure.
+pub fn find_tool(env_var: &str, name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| {
+            let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin").join(name);
+            venv.is_file().then_some(venv)
+        })
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
+    if found.is_none() {
+        let msg = format!(
+            "{name} not found (set {env_var}, or `python3 -m venv .venv && .venv/bin/pip install 'moto[server]' cargo-lambda cfn-lint`)"
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and {msg}");
+        }
+        eprintln!("SKIP: {msg}");
+    }
+    found
+}
+
+/// A free loopback port (bound then released; good enough for a test that starts at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A moto server on a free loopback port, killed on drop.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: SocketAddr,
+}
+
+impl Moto {
+    /// Start moto, or `None` (SKIP) when it is not installed.
+    pub fn start() -> Option<Moto> {
+        let bin = find_tool("LANEGUARD_MOTO_SERVER", "moto_server")?;
+        let port = free_port();
+        let started = Instant::now();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let moto = Moto {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+        };
+        loop {
+            if let Ok((200, _)) = http(addr, "GET", "/moto-api/", &[], b"") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto did not start on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("moto ready on {addr} in {:?}", started.elapsed());
+        Some(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and body.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let (status, head, body) =
+        split_response(&raw).ok_or_else(|| std::io::Error::other("bad HTTP response"))?;
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    Ok((status, body))
+}
+
+fn split_response(raw: &[u8]) -> Option<(u16, String, &[u8])> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, head, &raw[end + 4..]))
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&body[eol + 2..eol + 2 + size]);
+        body = &body[eol + 4 + size..];
+    }
+    out
+}
+
+/// An SQS call in the JSON protocol.
+pub fn sqs(moto: &Moto, action: &str, input: &serde_json::Value) -> serde_json::Value {
+    let (status, body) = http(
+        moto.addr,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("X-Amz-Target", &format!("AmazonSQS.{action}")),
+            // moto routes an unsigned request by the service in the credential scope.
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        ],
+        input.to_string().as_bytes(),
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "SQS {action}: {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// Create a queue; returns (url, arn).
+pub fn create_queue(moto: &Moto, name: &str) -> (String, String) {
+    let mut input = serde_json::json!({ "QueueName": name });
+    if name.ends_with(".fifo") {
+        input["Attributes"] = serde_json::json!({ "FifoQueue": "true" });
+    }
+    let url = sqs(moto, "CreateQueue", &input)["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attrs = sqs(
+        moto,
+        "GetQueueAttributes",
+        &serde_json::json!({ "QueueUrl": url, "AttributeNames": ["QueueArn"] }),
+    );
+    let arn = attrs["Attributes"]["QueueArn"].as_str().unwrap().to_owned();
+    (url, arn)
+}
+
+/// Every message now in the queue (received and deleted), SNS envelopes parsed.
+pub fn drain_queue(moto: &Moto, url: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    loop {
+        let r = sqs(
+            moto,
+            "ReceiveMessage",
+            &serde_json::json!({ "QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60, "MessageAttributeNames": ["All"], "AttributeNames": ["All"] }),
+        );
+        let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
+        if msgs.is_empty() {
+            return out;
+        }
+        for m in msgs {
+            sqs(
+                moto,
+                "DeleteMessage",
+                &serde_json::json!({ "QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"] }),
+            );
+            let body: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+            out.push(body);
+        }
+    }
+}
+
+/// How the proxy answers a request it intercepts.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// 400 with the protocol's throttling error code.
+    Throttle,
+    /// 429 with a throttling error code.
+    TooMany,
+    /// 500 internal error.
+    Internal,
+    /// 503 service unavailable.
+    Unavailable,
+}
+
+/// A rule: from the `from_call`-th on, requests for `operation` (query `Action=` or JSON
+/// `X-Amz-Target` suffix) get the faults in order, then are proxied; while `always` is set they
+/// all get the last fault.
+pub struct FaultRule {
+    pub operation: &'static str,
+    pub faults: Vec<Fault>,
+    /// Fail every matching request with the last fault while set.
+    pub always: Arc<AtomicBool>,
+    /// Only the n-th (0-based) and later matching requests are eligible.
+    pub from_call: usize,
+}
+
+/// A fault-injecting HTTP proxy in front of moto, on its own loopback port.
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: Arc<AtomicBool>,
+    /// Calls seen per operation (including faulted ones).
+    pub calls: Arc<Mutex<Vec<(String, bool)>>>,
+}
+
+impl FaultProxy {
+    /// Start a proxy to `upstream` applying `rules`.
+    pub fn start(upstream: SocketAddr, rules: Vec<FaultRule>) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let calls: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+        let rules = Arc::new(rules);
+        let counters: Arc<Vec<AtomicUsize>> = Arc::new(rules.iter().map(|_| AtomicUsize::new(0)).collect());
+        {
+            let stop = Arc::clone(&stop);
+            let calls = Arc::clone(&calls);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((conn, _)) => {
+                            let (rules, counters, calls) =
+                                (Arc::clone(&rules), Arc::clone(&counters), Arc::clone(&calls));
+                            std::thread::spawn(move || {
+                                let _ = serve(conn, upstream, &rules, &counters, &calls);
+                            });
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            });
+        }
+        FaultProxy { url, stop, calls }
+    }
+
+    /// (total, faulted) calls of `operation`.
+    pub fn count(&self, operation: &str) -> (usize, usize) {
+        let calls = self.calls.lock().unwrap();
+        let all: Vec<_> = calls
+            .iter()
+            .filter(|(op, _)| op.eq_ignore_ascii_case(operation))
+            .collect();
+        (all.len(), all.iter().filter(|(_, f)| *f).count())
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Serve requests on one client connection (keep-alive), one upstream connection per request.
+fn serve(
+    conn: TcpStream,
+    upstream: SocketAddr,
+    rules: &[FaultRule],
+    counters: &[AtomicUsize],
+    calls: &Mutex<Vec<(String, bool)>>,
+) -> std::io::Result<()> {
+    conn.set_nonblocking(false)?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut client = conn;
+    loop {
+        // Request head.
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let end = line == "\r\n";
+            head.push_str(&line);
+            if end {
+                break;
+            }
+        }
+        let lower = head.to_ascii_lowercase();
+        let len = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body)?;
+        let body_text = String::from_utf8_lossy(&body);
+        let operation = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("x-amz-target:"))
+            .and_then(|t| t.trim().rsplit('.').next().map(str::to_owned))
+            .or_else(|| {
+                body_text
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("Action="))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let json = lower.contains("x-amz-json");
+        let mut fault = None;
+        for (i, r) in rules.iter().enumerate() {
+            if r.operation.eq_ignore_ascii_case(&operation) {
+                let n = counters[i].fetch_add(1, Ordering::SeqCst);
+                if n < r.from_call {
+                    continue;
+                }
+                if r.always.load(Ordering::SeqCst) {
+                    fault = r.faults.last().copied();
+                } else {
+                    fault = r.faults.get(n - r.from_call).copied();
+                }
+            }
+        }
+        calls.lock().unwrap().push((operation.clone(), fault.is_some()));
+        let response = match fault {
+            Some(f) => fault_response(f, json),
+            None => forward(upstream, &head, &body)?,
+        };
+        client.write_all(&response)?;
+        client.flush()?;
+    }
+}
+
+fn fault_response(f: Fault, json: bool) -> Vec<u8> {
+    let (status, reason, code) = match f {
+        Fault::Throttle => (
+            400,
+            "Bad Request",
+            if json { "ThrottlingException" } else { "Throttling" },
+        ),
+        Fault::TooMany => (
+            429,
+            "Too Many Requests",
+            if json { "ThrottlingException" } else { "Throttling" },
+        ),
+        Fault::Internal => (500, "Internal Server Error", "InternalFailure"),
+        Fault::Unavailable => (503, "Service Unavailable", "ServiceUnavailable"),
+    };
+    let (ctype, body) = if json {
+        (
+            "application/x-amz-json-1.1",
+            format!(r#"{{"__type":"{code}","message":"injected by the laneguard test proxy"}}"#),
+        )
+    } else {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the laneguard test proxy</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nx-amzn-ErrorType: {code}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Send the request to moto and return its response re-framed with a Content-Length.
+fn forward(upstream: SocketAddr, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(upstream)?;
+    let mut out_head = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out_head.push_str(line);
+        out_head.push_str("\r\n");
+    }
+    out_head.push_str("Connection: close\r\n\r\n");
+    s.write_all(out_head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let (_, resp_head, resp_body) =
+        split_response(&raw).ok_or_else(|| std::io::Error::other("bad upstream response"))?;
+    let resp_body = if resp_head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(resp_body)
+    } else {
+        resp_body.to_vec()
+    };
+    let mut out = String::new();
+    for line in resp_head.split("\r\n") {
+        let l = line.to_ascii_lowercase();
+        if l.starts_with("connection:")
+            || l.starts_with("content-length:")
+            || l.starts_with("transfer-encoding:")
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", resp_body.len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&resp_body);
+    Ok(bytes)
+}
