@@ -64,8 +64,24 @@ pub enum FormatArg {
 pub struct ReplayArgs {
     /// Files or directories to read (recursively, in sorted order); `-` reads standard input.
     /// Plain or gzip; CloudWatch Logs, Kinesis, Firehose and CloudTrail envelopes are unwrapped.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "log_group", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Read this CloudWatch Logs group through the API (FilterLogEvents) instead of files; AWS
+    /// credentials and region come from the environment as for the AWS CLI.
+    #[arg(long, value_name = "NAME", conflicts_with = "paths", requires = "start")]
+    pub log_group: Option<String>,
+    /// With `--log-group`: only the log streams whose name starts with this.
+    #[arg(long, value_name = "PREFIX", requires = "log_group")]
+    pub log_stream_prefix: Option<String>,
+    /// With `--log-group`: start of the time range, RFC 3339 or `now-2h`, `now-7d`.
+    #[arg(long, value_name = "TIME", requires = "log_group")]
+    pub start: Option<String>,
+    /// With `--log-group`: end of the time range (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Events per API page (tests use small pages to exercise pagination).
+    #[arg(long, value_name = "N", hide = true)]
+    pub page_size: Option<i32>,
     #[command(flatten)]
     pub config: super::rules::ConfigArgs,
     /// Log source of the inputs; `auto` detects it from log group names or the content.
@@ -109,6 +125,49 @@ pub struct ReplayArgs {
     /// Print at most this many diagnostics in full (all are counted).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_diagnostics: usize,
+}
+
+/// Page through a log group into the pipeline, with a spinner (events, bytes) on a terminal.
+fn read_log_group(
+    query: &laneguard::cloudwatch::LogGroupQuery,
+    pipeline: &mut Pipeline<'_>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let stats = runtime.block_on(async {
+        let sdk = laneguard::lambda::aws_sdk_config(&laneguard::sink::RetryPolicy::default()).await;
+        let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        laneguard::cloudwatch::read_log_group(&client, query, pipeline, &mut |s| {
+            if let Some(b) = &bar {
+                b.set_message(format!(
+                    "{}: {} pages, {} events, {} bytes",
+                    query.log_group, s.pages, s.events, s.bytes
+                ));
+            }
+        })
+        .await
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    tracing::info!(
+        pages = stats.pages,
+        events = stats.events,
+        bytes = stats.bytes,
+        "log group read"
+    );
+    Ok(())
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -227,8 +286,35 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("laneguard: rule not loaded: {e}");
     }
     let engine = config.into_engine();
+    let log_query = match &args.log_group {
+        None => None,
+        Some(group) => {
+            let now = jiff::Timestamp::now();
+            let start = args.start.as_deref().unwrap_or("now-1h");
+            let parsed = laneguard::cloudwatch::parse_time(start, now).and_then(|s| {
+                let e = laneguard::cloudwatch::parse_time(args.end.as_deref().unwrap_or("now"), now)?;
+                if e <= s {
+                    Err(format!("--end {e} is not after --start {s}"))
+                } else {
+                    Ok((s, e))
+                }
+            });
+            let (start, end) = match parsed {
+                Ok(r) => r,
+                Err(e) => return Ok(usage_error(&e)),
+            };
+            Some(laneguard::cloudwatch::LogGroupQuery {
+                log_group: group.clone(),
+                stream_prefix: args.log_stream_prefix.clone(),
+                start,
+                end,
+                source: args.source.source(),
+                page_size: args.page_size,
+            })
+        }
+    };
     let (inputs, input_errors) = input::expand(&args.paths);
-    if inputs.is_empty() && !input_errors.is_empty() {
+    if log_query.is_none() && inputs.is_empty() && !input_errors.is_empty() {
         for e in &input_errors {
             eprintln!("laneguard: {e}");
         }
@@ -278,6 +364,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let (stats, diagnostic_counts, total_diagnostics, kept) = {
         let mut pipeline = Pipeline::new(&parse_options, engine, &mut output);
+        if let Some(query) = &log_query {
+            if let Err(e) = read_log_group(query, &mut pipeline, args.quiet || args.no_progress) {
+                eprintln!("laneguard: {e:#}");
+                failed += 1;
+            }
+        }
         for input in &inputs {
             if let Err(e) = input::read_input(input, &input_options, &mut pipeline, &bytes_read) {
                 eprintln!("laneguard: {e}");
