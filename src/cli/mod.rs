@@ -2,8 +2,8 @@
 //! only wires this module; everything a subcommand needs from the engine lives in the library.
 
 pub mod classify;
-pub mod learn;
 pub mod envelope;
+pub mod learn;
 pub mod replay;
 pub mod rules;
 pub mod tune;
