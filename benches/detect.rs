@@ -33,7 +33,11 @@ impl Output for Count {
 fn corpus(file: &str, target: usize) -> Vec<u8> {
     let path = format!("{}/samples/reference/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let body: String = text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let (header, rest) = if file.starts_with("vpc-flow") {
         let (h, r) = body.split_once('\n').unwrap_or(("", &body));
         (format!("{h}\n"), r.to_owned())

@@ -8,15 +8,17 @@
 //! arrays) a condition holds when any value satisfies it, except `all`, which needs every listed
 //! value present.
 //!
-//! Keywords (`contains`) of every rule share one Aho-Corasick automaton and regexes share one
-//! `RegexSet` per field: an event's text is scanned once per field, whatever the number of rules.
+//! Keywords (`contains`) of every rule share one Aho-Corasick automaton: an event's text is
+//! scanned once per field, whatever the number of rules. Regexes run one by one, lazily, only
+//! for the rules still in play (each result cached per event). Rules evaluate a copy of their
+//! condition with cheap fixed-field tests first ([`Condition::planned`]).
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 
-use super::field::{Docs, Field, Val, any_value, describe};
+use super::field::{Docs, Field, Val, any_value, any_value_at, describe, fixed_index};
 use crate::event::{Classification, Event};
 
 /// A comparison operator.
@@ -92,6 +94,8 @@ pub enum Condition {
         tests: Vec<Test>,
         /// The spec as written, for explanations.
         written: String,
+        /// Index of a fixed field in `field::FIELDS` (resolved once, for fast dispatch).
+        fixed: Option<usize>,
     },
 }
 
@@ -274,11 +278,16 @@ fn compile_path(
     let field = Field::parse(path).ok_or_else(|| format!("unknown field `{path}`"))?;
     let slot = shared.slot(&field);
     let tests = compile_spec(&field, slot, value, shared).map_err(|e| format!("{path}: {e}"))?;
+    let fixed = match &field {
+        Field::Fixed(name) => fixed_index(name),
+        Field::Json(..) => None,
+    };
     parts.push(Condition::Leaf {
         field,
         slot,
         tests,
         written: format!("{path} = {value}"),
+        fixed,
     });
     Ok(())
 }
@@ -384,8 +393,12 @@ pub struct EvalCtx<'r, 'e, 'a> {
     /// The event.
     pub event: &'e Event<'a>,
     pub(crate) docs: Docs,
+    /// Keyword hits per field slot; allocated on first use (most events never scan).
     keyword_hits: Vec<Option<Vec<bool>>>,
-    regex_hits: Vec<Option<Vec<bool>>>,
+    /// Regex results per field slot and regex id: 0 = not yet run, 1 = no match, 2 = match.
+    /// Each regex runs on its own, on first use, so an event pays only for the regexes a
+    /// candidate rule asks about.
+    regex_hits: Vec<Vec<u8>>,
     scanners: &'r Scanners,
 }
 
@@ -394,8 +407,13 @@ pub struct EvalCtx<'r, 'e, 'a> {
 pub struct Scanners {
     pub(crate) keywords: Option<aho_corasick::AhoCorasick>,
     pub(crate) keyword_count: usize,
-    pub(crate) regex_sets: Vec<Option<regex::RegexSet>>,
+    /// The regexes of each field slot, by id, each run on its own and only when a candidate
+    /// rule asks (an anchored `^CALL …` fails at the first byte; a set would scan the whole
+    /// text for every pattern of the field).
+    pub(crate) regexes: Vec<Vec<Regex>>,
     pub(crate) fields: Vec<Field>,
+    /// Fixed-field index of each slot's field (see `field::fixed_index`).
+    pub(crate) fixed: Vec<Option<usize>>,
 }
 
 impl Scanners {
@@ -412,26 +430,51 @@ impl Scanners {
                     .map_err(|e| format!("keyword automaton: {e}"))?,
             )
         };
-        let regex_sets = shared
+        // The per-field sets are no longer used for matching, but still built: a field whose
+        // regexes together exceed the set size limit is still a rule-set error, as before.
+        shared
             .regexes
             .iter()
             .map(|pats| {
                 if pats.is_empty() {
-                    Ok(None)
+                    Ok(())
                 } else {
                     regex::RegexSetBuilder::new(pats)
                         .size_limit(REGEX_SIZE_LIMIT * 4)
                         .build()
-                        .map(Some)
+                        .map(|_| ())
                         .map_err(|e| format!("regex set: {e}"))
                 }
             })
+            .collect::<Result<Vec<()>, String>>()?;
+        let regexes = shared
+            .regexes
+            .iter()
+            .map(|pats| {
+                pats.iter()
+                    .map(|p| {
+                        RegexBuilder::new(p)
+                            .size_limit(REGEX_SIZE_LIMIT)
+                            .build()
+                            .map_err(|e| format!("bad regex {p:?}: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .collect::<Result<_, _>>()?;
+        let fixed = shared
+            .fields
+            .iter()
+            .map(|f| match f {
+                Field::Fixed(name) => fixed_index(name),
+                Field::Json(..) => None,
+            })
+            .collect();
         Ok(Scanners {
             keywords,
             keyword_count: shared.keywords.len(),
-            regex_sets,
+            regexes,
             fields: shared.fields.clone(),
+            fixed,
         })
     }
 }
@@ -442,18 +485,22 @@ impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
         EvalCtx {
             event,
             docs: Docs::default(),
-            keyword_hits: vec![None; scanners.fields.len()],
-            regex_hits: vec![None; scanners.fields.len()],
+            keyword_hits: Vec::new(),
+            regex_hits: Vec::new(),
             scanners,
         }
     }
 
     fn keywords(&mut self, slot: usize) -> &[bool] {
-        if self.keyword_hits[slot].is_none() {
+        if self.keyword_hits.is_empty() {
+            self.keyword_hits = vec![None; self.scanners.fields.len()];
+        }
+        if self.keyword_hits.get(slot).is_some_and(Option::is_none) {
             let mut hits = vec![false; self.scanners.keyword_count];
             if let Some(ac) = &self.scanners.keywords {
                 let field = &self.scanners.fields[slot];
-                any_value(self.event, &mut self.docs, field, &mut |v| {
+                let fixed = self.scanners.fixed.get(slot).copied().flatten();
+                any_value_at(self.event, &mut self.docs, field, fixed, &mut |v| {
                     if let Some(text) = v.as_text() {
                         for m in ac.find_overlapping_iter(text.as_ref()) {
                             hits[m.pattern().as_usize()] = true;
@@ -464,27 +511,40 @@ impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
             }
             self.keyword_hits[slot] = Some(hits);
         }
-        self.keyword_hits[slot].as_deref().unwrap_or(&[])
+        self.keyword_hits
+            .get(slot)
+            .and_then(Option::as_deref)
+            .unwrap_or(&[])
     }
 
-    fn regexes(&mut self, slot: usize) -> &[bool] {
-        if self.regex_hits[slot].is_none() {
-            let mut hits = Vec::new();
-            if let Some(Some(set)) = self.scanners.regex_sets.get(slot) {
-                hits = vec![false; set.len()];
-                let field = &self.scanners.fields[slot];
-                any_value(self.event, &mut self.docs, field, &mut |v| {
-                    if let Some(text) = v.as_text() {
-                        for i in set.matches(text.as_ref()).iter() {
-                            hits[i] = true;
-                        }
-                    }
-                    false
-                });
-            }
-            self.regex_hits[slot] = Some(hits);
+    /// Whether regex `id` of `slot` matches some value of the slot's field (computed once).
+    fn regex(&mut self, slot: usize, id: usize) -> bool {
+        let Some(re) = self.scanners.regexes.get(slot).and_then(|l| l.get(id)) else {
+            return false;
+        };
+        if self.regex_hits.is_empty() {
+            self.regex_hits = vec![Vec::new(); self.scanners.fields.len()];
         }
-        self.regex_hits[slot].as_deref().unwrap_or(&[])
+        let Some(known) = self.regex_hits.get_mut(slot) else {
+            return false;
+        };
+        if known.is_empty() {
+            known.resize(self.scanners.regexes[slot].len(), 0);
+        }
+        match known.get(id).copied() {
+            Some(1) => return false,
+            Some(2) => return true,
+            _ => {}
+        }
+        let field = &self.scanners.fields[slot];
+        let fixed = self.scanners.fixed.get(slot).copied().flatten();
+        let hit = any_value_at(self.event, &mut self.docs, field, fixed, &mut |v| {
+            v.as_text().is_some_and(|text| re.is_match(text.as_ref()))
+        });
+        if let Some(k) = self.regex_hits.get_mut(slot).and_then(|l| l.get_mut(id)) {
+            *k = if hit { 2 } else { 1 };
+        }
+        hit
     }
 }
 
@@ -525,18 +585,21 @@ fn as_net(v: &Val<'_>) -> Option<IpNet> {
     }
 }
 
-fn test_holds(ctx: &mut EvalCtx<'_, '_, '_>, field: &Field, slot: usize, test: &Test) -> bool {
+fn test_holds(
+    ctx: &mut EvalCtx<'_, '_, '_>,
+    field: &Field,
+    fixed: Option<usize>,
+    slot: usize,
+    test: &Test,
+) -> bool {
     let event = ctx.event;
     match test {
         Test::Contains(ids) => {
             let hits = ctx.keywords(slot);
             ids.iter().any(|i| hits.get(*i).copied().unwrap_or(false))
         }
-        Test::Regex(ids) => {
-            let hits = ctx.regexes(slot);
-            ids.iter().any(|i| hits.get(*i).copied().unwrap_or(false))
-        }
-        Test::Exists(want) => any_value(event, &mut ctx.docs, field, &mut |_| true) == *want,
+        Test::Regex(ids) => ids.iter().any(|&i| ctx.regex(slot, i)),
+        Test::Exists(want) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |_| true) == *want,
         Test::Field(other, equal) => {
             let mut others: Vec<String> = Vec::new();
             any_value(event, &mut ctx.docs, other, &mut |v| {
@@ -545,7 +608,7 @@ fn test_holds(ctx: &mut EvalCtx<'_, '_, '_>, field: &Field, slot: usize, test: &
                 }
                 false
             });
-            any_value(event, &mut ctx.docs, field, &mut |v| {
+            any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
                 v.as_text().is_some_and(|t| {
                     let same = others.iter().any(|o| *o == t);
                     if *equal { same } else { !same && !others.is_empty() }
@@ -554,28 +617,28 @@ fn test_holds(ctx: &mut EvalCtx<'_, '_, '_>, field: &Field, slot: usize, test: &
         }
         Test::AllOf(wanted) => wanted
             .iter()
-            .all(|w| any_value(event, &mut ctx.docs, field, &mut |v| scalar_eq(w, v))),
-        Test::In(set) => any_value(event, &mut ctx.docs, field, &mut |v| {
+            .all(|w| any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| scalar_eq(w, v))),
+        Test::In(set) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             set.iter().any(|s| scalar_eq(s, v))
         }),
-        Test::Glob(re) => any_value(event, &mut ctx.docs, field, &mut |v| {
+        Test::Glob(re) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             v.as_text().is_some_and(|t| re.is_match(&t))
         }),
-        Test::StartsWith(p) => any_value(event, &mut ctx.docs, field, &mut |v| {
+        Test::StartsWith(p) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             v.as_text()
                 .is_some_and(|t| p.iter().any(|p| t.starts_with(p.as_str())))
         }),
-        Test::EndsWith(p) => any_value(event, &mut ctx.docs, field, &mut |v| {
+        Test::EndsWith(p) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             v.as_text()
                 .is_some_and(|t| p.iter().any(|p| t.ends_with(p.as_str())))
         }),
-        Test::Cidr(nets) => any_value(event, &mut ctx.docs, field, &mut |v| {
+        Test::Cidr(nets) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             as_net(v).is_some_and(|n| nets.iter().any(|net| net.contains(&n)))
         }),
-        Test::PrefixLte(max) => any_value(event, &mut ctx.docs, field, &mut |v| {
+        Test::PrefixLte(max) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             as_net(v).is_some_and(|n| n.prefix_len() <= *max)
         }),
-        Test::Compare(op, x) => any_value(event, &mut ctx.docs, field, &mut |v| {
+        Test::Compare(op, x) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             as_number(field, v).is_some_and(|n| match op {
                 Cmp::Gt => n > *x,
                 Cmp::Gte => n >= *x,
@@ -587,6 +650,89 @@ fn test_holds(ctx: &mut EvalCtx<'_, '_, '_>, field: &Field, slot: usize, test: &
 }
 
 impl Condition {
+    /// Rough evaluation cost, for ordering: fixed-field compares are cheap, document parses,
+    /// keyword and regex scans are not.
+    fn cost(&self) -> u32 {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => parts.iter().map(Condition::cost).sum(),
+            Condition::Not(p) => p.cost(),
+            Condition::Leaf { field, tests, .. } => {
+                let base = match field {
+                    Field::Fixed(_) => 1,
+                    Field::Json(..) => 20,
+                };
+                base + tests
+                    .iter()
+                    .map(|t| match t {
+                        Test::Contains(_) | Test::Regex(_) => 50,
+                        Test::Field(..) => 20,
+                        Test::Glob(_) | Test::Cidr(_) | Test::PrefixLte(_) => 5,
+                        _ => 1,
+                    })
+                    .sum::<u32>()
+            }
+        }
+    }
+
+    /// The same condition for evaluation: the parts of every `all` and `any` ordered cheapest
+    /// first (stable), so that a rule is usually rejected by a fixed-field compare before any
+    /// text scan. Conditions are pure, so the order never changes the result; `explain` keeps
+    /// using the condition as written.
+    pub fn planned(&self) -> Condition {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => {
+                let mut parts: Vec<Condition> = parts.iter().map(Condition::planned).collect();
+                parts.sort_by_key(Condition::cost);
+                if matches!(self, Condition::All(_)) {
+                    Condition::All(parts)
+                } else {
+                    Condition::Any(parts)
+                }
+            }
+            Condition::Not(p) => Condition::Not(Box::new(p.planned())),
+            Condition::Leaf { .. } => self.clone(),
+        }
+    }
+
+    /// Three-valued evaluation that reads only the fields `known` accepts: `Some(result)` when
+    /// those leaves settle the condition whatever the other leaves would say, `None` when it
+    /// depends on them. Conditions are pure, so a settled result equals [`Condition::holds`] for
+    /// every event whose `known` fields have the same values.
+    pub fn settle(&self, ctx: &mut EvalCtx<'_, '_, '_>, known: fn(&Field) -> bool) -> Option<bool> {
+        match self {
+            Condition::All(parts) => {
+                let mut open = false;
+                for p in parts {
+                    match p.settle(ctx, known) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => open = true,
+                    }
+                }
+                if open { None } else { Some(true) }
+            }
+            Condition::Any(parts) => {
+                let mut open = false;
+                for p in parts {
+                    match p.settle(ctx, known) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => open = true,
+                    }
+                }
+                if open { None } else { Some(false) }
+            }
+            Condition::Not(p) => p.settle(ctx, known).map(|b| !b),
+            Condition::Leaf { field, tests, .. } => {
+                if known(field) && !tests.iter().any(|t| matches!(t, Test::Field(..))) {
+                    Some(self.holds(ctx))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
     /// Whether the condition holds for the event.
     pub fn holds(&self, ctx: &mut EvalCtx<'_, '_, '_>) -> bool {
         match self {
@@ -594,8 +740,12 @@ impl Condition {
             Condition::Any(parts) => parts.iter().any(|p| p.holds(ctx)),
             Condition::Not(p) => !p.holds(ctx),
             Condition::Leaf {
-                field, slot, tests, ..
-            } => tests.iter().all(|t| test_holds(ctx, field, *slot, t)),
+                field,
+                slot,
+                tests,
+                fixed,
+                ..
+            } => tests.iter().all(|t| test_holds(ctx, field, *fixed, *slot, t)),
         }
     }
 

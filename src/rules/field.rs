@@ -237,6 +237,21 @@ pub fn any_value(
     }
 }
 
+/// [`any_value`] with the fixed-field index resolved in advance (`fixed` from [`fixed_index`]).
+#[inline]
+pub(crate) fn any_value_at(
+    event: &Event<'_>,
+    docs: &mut Docs,
+    field: &Field,
+    fixed: Option<usize>,
+    f: &mut dyn FnMut(&Val<'_>) -> bool,
+) -> bool {
+    match (field, fixed) {
+        (Field::Fixed(_), Some(i)) => fixed_at(event, i, f),
+        _ => any_value(event, docs, field, f),
+    }
+}
+
 fn walk(node: &Json, path: &[String], f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool {
     match node {
         Json::Array(items) => items.iter().any(|i| walk(i, path, f)),
@@ -274,6 +289,114 @@ fn int<T: Into<i64>>(x: T) -> Val<'static> {
 }
 
 fn fixed(e: &Event<'_>, name: &str, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool {
+    match fixed_index(name) {
+        Some(i) => fixed_at(e, i, f),
+        None => false,
+    }
+}
+
+/// Index of a fixed field path in [`FIELDS`].
+pub fn fixed_index(name: &str) -> Option<usize> {
+    FIELDS.iter().position(|f| *f == name)
+}
+
+/// `const` position of `name` in [`FIELDS`] (`usize::MAX` when absent; a unit test checks).
+const fn pos(name: &str) -> usize {
+    let n = name.as_bytes();
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let f = FIELDS[i].as_bytes();
+        if f.len() == n.len() {
+            let mut j = 0;
+            while j < n.len() && f[j] == n[j] {
+                j += 1;
+            }
+            if j == n.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    usize::MAX
+}
+
+/// Indices of the fixed fields in [`FIELDS`], so that [`fixed_at`] dispatches on an integer.
+mod fx {
+    use super::pos;
+    pub const SOURCE: usize = pos("source");
+    pub const KIND: usize = pos("kind");
+    pub const ACTOR_USER: usize = pos("actor.user");
+    pub const ACTOR_PRINCIPAL: usize = pos("actor.principal");
+    pub const ACTOR_PRINCIPAL_TYPE: usize = pos("actor.principal_type");
+    pub const ACTOR_SESSION_ISSUER: usize = pos("actor.session_issuer");
+    pub const ACTOR_ACCOUNT: usize = pos("actor.account");
+    pub const ACTOR_ACCESS_KEY: usize = pos("actor.access_key");
+    pub const ACTOR_MFA: usize = pos("actor.mfa");
+    pub const ACTOR_IP: usize = pos("actor.ip");
+    pub const ACTOR_HOST: usize = pos("actor.host");
+    pub const ACTOR_PORT: usize = pos("actor.port");
+    pub const ACTOR_SESSION: usize = pos("actor.session");
+    pub const ACTOR_USER_AGENT: usize = pos("actor.user_agent");
+    pub const TARGET_DATASTORE: usize = pos("target.datastore");
+    pub const TARGET_SERVER: usize = pos("target.server");
+    pub const TARGET_DATABASE: usize = pos("target.database");
+    pub const TARGET_IP: usize = pos("target.ip");
+    pub const TARGET_PORT: usize = pos("target.port");
+    pub const TARGET_ACCOUNT: usize = pos("target.account");
+    pub const TARGET_REGION: usize = pos("target.region");
+    pub const ZONE: usize = pos("zone");
+    pub const PRINCIPAL_ZONE: usize = pos("principal_zone");
+    pub const DATASTORE: usize = pos("datastore");
+    pub const DOMAIN: usize = pos("domain");
+    pub const CLASSIFICATION: usize = pos("classification");
+    pub const SQL_CLASS: usize = pos("sql.class");
+    pub const SQL_COMMAND: usize = pos("sql.command");
+    pub const SQL_FLAGS: usize = pos("sql.flags");
+    pub const SQL_OBJECTS: usize = pos("sql.objects");
+    pub const SQL_NORMALIZED: usize = pos("sql.normalized");
+    pub const SQL_FINGERPRINT: usize = pos("sql.fingerprint");
+    pub const STATEMENT_TEXT: usize = pos("statement.text");
+    pub const STATEMENT_ENGINE_CLASS: usize = pos("statement.engine_class");
+    pub const STATEMENT_ENGINE_COMMAND: usize = pos("statement.engine_command");
+    pub const STATEMENT_OBJECT_NAME: usize = pos("statement.object_name");
+    pub const STATEMENT_OBJECT_TYPE: usize = pos("statement.object_type");
+    pub const STATEMENT_AUDIT_TYPE: usize = pos("statement.audit_type");
+    pub const STATEMENT_SUCCEEDED: usize = pos("statement.succeeded");
+    pub const STATEMENT_RETURN_CODE: usize = pos("statement.return_code");
+    pub const STATEMENT_ERROR: usize = pos("statement.error");
+    pub const STATEMENT_ROWS: usize = pos("statement.rows");
+    pub const STATEMENT_TRUNCATED: usize = pos("statement.truncated");
+    pub const SESSION_RETURN_CODE: usize = pos("session.return_code");
+    pub const SESSION_DETAIL: usize = pos("session.detail");
+    pub const SESSION_OPERATION: usize = pos("session.operation");
+    pub const SESSION_CONNECTION_TYPE: usize = pos("session.connection_type");
+    pub const OBJECT_OPERATION: usize = pos("object.operation");
+    pub const OBJECT_NAME: usize = pos("object.name");
+    pub const API_SERVICE: usize = pos("api.service");
+    pub const API_ACTION: usize = pos("api.action");
+    pub const API_ERROR_CODE: usize = pos("api.error_code");
+    pub const API_ERROR_MESSAGE: usize = pos("api.error_message");
+    pub const API_READ_ONLY: usize = pos("api.read_only");
+    pub const API_EVENT_TYPE: usize = pos("api.event_type");
+    pub const API_EVENT_CATEGORY: usize = pos("api.event_category");
+    pub const API_VPC_ENDPOINT: usize = pos("api.vpc_endpoint");
+    pub const FLOW_ACTION: usize = pos("flow.action");
+    pub const FLOW_LOG_STATUS: usize = pos("flow.log_status");
+    pub const FLOW_DIRECTION: usize = pos("flow.direction");
+    pub const FLOW_PROTOCOL: usize = pos("flow.protocol");
+    pub const FLOW_BYTES: usize = pos("flow.bytes");
+    pub const FLOW_PACKETS: usize = pos("flow.packets");
+    pub const FLOW_TCP_FLAGS: usize = pos("flow.tcp_flags");
+    pub const FLOW_TRAFFIC_PATH: usize = pos("flow.traffic_path");
+    pub const FLOW_PKT_SRC_SERVICE: usize = pos("flow.pkt_src_service");
+    pub const FLOW_PKT_DST_SERVICE: usize = pos("flow.pkt_dst_service");
+    pub const FLOW_INTERFACE: usize = pos("flow.interface");
+    pub const FLOW_REJECT_REASON: usize = pos("flow.reject_reason");
+    pub const FLOW_INSTANCE: usize = pos("flow.instance");
+}
+
+/// [`fixed`] by field index (see [`fixed_index`]): a jump table instead of string compares.
+pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool {
     let a = &e.actor;
     let t = &e.target;
     let en = &e.enrichment;
@@ -297,107 +420,107 @@ fn fixed(e: &Event<'_>, name: &str, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool
         Some(x) => f(&Val::Str(Cow::Borrowed(x))),
         None => false,
     };
-    match name {
-        "source" => f(&Val::Str(Cow::Borrowed(e.source.as_str()))),
-        "kind" => f(&Val::Str(Cow::Borrowed(e.kind.name()))),
-        "actor.user" => s(&a.user, f),
-        "actor.principal" => s(&a.principal, f),
-        "actor.principal_type" => s(&a.principal_type, f),
-        "actor.session_issuer" => s(&a.session_issuer, f),
-        "actor.account" => s(&a.account, f),
-        "actor.access_key" => s(&a.access_key, f),
-        "actor.mfa" => s(&a.mfa, f),
-        "actor.ip" => opt(a.ip, Val::Ip, f),
-        "actor.host" => s(&a.host, f),
-        "actor.port" => opt(a.port, int, f),
-        "actor.session" => s(&a.session, f),
-        "actor.user_agent" => s(&a.user_agent, f),
-        "target.datastore" => s(&t.datastore, f),
-        "target.server" => s(&t.server, f),
-        "target.database" => s(&t.database, f),
-        "target.ip" => opt(t.ip, Val::Ip, f),
-        "target.port" => opt(t.port, int, f),
-        "target.account" => s(&t.account, f),
-        "target.region" => s(&t.region, f),
-        "zone" => arc(&en.zone, f),
-        "principal_zone" => arc(&en.principal_zone, f),
-        "datastore" => arc(&en.datastore, f),
-        "domain" => arc(&en.domain, f),
-        "classification" => match en.classification {
+    match idx {
+        fx::SOURCE => f(&Val::Str(Cow::Borrowed(e.source.as_str()))),
+        fx::KIND => f(&Val::Str(Cow::Borrowed(e.kind.name()))),
+        fx::ACTOR_USER => s(&a.user, f),
+        fx::ACTOR_PRINCIPAL => s(&a.principal, f),
+        fx::ACTOR_PRINCIPAL_TYPE => s(&a.principal_type, f),
+        fx::ACTOR_SESSION_ISSUER => s(&a.session_issuer, f),
+        fx::ACTOR_ACCOUNT => s(&a.account, f),
+        fx::ACTOR_ACCESS_KEY => s(&a.access_key, f),
+        fx::ACTOR_MFA => s(&a.mfa, f),
+        fx::ACTOR_IP => opt(a.ip, Val::Ip, f),
+        fx::ACTOR_HOST => s(&a.host, f),
+        fx::ACTOR_PORT => opt(a.port, int, f),
+        fx::ACTOR_SESSION => s(&a.session, f),
+        fx::ACTOR_USER_AGENT => s(&a.user_agent, f),
+        fx::TARGET_DATASTORE => s(&t.datastore, f),
+        fx::TARGET_SERVER => s(&t.server, f),
+        fx::TARGET_DATABASE => s(&t.database, f),
+        fx::TARGET_IP => opt(t.ip, Val::Ip, f),
+        fx::TARGET_PORT => opt(t.port, int, f),
+        fx::TARGET_ACCOUNT => s(&t.account, f),
+        fx::TARGET_REGION => s(&t.region, f),
+        fx::ZONE => arc(&en.zone, f),
+        fx::PRINCIPAL_ZONE => arc(&en.principal_zone, f),
+        fx::DATASTORE => arc(&en.datastore, f),
+        fx::DOMAIN => arc(&en.domain, f),
+        fx::CLASSIFICATION => match en.classification {
             Some(c) => f(&Val::Str(Cow::Borrowed(c.as_str()))),
             None => false,
         },
-        "sql.class" => e
+        fx::SQL_CLASS => e
             .sql
             .as_ref()
             .is_some_and(|q| f(&Val::Str(Cow::Borrowed(q.class().as_str())))),
-        "sql.command" => e.sql.as_ref().is_some_and(|q| {
+        fx::SQL_COMMAND => e.sql.as_ref().is_some_and(|q| {
             !q.analysis.command.is_empty() && f(&Val::Str(Cow::Borrowed(&q.analysis.command)))
         }),
-        "sql.flags" => e
+        fx::SQL_FLAGS => e
             .sql
             .as_ref()
             .is_some_and(|q| q.flags.names().any(|n| f(&Val::Str(Cow::Borrowed(n))))),
-        "sql.objects" => e
+        fx::SQL_OBJECTS => e
             .sql
             .as_ref()
             .is_some_and(|q| q.objects.iter().any(|o| f(&Val::Str(Cow::Borrowed(o))))),
-        "sql.normalized" => e
+        fx::SQL_NORMALIZED => e
             .sql
             .as_ref()
             .is_some_and(|q| f(&Val::Str(Cow::Borrowed(&q.analysis.normalized)))),
-        "sql.fingerprint" => e
+        fx::SQL_FINGERPRINT => e
             .sql
             .as_ref()
             .is_some_and(|q| f(&Val::Str(Cow::Owned(format!("{:016x}", q.analysis.fingerprint))))),
-        "statement.text" => st.is_some_and(|st| s(&st.text, f)),
-        "statement.engine_class" => st.is_some_and(|st| s(&st.engine_class, f)),
-        "statement.engine_command" => st.is_some_and(|st| s(&st.engine_command, f)),
-        "statement.object_name" => st.is_some_and(|st| s(&st.object_name, f)),
-        "statement.object_type" => st.is_some_and(|st| s(&st.object_type, f)),
-        "statement.audit_type" => st.is_some_and(|st| s(&st.audit_type, f)),
-        "statement.succeeded" => st.is_some_and(|st| f(&Val::Bool(st.succeeded))),
-        "statement.return_code" => st.is_some_and(|st| opt(st.return_code, Val::Int, f)),
-        "statement.error" => st.is_some_and(|st| s(&st.error, f)),
-        "statement.rows" => {
+        fx::STATEMENT_TEXT => st.is_some_and(|st| s(&st.text, f)),
+        fx::STATEMENT_ENGINE_CLASS => st.is_some_and(|st| s(&st.engine_class, f)),
+        fx::STATEMENT_ENGINE_COMMAND => st.is_some_and(|st| s(&st.engine_command, f)),
+        fx::STATEMENT_OBJECT_NAME => st.is_some_and(|st| s(&st.object_name, f)),
+        fx::STATEMENT_OBJECT_TYPE => st.is_some_and(|st| s(&st.object_type, f)),
+        fx::STATEMENT_AUDIT_TYPE => st.is_some_and(|st| s(&st.audit_type, f)),
+        fx::STATEMENT_SUCCEEDED => st.is_some_and(|st| f(&Val::Bool(st.succeeded))),
+        fx::STATEMENT_RETURN_CODE => st.is_some_and(|st| opt(st.return_code, Val::Int, f)),
+        fx::STATEMENT_ERROR => st.is_some_and(|st| s(&st.error, f)),
+        fx::STATEMENT_ROWS => {
             st.is_some_and(|st| opt(st.rows.and_then(|r| i64::try_from(r).ok()), Val::Int, f))
         }
-        "statement.truncated" => st.is_some_and(|st| f(&Val::Bool(st.truncated))),
-        "session.return_code" => session.is_some_and(|x| opt(x.return_code, Val::Int, f)),
-        "session.detail" => session.is_some_and(|x| s(&x.detail, f)),
-        "session.operation" => session.is_some_and(|x| s(&x.operation, f)),
-        "session.connection_type" => session.is_some_and(|x| s(&x.connection_type, f)),
-        "object.operation" => match &e.kind {
+        fx::STATEMENT_TRUNCATED => st.is_some_and(|st| f(&Val::Bool(st.truncated))),
+        fx::SESSION_RETURN_CODE => session.is_some_and(|x| opt(x.return_code, Val::Int, f)),
+        fx::SESSION_DETAIL => session.is_some_and(|x| s(&x.detail, f)),
+        fx::SESSION_OPERATION => session.is_some_and(|x| s(&x.operation, f)),
+        fx::SESSION_CONNECTION_TYPE => session.is_some_and(|x| s(&x.connection_type, f)),
+        fx::OBJECT_OPERATION => match &e.kind {
             Kind::ObjectAccess(o) => f(&Val::Str(Cow::Borrowed(&o.operation))),
             _ => false,
         },
-        "object.name" => match &e.kind {
+        fx::OBJECT_NAME => match &e.kind {
             Kind::ObjectAccess(o) => f(&Val::Str(Cow::Borrowed(&o.object))),
             _ => false,
         },
-        "api.service" => api.is_some_and(|x| f(&Val::Str(Cow::Borrowed(&x.service)))),
-        "api.action" => api.is_some_and(|x| f(&Val::Str(Cow::Borrowed(&x.action)))),
-        "api.error_code" => api.is_some_and(|x| s(&x.error_code, f)),
-        "api.error_message" => api.is_some_and(|x| s(&x.error_message, f)),
-        "api.read_only" => api.is_some_and(|x| opt(x.read_only, Val::Bool, f)),
-        "api.event_type" => api.is_some_and(|x| s(&x.event_type, f)),
-        "api.event_category" => api.is_some_and(|x| s(&x.event_category, f)),
-        "api.vpc_endpoint" => api.is_some_and(|x| s(&x.vpc_endpoint, f)),
-        "flow.action" => flow.is_some_and(|x| s(&x.action, f)),
-        "flow.log_status" => flow.is_some_and(|x| s(&x.log_status, f)),
-        "flow.direction" => flow.is_some_and(|x| s(&x.direction, f)),
-        "flow.protocol" => flow.is_some_and(|x| opt(x.protocol, int, f)),
-        "flow.bytes" => flow.is_some_and(|x| opt(x.bytes.and_then(|b| i64::try_from(b).ok()), Val::Int, f)),
-        "flow.packets" => {
+        fx::API_SERVICE => api.is_some_and(|x| f(&Val::Str(Cow::Borrowed(&x.service)))),
+        fx::API_ACTION => api.is_some_and(|x| f(&Val::Str(Cow::Borrowed(&x.action)))),
+        fx::API_ERROR_CODE => api.is_some_and(|x| s(&x.error_code, f)),
+        fx::API_ERROR_MESSAGE => api.is_some_and(|x| s(&x.error_message, f)),
+        fx::API_READ_ONLY => api.is_some_and(|x| opt(x.read_only, Val::Bool, f)),
+        fx::API_EVENT_TYPE => api.is_some_and(|x| s(&x.event_type, f)),
+        fx::API_EVENT_CATEGORY => api.is_some_and(|x| s(&x.event_category, f)),
+        fx::API_VPC_ENDPOINT => api.is_some_and(|x| s(&x.vpc_endpoint, f)),
+        fx::FLOW_ACTION => flow.is_some_and(|x| s(&x.action, f)),
+        fx::FLOW_LOG_STATUS => flow.is_some_and(|x| s(&x.log_status, f)),
+        fx::FLOW_DIRECTION => flow.is_some_and(|x| s(&x.direction, f)),
+        fx::FLOW_PROTOCOL => flow.is_some_and(|x| opt(x.protocol, int, f)),
+        fx::FLOW_BYTES => flow.is_some_and(|x| opt(x.bytes.and_then(|b| i64::try_from(b).ok()), Val::Int, f)),
+        fx::FLOW_PACKETS => {
             flow.is_some_and(|x| opt(x.packets.and_then(|b| i64::try_from(b).ok()), Val::Int, f))
         }
-        "flow.tcp_flags" => flow.is_some_and(|x| opt(x.tcp_flags, int, f)),
-        "flow.traffic_path" => flow.is_some_and(|x| opt(x.traffic_path, int, f)),
-        "flow.pkt_src_service" => flow.is_some_and(|x| s(&x.pkt_src_service, f)),
-        "flow.pkt_dst_service" => flow.is_some_and(|x| s(&x.pkt_dst_service, f)),
-        "flow.interface" => flow.is_some_and(|x| s(&x.interface, f)),
-        "flow.reject_reason" => flow.is_some_and(|x| s(&x.reject_reason, f)),
-        "flow.instance" => flow.is_some_and(|x| s(&x.instance, f)),
+        fx::FLOW_TCP_FLAGS => flow.is_some_and(|x| opt(x.tcp_flags, int, f)),
+        fx::FLOW_TRAFFIC_PATH => flow.is_some_and(|x| opt(x.traffic_path, int, f)),
+        fx::FLOW_PKT_SRC_SERVICE => flow.is_some_and(|x| s(&x.pkt_src_service, f)),
+        fx::FLOW_PKT_DST_SERVICE => flow.is_some_and(|x| s(&x.pkt_dst_service, f)),
+        fx::FLOW_INTERFACE => flow.is_some_and(|x| s(&x.interface, f)),
+        fx::FLOW_REJECT_REASON => flow.is_some_and(|x| s(&x.reject_reason, f)),
+        fx::FLOW_INSTANCE => flow.is_some_and(|x| s(&x.instance, f)),
         _ => false,
     }
 }
@@ -426,6 +549,18 @@ pub fn describe(event: &Event<'_>, docs: &mut Docs, field: &Field) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_indices() {
+        for (i, f) in FIELDS.iter().enumerate() {
+            assert_eq!(pos(f), i);
+            assert_eq!(fixed_index(f), Some(i));
+        }
+        assert_eq!(pos("nope"), usize::MAX);
+        for c in [fx::SOURCE, fx::SQL_CLASS, fx::FLOW_INSTANCE, fx::STATEMENT_TEXT] {
+            assert!(c < FIELDS.len());
+        }
+    }
 
     #[test]
     fn paths() {

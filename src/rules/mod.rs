@@ -16,8 +16,10 @@ pub mod field;
 pub mod state;
 pub mod testing;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -28,6 +30,7 @@ use self::state::{InMemoryState, StateStore};
 use crate::engine::Detector;
 use crate::event::{Classification, Event, Kind, Source};
 use crate::finding::{Finding, Severity};
+use crate::sql::Analysis;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 
@@ -173,6 +176,8 @@ pub struct Rule {
     pub file: String,
     /// The rule's source text (tests recompile it alone).
     pub text: String,
+    /// `condition` reordered for evaluation (cheap tests first; see [`Condition::planned`]).
+    plan: Condition,
 }
 
 /// A rule file that could not be loaded.
@@ -323,7 +328,9 @@ impl Rule {
             t.validate()
                 .map_err(|e| err(line_at("[[tests]]"), format!("tests[{i}]: {e}")))?;
         }
+        let plan = condition.planned();
         Ok(Rule {
+            plan,
             id: raw.id,
             title: raw.title,
             severity: raw.severity,
@@ -393,8 +400,80 @@ pub fn failed(event: &Event<'_>) -> bool {
 pub struct RuleSet {
     rules: Vec<Rule>,
     scanners: Scanners,
-    by_source: [Vec<usize>; 4],
+    by_source: Index,
     state: Box<dyn StateStore + Send>,
+    /// Statement verdicts that depend only on the statement's analysis (see [`sql_field`]).
+    gates: SqlGates,
+}
+
+/// Most audit traffic repeats a few hundred statement shapes, and most rule conditions start
+/// with `sql.class` / `sql.command` / `sql.flags` / `sql.normalized` tests: the part of each
+/// candidate rule's verdict that those fields settle is computed once per (analysis, flags,
+/// source) and reused. Per candidate: 0 = cannot hold, 1 = holds, 2 = evaluate per event.
+/// Entries keep their `Arc<Analysis>` alive, so a key's address cannot be reused while cached.
+#[derive(Default)]
+struct SqlGates {
+    map: HashMap<GateKey, GateEntry, BuildMix>,
+}
+
+/// (address of the analysis, SQL flags of the event, source index).
+type GateKey = (usize, u32, usize);
+/// The analysis (kept alive) and one verdict per candidate rule.
+type GateEntry = (Arc<Analysis>, Box<[u8]>);
+
+/// A multiply-rotate hasher for the small integer keys of [`SqlGates`] (SipHash would cost
+/// more than the rules it saves).
+#[derive(Clone, Copy, Default)]
+struct BuildMix;
+
+#[derive(Clone, Copy, Default)]
+struct Mix(u64);
+
+impl std::hash::BuildHasher for BuildMix {
+    type Hasher = Mix;
+    fn build_hasher(&self) -> Mix {
+        Mix(0)
+    }
+}
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(26) ^ i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+}
+
+/// Entries kept before the gate cache starts over.
+const GATE_CAPACITY: usize = 8192;
+
+/// Fields whose values, for a statement event, are a function of (its analysis, its SQL flags,
+/// its source): the key of [`SqlGates`]. `kind` is always `statement` there.
+fn sql_field(field: &Field) -> bool {
+    matches!(
+        field,
+        Field::Fixed(
+            "source"
+                | "kind"
+                | "sql.class"
+                | "sql.command"
+                | "sql.flags"
+                | "sql.normalized"
+                | "sql.fingerprint"
+        )
+    )
 }
 
 impl fmt::Debug for RuleSet {
@@ -405,20 +484,41 @@ impl fmt::Debug for RuleSet {
     }
 }
 
-/// Rules to evaluate per source (the source prefilter); `off` rules are never evaluated.
-fn index_by_source(rules: &[Rule]) -> [Vec<usize>; 4] {
-    let mut by_source: [Vec<usize>; 4] = Default::default();
+/// Rules to evaluate per (source, event kind): the source and kind prefilters, applied once
+/// when the set is built instead of per event.
+type Index = [[Vec<usize>; KINDS.len()]; 4];
+
+/// Rules to evaluate per source and kind (the prefilters); `off` rules are never evaluated.
+fn index_by_source(rules: &[Rule]) -> Index {
+    let mut by_source: Index = Default::default();
     for (i, r) in rules.iter().enumerate() {
         if r.mode == Mode::Off {
             continue;
         }
         for s in Source::ALL {
             if r.sources.is_empty() || r.sources.contains(&s) {
-                by_source[source_index(s)].push(i);
+                for (k, kind) in KINDS.iter().enumerate() {
+                    if r.kinds.is_empty() || r.kinds.iter().any(|x| x == kind) {
+                        by_source[source_index(s)][k].push(i);
+                    }
+                }
             }
         }
     }
     by_source
+}
+
+/// Position of the event's kind in [`KINDS`] (the names `Kind::name` returns).
+fn kind_index(kind: &Kind<'_>) -> usize {
+    match kind {
+        Kind::Statement(_) => 0,
+        Kind::Connect(_) => 1,
+        Kind::Disconnect(_) => 2,
+        Kind::FailedConnect(_) => 3,
+        Kind::ObjectAccess(_) => 4,
+        Kind::ApiCall(_) => 5,
+        Kind::Flow(_) => 6,
+    }
 }
 
 fn source_index(s: Source) -> usize {
@@ -471,8 +571,9 @@ impl RuleSet {
                 Scanners::build(&Shared::default()).unwrap_or_else(|_| Scanners {
                     keywords: None,
                     keyword_count: 0,
-                    regex_sets: Vec::new(),
+                    regexes: Vec::new(),
                     fields: Vec::new(),
+                    fixed: Vec::new(),
                 })
             }
         };
@@ -482,6 +583,7 @@ impl RuleSet {
                 rules,
                 scanners,
                 state: Box::new(InMemoryState::default()),
+                gates: SqlGates::default(),
             },
             errors,
         )
@@ -565,12 +667,45 @@ fn first_hash(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
 impl Detector for RuleSet {
     fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
         let mut ctx = EvalCtx::new(event, &self.scanners);
-        for &i in &self.by_source[source_index(event.source)] {
+        debug_assert_eq!(
+            KINDS.get(kind_index(&event.kind)).copied(),
+            Some(event.kind.name())
+        );
+        let source = source_index(event.source);
+        let candidates = &self.by_source[source][kind_index(&event.kind)];
+        let gate: Option<&[u8]> = match (&event.kind, &event.sql) {
+            (Kind::Statement(_), Some(sql)) => {
+                let key = (Arc::as_ptr(&sql.analysis).addr(), sql.flags.0, source);
+                if !self.gates.map.contains_key(&key) {
+                    if self.gates.map.len() >= GATE_CAPACITY {
+                        self.gates.map.clear();
+                    }
+                    let verdicts: Box<[u8]> = candidates
+                        .iter()
+                        .map(|&i| match self.rules[i].plan.settle(&mut ctx, sql_field) {
+                            Some(false) => 0,
+                            Some(true) => 1,
+                            None => 2,
+                        })
+                        .collect();
+                    self.gates.map.insert(key, (Arc::clone(&sql.analysis), verdicts));
+                }
+                self.gates.map.get(&key).map(|(_, v)| &**v)
+            }
+            _ => None,
+        };
+        for (n, &i) in candidates.iter().enumerate() {
             let rule = &self.rules[i];
-            if !rule.applies(event) || (rule.on_failure == OnFailure::Ignore && failed(event)) {
+            // Source and kind were applied by the index (`applies` holds for every candidate).
+            if rule.on_failure == OnFailure::Ignore && failed(event) {
                 continue;
             }
-            if !rule.condition.holds(&mut ctx) {
+            let holds = match gate.and_then(|g| g.get(n)) {
+                Some(0) => false,
+                Some(1) => true,
+                _ => rule.plan.holds(&mut ctx),
+            };
+            if !holds {
                 continue;
             }
             matched.push(rule.id.clone());

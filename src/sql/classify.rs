@@ -217,7 +217,9 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
     while i < n {
         let tok = tokens[i];
         match tok.kind {
-            Kind::Word => {
+            // Only words of these lengths are compared below (OR, XOR/chr, char, WHERE, HAVING,
+            // LANGUAGE, set_config, current_setting): skip the rest without comparing.
+            Kind::Word if matches!(tok.end.wrapping_sub(tok.start), 2..=6 | 8 | 10 | 15) => {
                 let w = tok.text(src);
                 if ((w.eq_ignore_ascii_case("OR") && i > 0) || w.eq_ignore_ascii_case("XOR"))
                     && tautology_at(&tk, i + 1, false)
@@ -373,10 +375,16 @@ fn tautology_at(tk: &Toks<'_>, mut i: usize, whole: bool) -> bool {
             return false;
         };
         let a_kind = tk.kind(i);
-        if a_kind == Some(Kind::Word) && super::keywords::is_keyword(a) {
+        if a_kind == Some(Kind::Word) && tk.t.get(i).is_some_and(|t| t.kw) {
             return false;
         }
-        let op = tk.text(i + 1).to_ascii_uppercase();
+        // The operator, upper-cased where it matters (`like`); no allocation.
+        let op_text = tk.text(i + 1);
+        let op = if op_text.eq_ignore_ascii_case("LIKE") {
+            "LIKE"
+        } else {
+            op_text
+        };
         let mut j = i + 2;
         let mut paren_b = 0;
         while tk.kind(j) == Some(Kind::LParen) {
@@ -397,7 +405,7 @@ fn tautology_at(tk: &Toks<'_>, mut i: usize, whole: bool) -> bool {
             return false;
         }
         let eq = if a_lit { a == b } else { a.eq_ignore_ascii_case(b) };
-        let truth = match op.as_str() {
+        let truth = match op {
             "=" | "<=>" | "==" | "LIKE" | ">=" | "<=" => {
                 eq || (op == "LIKE" && b == "%") || {
                     if a_num && b_num {
@@ -411,7 +419,7 @@ fn tautology_at(tk: &Toks<'_>, mut i: usize, whole: bool) -> bool {
             "<>" | "!=" | ">" | "<" => {
                 if a_num && b_num {
                     let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
-                    match op.as_str() {
+                    match op {
                         ">" => x > y,
                         "<" => x < y,
                         _ => x != y,

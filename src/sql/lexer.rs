@@ -45,6 +45,8 @@ pub(crate) enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Token {
     pub kind: Kind,
+    /// A word on the keyword list (classified once, here, instead of per use).
+    pub kw: bool,
     pub start: u32,
     pub end: u32,
 }
@@ -451,8 +453,10 @@ impl<'a> Lexer<'a> {
             self.stmt_has_token = true;
             self.pending_trailing = false;
         }
+        let kw = kind == Kind::Word && self.src.get(start..self.pos).is_some_and(is_keyword);
         Some(Token {
             kind,
+            kw,
             start: start as u32,
             end: self.pos as u32,
         })
@@ -510,21 +514,41 @@ struct Frame {
 
 const MAX_FRAMES: usize = 256;
 
-/// True when `w` (a word token text) continues an expression as an operand.
-fn is_operand(kind: Kind, text: &str) -> bool {
-    match kind {
+/// True when the token continues an expression as an operand.
+fn is_operand(tok: &Token) -> bool {
+    match tok.kind {
         Kind::Str | Kind::Num | Kind::Param | Kind::Var | Kind::Quoted | Kind::RParen => true,
-        Kind::Word => !is_keyword(text),
+        Kind::Word => !tok.kw,
         _ => false,
     }
 }
 
+/// Appends `w` ASCII-lower-cased (non-ASCII characters unchanged).
+#[inline]
+fn push_lower(out: &mut String, w: &str) {
+    let from = out.len();
+    out.push_str(w);
+    if let Some(tail) = out.get_mut(from..) {
+        tail.make_ascii_lowercase();
+    }
+}
+
+/// Appends `w` ASCII-upper-cased (non-ASCII characters unchanged).
+#[inline]
+fn push_upper(out: &mut String, w: &str) {
+    let from = out.len();
+    out.push_str(w);
+    if let Some(tail) = out.get_mut(from..) {
+        tail.make_ascii_uppercase();
+    }
+}
+
 /// Writes a word folded for the normalized text: keywords upper-case, identifiers lower-case.
-fn push_word(out: &mut String, w: &str) {
-    if is_keyword(w) {
-        out.extend(w.chars().map(|c| c.to_ascii_uppercase()));
+fn push_word(out: &mut String, w: &str, kw: bool) {
+    if kw {
+        push_upper(out, w);
     } else {
-        out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        push_lower(out, w);
     }
 }
 
@@ -540,10 +564,10 @@ fn push_quoted(out: &mut String, tok: &str, dialect: Dialect) {
         && !is_keyword(inner)
         && (folds || !inner.bytes().any(|c| c.is_ascii_uppercase()));
     if plain {
-        out.extend(inner.chars().map(|c| c.to_ascii_lowercase()));
+        push_lower(out, inner);
     } else if folds {
         out.push('`');
-        out.extend(inner.chars().map(|c| c.to_ascii_lowercase()));
+        push_lower(out, inner);
         out.push('`');
     } else {
         out.push_str(tok);
@@ -558,7 +582,7 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
     let mut lx = Lexer::new(src, dialect);
     let mut frames: Vec<Frame> = Vec::new();
     let mut overflow = 0usize;
-    let mut prev: Option<(Kind, usize, usize)> = None; // kind, start, end of previous token
+    let mut prev: Option<Token> = None;
     let mut sign_pos: Option<usize> = None;
     let mut stmt_tokens = 0u32;
     let mut trailing = false;
@@ -566,12 +590,13 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
     while let Some(tok) = lx.next_token() {
         out.tokens.push(tok);
         let t = tok.text(src);
-        let prev_kind = prev.map(|p| p.0);
-        let prev_text = prev.map_or("", |p| src.get(p.1..p.2).unwrap_or(""));
+        let prev_kind = prev.map(|p| p.kind);
+        let prev_kw = prev.is_some_and(|p| p.kw);
+        let prev_text = prev.map_or("", |p| p.text(src));
         // Spacing: one space between tokens, none inside `(`…`)`, before `,`/`.`, around `::`.
         let glue = match tok.kind {
             Kind::RParen | Kind::Comma | Kind::Dot | Kind::Semi => true,
-            Kind::LParen => matches!(prev_kind, Some(Kind::Word | Kind::Quoted)) && !is_keyword(prev_text),
+            Kind::LParen => matches!(prev_kind, Some(Kind::Word | Kind::Quoted)) && !prev_kw,
             _ => t == "::",
         } || matches!(prev_kind, Some(Kind::LParen | Kind::Dot))
             || prev_text == "::"
@@ -579,7 +604,7 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
             || (t == "@" && prev_kind == Some(Kind::Str))
             || text.is_empty();
         // Unary sign: `-` / `+` where no operand precedes it may belong to the next number.
-        let prev_operand = prev.is_some_and(|p| is_operand(p.0, src.get(p.1..p.2).unwrap_or("")));
+        let prev_operand = prev.as_ref().is_some_and(is_operand);
         let is_sign = tok.kind == Kind::Op && (t == "-" || t == "+") && !prev_operand;
         // Literal-only list tracking for the innermost open parenthesis.
         if let Some(f) = frames.last_mut() {
@@ -595,12 +620,10 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
             text.push(' ');
         }
         match tok.kind {
-            Kind::Word if prev_kind == Some(Kind::Dot) => {
-                text.extend(t.chars().map(|c| c.to_ascii_lowercase()));
-            }
-            Kind::Word => push_word(text, t),
+            Kind::Word if prev_kind == Some(Kind::Dot) => push_lower(text, t),
+            Kind::Word => push_word(text, t, tok.kw),
             Kind::Quoted => push_quoted(text, t, dialect),
-            Kind::Var => text.extend(t.chars().map(|c| c.to_ascii_lowercase())),
+            Kind::Var => push_lower(text, t),
             Kind::Str | Kind::Num | Kind::Param => {
                 if let Some(p) = sign_pos.take() {
                     text.truncate(p);
@@ -615,8 +638,7 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
                 if frames.len() < MAX_FRAMES {
                     frames.push(Frame {
                         out_pos: text.len(),
-                        collapsible: !matches!(prev_kind, Some(Kind::Word | Kind::Quoted))
-                            || is_keyword(prev_text),
+                        collapsible: !matches!(prev_kind, Some(Kind::Word | Kind::Quoted)) || prev_kw,
                         only_literals: true,
                         literals: 0,
                     });
@@ -657,7 +679,7 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
         } else {
             stmt_tokens += 1;
         }
-        prev = Some((tok.kind, tok.start as usize, tok.end as usize));
+        prev = Some(tok);
     }
     if stmt_tokens > 0 {
         out.statements += 1;
