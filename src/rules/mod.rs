@@ -11,6 +11,7 @@
 //! mutes repeats per key for a while. `mode = "shadow"` rules raise findings marked `shadow`
 //! that callers keep away from paging sinks; `mode = "off"` rules are loaded and tested, not run.
 
+pub mod allowlist;
 pub mod condition;
 pub mod field;
 pub mod state;
@@ -92,6 +93,8 @@ struct RuleFile {
     #[serde(default)]
     suppress: Option<SuppressFile>,
     #[serde(default)]
+    allowlist: Option<allowlist::AllowlistFile>,
+    #[serde(default)]
     tests: Vec<testing::TestSpec>,
 }
 
@@ -170,6 +173,8 @@ pub struct Rule {
     pub threshold: Option<Threshold>,
     /// Suppression, if any.
     pub suppress: Option<Suppress>,
+    /// Allowlist: the rule matches only what the list does not allow (learned shapes).
+    pub allowlist: Option<allowlist::Allowlist>,
     /// The rule's own tests.
     pub tests: Vec<testing::TestSpec>,
     /// File the rule came from.
@@ -324,6 +329,10 @@ impl Rule {
                 })
             }
         };
+        let allowlist = match raw.allowlist {
+            None => None,
+            Some(a) => Some(allowlist::Allowlist::compile(a).map_err(|e| err(line_at("[allowlist]"), e))?),
+        };
         for (i, t) in raw.tests.iter().enumerate() {
             t.validate()
                 .map_err(|e| err(line_at("[[tests]]"), format!("tests[{i}]: {e}")))?;
@@ -346,6 +355,7 @@ impl Rule {
             condition,
             threshold,
             suppress,
+            allowlist,
             tests: raw.tests,
             file: file.to_owned(),
             text: text.to_owned(),
@@ -706,6 +716,11 @@ impl Detector for RuleSet {
                 _ => rule.plan.holds(&mut ctx),
             };
             if !holds {
+                continue;
+            }
+            if let Some(a) = &rule.allowlist
+                && a.allows(event, &mut ctx.docs)
+            {
                 continue;
             }
             matched.push(rule.id.clone());

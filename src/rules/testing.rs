@@ -111,6 +111,9 @@ impl Output for Probe<'_> {
                     rule.condition.explain(&mut ctx, &mut why);
                 }
             }
+            if why.is_empty() && self.rule.allowlist.is_some() {
+                why.push("the allowlist allows this statement shape for its profile".into());
+            }
             if why.is_empty() {
                 why.push("the rule matched no event".into());
             }

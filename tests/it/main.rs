@@ -14,3 +14,4 @@ mod ocsf;
 mod policy;
 mod rule_engine;
 mod sql;
+mod tuning;
