@@ -286,8 +286,9 @@ impl Detector for SharedDetector {
     }
 }
 
-/// SQL analysis cache per invocation (a batch repeats few statement shapes).
-const INVOCATION_SQL_CACHE: usize = 4096;
+/// SQL analysis cache of a container (kept across invocations; most traffic repeats a few
+/// hundred statement shapes).
+const INVOCATION_SQL_CACHE: usize = crate::engine::DEFAULT_SQL_CACHE;
 /// Diagnostics reported in full per invocation (all are counted).
 const DIAGNOSTICS_SHOWN: usize = 20;
 
@@ -363,6 +364,9 @@ impl Output for Collect {
 pub struct Handler {
     policy: Arc<Policy>,
     detectors: Vec<Arc<Mutex<Box<dyn Detector + Send>>>>,
+    /// The engine between invocations: its SQL analysis cache survives, so a warm container
+    /// analyses each statement shape once.
+    engine: Mutex<Option<Engine>>,
     parse: ParseOptions,
     source: Option<Source>,
     siem_events: bool,
@@ -425,6 +429,7 @@ impl Handler {
         Ok(Handler {
             policy,
             detectors: vec![Arc::new(Mutex::new(checks)), Arc::new(Mutex::new(rules))],
+            engine: Mutex::new(None),
             parse: config.parse.clone(),
             source: config.source,
             siem_events: config.siem_events,
@@ -453,11 +458,19 @@ impl Handler {
     /// Run the pipeline over one invocation's raw event bytes (`{"awslogs":{"data":…}}`) and
     /// return what it produced, without delivering anything.
     pub fn detect(&self, event: &[u8]) -> (InvocationReport, Vec<Finding>, Vec<SiemRecord>) {
-        let mut engine = Engine::new(INVOCATION_SQL_CACHE);
-        engine.set_policy(Arc::clone(&self.policy));
-        for d in &self.detectors {
-            engine.add_detector(Box::new(SharedDetector(Arc::clone(d))));
-        }
+        let engine = self
+            .engine
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .unwrap_or_else(|| {
+                let mut engine = Engine::new(INVOCATION_SQL_CACHE);
+                engine.set_policy(Arc::clone(&self.policy));
+                for d in &self.detectors {
+                    engine.add_detector(Box::new(SharedDetector(Arc::clone(d))));
+                }
+                engine
+            });
         let mut collect = Collect {
             activity: self.siem_events && self.siem.is_some(),
             findings: Vec::new(),
@@ -486,6 +499,9 @@ impl Handler {
                 .take(DIAGNOSTICS_SHOWN)
                 .map(Diagnostic::to_string)
                 .collect();
+            if let Ok(mut slot) = self.engine.lock() {
+                *slot = Some(pipeline.into_engine());
+            }
         }
         report.finding_ids = collect.findings.iter().map(|f| f.id.clone()).collect();
         let mut records = collect.records;

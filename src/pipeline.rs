@@ -103,6 +103,12 @@ impl<'o> Pipeline<'o> {
         &mut self.diagnostics
     }
 
+    /// Give the engine back (its SQL analysis cache and detection state), so the next batch —
+    /// the next Lambda invocation of a warm container — starts warm.
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
     /// End of a stream (file, batch): forget per-stream parser state.
     pub fn end_stream(&mut self) {
         self.parsers.end_stream();
