@@ -48,6 +48,34 @@ impl SourceArg {
     }
 }
 
+/// Severity names on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// info
+    Info,
+    /// low
+    Low,
+    /// medium
+    Medium,
+    /// high
+    High,
+    /// critical
+    Critical,
+}
+
+impl From<SeverityArg> for laneguard::finding::Severity {
+    fn from(s: SeverityArg) -> Self {
+        use laneguard::finding::Severity as S;
+        match s {
+            SeverityArg::Info => S::Info,
+            SeverityArg::Low => S::Low,
+            SeverityArg::Medium => S::Medium,
+            SeverityArg::High => S::High,
+            SeverityArg::Critical => S::Critical,
+        }
+    }
+}
+
 /// Output formats of findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -79,6 +107,13 @@ pub struct ReplayArgs {
     /// With `--log-group`: end of the time range (default: now).
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
+    /// Publish the findings to this SNS topic after the run (off by default: a replay is a dry
+    /// run). Shadow findings are never published.
+    #[arg(long, value_name = "TOPIC_ARN")]
+    pub sns: Option<String>,
+    /// With `--sns`: publish only findings at or above this severity.
+    #[arg(long, value_enum, default_value = "low", requires = "sns")]
+    pub sns_min_severity: SeverityArg,
     /// Events per API page (tests use small pages to exercise pagination).
     #[arg(long, value_name = "N", hide = true)]
     pub page_size: Option<i32>,
@@ -125,6 +160,22 @@ pub struct ReplayArgs {
     /// Print at most this many diagnostics in full (all are counted).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_diagnostics: usize,
+}
+
+/// Publish findings to SNS (the same sink as the Lambda functions).
+fn publish(
+    topic: &str,
+    min: laneguard::finding::Severity,
+    findings: &[Finding],
+) -> anyhow::Result<laneguard::sink::SnsReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sdk = laneguard::lambda::aws_sdk_config(&laneguard::sink::RetryPolicy::default()).await;
+        let sink = laneguard::sink::SnsSink::new(aws_sdk_sns::Client::new(&sdk), topic, min);
+        Ok(sink.send(findings).await?)
+    })
 }
 
 /// Page through a log group into the pipeline, with a spinner (events, bytes) on a terminal.
@@ -196,6 +247,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
 struct ReplayOutput<W: Write> {
     events: bool,
     raw: bool,
+    /// Findings kept for `--sns`.
+    keep: Option<Vec<Finding>>,
     sink: WriterSink<BufWriter<W>>,
     error: Option<io::Error>,
     progress: Option<(ProgressBar, Arc<AtomicU64>)>,
@@ -239,6 +292,9 @@ impl<W: Write> Output for ReplayOutput<W> {
     }
 
     fn findings(&mut self, findings: &[Finding]) {
+        if let Some(keep) = &mut self.keep {
+            keep.extend_from_slice(findings);
+        }
         if self.events {
             return;
         }
@@ -352,6 +408,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut output = ReplayOutput {
         events: args.events,
         raw: args.show_literals,
+        keep: args.sns.as_ref().map(|_| Vec::new()),
         sink: WriterSink::new(BufWriter::with_capacity(1 << 16, stdout.lock()), format),
         error: None,
         progress,
@@ -384,6 +441,18 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     output.write(|out| out.flush());
+    if let (Some(topic), Some(findings)) = (&args.sns, output.keep.take()) {
+        match publish(topic, args.sns_min_severity.into(), &findings) {
+            Ok(report) => eprintln!(
+                "laneguard replay: SNS {topic}: {} published, {} shadow and {} below the minimum severity not published",
+                report.published, report.shadow, report.below_threshold
+            ),
+            Err(e) => {
+                eprintln!("laneguard: {e:#}");
+                failed += 1;
+            }
+        }
+    }
     let elapsed = started.elapsed();
 
     if !args.quiet {
