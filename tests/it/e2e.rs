@@ -544,12 +544,80 @@ fn write_parts(rec: &Recording, dir: &Path) {
     }
 }
 
+/// The Lambda half: the same real audit output, wrapped in CloudWatch Logs subscription events
+/// (`laneguard envelope`) and run through the rds-audit function's handler, must raise exactly
+/// what `laneguard replay` raised (same rules, same counts).
+fn through_the_lambda_handler(rec: &Recording, dir: &Path) {
+    let source = match rec.engine {
+        Engine::MariaDb => "mysql-audit",
+        Engine::Postgres => "pgaudit",
+    };
+    let config = laneguard::lambda::FunctionConfig::from_vars(
+        laneguard::lambda::FunctionKind::RdsAudit,
+        |k| match k {
+            "LANEGUARD_SOURCE" => Some(source.to_owned()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("laneguard-rds-audit-e2e".to_owned()),
+            _ => None,
+        },
+    )
+    .expect("function config");
+    let sdk = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                    "e2e", "e2e", None, None, "static",
+                ))
+                .load(),
+        );
+    for part in ["benign", "attack"] {
+        let file = dir.join(part).join(rec.engine.file_name());
+        let out = Command::new(env!("CARGO_BIN_EXE_laneguard"))
+            .args([
+                "envelope",
+                "--log-group",
+                "e2e-database-audit",
+                "--log-stream",
+                "e2e-instance-1",
+            ])
+            .arg(&file)
+            .current_dir(repo())
+            .output()
+            .expect("run laneguard envelope");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let handler = laneguard::lambda::Handler::new(&config, &sdk)
+            .expect("handler")
+            .with_stdout(None);
+        let (report, findings, _) = handler.detect(&out.stdout);
+        assert_eq!(report.diagnostics, 0, "{:?}", report.diagnostic_samples);
+        let mut via_lambda: Vec<String> = findings.iter().map(|f| f.rule_id.clone()).collect();
+        let mut via_replay: Vec<String> = replay(&file).into_iter().map(|f| f.rule_id).collect();
+        via_lambda.sort();
+        via_replay.sort();
+        assert_eq!(
+            via_lambda, via_replay,
+            "{:?} {part}: the Lambda handler and replay disagree",
+            rec.engine
+        );
+        eprintln!(
+            "  lambda {:?} {part}: {} events, {} findings, same as replay",
+            rec.engine,
+            report.events,
+            findings.len()
+        );
+    }
+}
+
 fn end_to_end(engine: Engine, test: &str) {
     let Some(tools) = tools_or_skip(test) else { return };
     let rec = record(&tools, engine);
     let out = Scratch::new("replay");
     write_parts(&rec, &out.0);
     check(&rec, &out.0);
+    through_the_lambda_handler(&rec, &out.0);
 }
 
 #[test]
