@@ -72,9 +72,14 @@ pub fn run_paths(paths: &[&str], options: InputOptions) -> Run {
 
 /// Run the pipeline over in-memory bytes, as if they were a file called `name`.
 pub fn run_bytes(name: &str, bytes: &[u8], options: InputOptions) -> Run {
+    run_bytes_with(Engine::default(), name, bytes, options)
+}
+
+/// [`run_bytes`] with a configured engine (policy, detectors).
+pub fn run_bytes_with(engine: Engine, name: &str, bytes: &[u8], options: InputOptions) -> Run {
     let mut out = Collect::default();
     let (stats, diagnostics) = {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut out);
         input::read_stream(name, bytes, &options, &mut pipeline);
         pipeline.end_stream();
         let stats = pipeline.stats().clone();

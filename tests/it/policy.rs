@@ -6,50 +6,43 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use laneguard::engine::Engine;
-use laneguard::event::{Classification, Event, EventJson};
+use laneguard::event::Classification;
 use laneguard::finding::{Finding, Severity};
-use laneguard::input::{self, InputOptions};
-use laneguard::pipeline::{Output, Pipeline};
+use laneguard::input::InputOptions;
+
 use laneguard::policy::{Policy, PolicyChecks};
-use laneguard::sources::ParseOptions;
+
 use serde_json::Value;
 
-#[derive(Default)]
+/// What a run produced: events as JSON values (raw text omitted), findings.
 struct Collect {
     events: Vec<Value>,
     findings: Vec<Finding>,
 }
 
-impl Output for Collect {
-    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
-        let matched: Vec<&str> = matched.iter().map(String::as_str).collect();
-        let json = EventJson {
-            event,
-            raw: false,
-            matched: &matched,
-        };
-        self.events.push(serde_json::to_value(&json).unwrap());
-    }
-    fn findings(&mut self, findings: &[Finding]) {
-        self.findings.extend_from_slice(findings);
-    }
-}
-
 /// Run `text` (as a file called `name`) through the real pipeline with `policy` enriching and
 /// checking.
 fn run_with(policy: Arc<Policy>, name: &str, text: &str) -> Collect {
-    let mut out = Collect::default();
-    {
-        let mut engine = Engine::default();
-        engine.set_policy(Arc::clone(&policy));
-        engine.add_detector(Box::new(PolicyChecks::new(policy)));
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut out);
-        input::read_stream(name, text.as_bytes(), &InputOptions::default(), &mut pipeline);
-        pipeline.end_stream();
-        let diagnostics = pipeline.diagnostics_mut().take_kept();
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let mut engine = Engine::default();
+    engine.set_policy(Arc::clone(&policy));
+    engine.add_detector(Box::new(PolicyChecks::new(policy)));
+    let run = crate::common::run_bytes_with(engine, name, text.as_bytes(), InputOptions::default());
+    assert!(run.diagnostics.is_empty(), "{:?}", run.diagnostics);
+    Collect {
+        events: run
+            .events
+            .iter()
+            .map(|e| {
+                let mut v: Value = serde_json::from_str(e).unwrap();
+                if let Some(st) = v.get_mut("statement").and_then(Value::as_object_mut) {
+                    st.remove("text");
+                    st.remove("parameter");
+                }
+                v
+            })
+            .collect(),
+        findings: run.findings,
     }
-    out
 }
 
 fn embedded() -> Arc<Policy> {
