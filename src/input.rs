@@ -429,6 +429,7 @@ fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
     let mut line_no = 0u64;
     let mut source = options.source;
     let mut decided = source.is_some();
+    let mut exported: Option<bool> = None;
     // A PostgreSQL entry being assembled: its text and first line.
     let mut entry = String::new();
     let mut entry_line = 0u64;
@@ -455,7 +456,16 @@ fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
                 break;
             }
         }
-        let text = utf8_line(&line, pipeline, &o);
+        let decoded = utf8_line(&line, pipeline, &o);
+        // CloudWatch Logs exports to S3 write `<event time> <message>` per event: decided on the
+        // first meaningful line, then stripped wherever present (continuation lines lack it).
+        if exported.is_none() && !decoded.trim().is_empty() && !decoded.starts_with('#') {
+            exported = Some(export_prefix(&decoded).is_some());
+        }
+        let (text, export_time) = match export_prefix(&decoded).filter(|_| exported == Some(true)) {
+            Some((n, t)) => (&decoded[n..], Some(t)),
+            None => (&decoded[..], None),
+        };
         let is_pg = source == Some(Source::Pgaudit);
         let continuation = is_pg
             && !entry.is_empty()
@@ -505,15 +515,30 @@ fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
             continue;
         }
         pipeline.record(RawRecord {
-            text: &text,
+            text,
             origin: o,
             source,
-            envelope_time: None,
+            envelope_time: export_time,
         });
     }
     if !entry.is_empty() {
         flush_entry(name, &mut entry, entry_line, source, pipeline);
     }
+}
+
+/// The `2019-08-08T00:49:34.000Z ` prefix a CloudWatch Logs export to S3 puts before each
+/// message: its length and time.
+fn export_prefix(line: &str) -> Option<(usize, jiff::Timestamp)> {
+    let b = line.as_bytes();
+    if b.len() < 21 || b[4] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    let end = memchr::memchr(b' ', &b[..b.len().min(40)])?;
+    if b[end - 1] != b'Z' {
+        return None;
+    }
+    let t = crate::time::parse_rfc3339(&line[..end])?;
+    Some((end + 1, t))
 }
 
 /// A pgaudit entry whose CSV has an open quote continues on the next line whatever it looks like.

@@ -119,3 +119,32 @@ fn postgres_multi_line_entries_keep_their_first_line() {
     assert!(run.events[0].contains("not a new entry"), "{}", run.events[0]);
     assert!(run.events[1].contains("\"line\":4"), "{}", run.events[1]);
 }
+
+/// CloudWatch Logs exports to S3 (CreateExportTask) write `<event time> <message>` lines, gzip:
+/// the prefix is stripped, multi-line PostgreSQL messages stay together, and the export time
+/// stands in for records without their own.
+#[test]
+fn cloudwatch_logs_export_objects() {
+    let pg = "2026-11-28T00:25:45.000Z 2026-11-28 00:25:45 UTC:127.0.0.5(53729):app@shop:[20391]:LOG:  AUDIT: SESSION,3,1,READ,SELECT,TABLE,public.tmp_t,\"SELECT a,\n\t       a * 2 AS doubled\n\t  FROM tmp_t\",<none>\n\
+2026-11-28T00:25:45.000Z 2026-11-28 00:25:45 UTC:127.0.0.5(53729):app@shop:[20391]:LOG:  AUDIT: SESSION,5,1,DDL,DROP TABLE,,,DROP TABLE tmp_t,<none>\n";
+    let run = run_bytes("000000.gz", &gzip(pg.as_bytes()), InputOptions::default());
+    assert!(run.diagnostics.is_empty(), "{:?}", run.diagnostics);
+    assert_eq!(run.events.len(), 2);
+    assert!(run.events[0].contains("a * 2 AS doubled"), "{}", run.events[0]);
+    assert!(run.events[1].contains("\"line\":4"), "{}", run.events[1]);
+    let mysql = "2026-11-28T00:25:20.000Z 20261128 00:25:20,vm,app,127.0.0.5,5,7,QUERY,shop,'UPDATE users SET email=\\'x@example.com\\' WHERE id=2',0\n\
+2026-11-28T00:25:21.000Z TIME,HOSTNAME,root,localhost,CONNECTION_ID,QUERY_ID,QUERY,,'select 1',0,,\n";
+    let options = InputOptions {
+        source: Some(laneguard::event::Source::MysqlAudit),
+        ..InputOptions::default()
+    };
+    let run = run_bytes("export.log", mysql.as_bytes(), options);
+    assert_eq!(run.events.len(), 2);
+    // The placeholder timestamp falls back to the export's event time (with a diagnostic).
+    assert_eq!(run.diagnostics.len(), 1);
+    assert!(
+        run.events[1].contains("\"time\":\"2026-11-28T00:25:21Z\""),
+        "{}",
+        run.events[1]
+    );
+}
