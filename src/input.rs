@@ -470,12 +470,12 @@ fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
         let continuation = is_pg
             && !entry.is_empty()
             && (entry_open_quote(&entry)
-                || !(pipeline.parsers_mut().pg_prefix().is_record_start(&text)
-                    || pgaudit::is_bare_record_start(&text)));
+                || !(pipeline.parsers_mut().pg_prefix().is_record_start(text)
+                    || pgaudit::is_bare_record_start(text)));
         if continuation {
             if entry.len() + text.len() < max {
                 entry.push('\n');
-                entry.push_str(&text);
+                entry.push_str(text);
             } else {
                 pipeline.diagnostic(Diagnostic::new(
                     DiagnosticKind::TooLarge,
@@ -497,7 +497,7 @@ fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
             continue;
         }
         if !decided || source == Some(Source::VpcFlow) {
-            if let Some(format) = FlowFormat::from_header(&text) {
+            if let Some(format) = FlowFormat::from_header(text) {
                 pipeline.parsers_mut().set_vpc_format(format);
                 pipeline.skipped(Skip::Header, &o);
                 source = Some(Source::VpcFlow);
@@ -506,11 +506,11 @@ fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
             }
         }
         if !decided {
-            source = sources::detect_content(&text, pipeline.parsers_mut().pg_prefix());
+            source = sources::detect_content(text, pipeline.parsers_mut().pg_prefix());
             decided = true;
         }
         if source == Some(Source::Pgaudit) {
-            entry.push_str(&text);
+            entry.push_str(text);
             entry_line = line_no;
             continue;
         }
