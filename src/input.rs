@@ -534,7 +534,7 @@ fn export_prefix(line: &str) -> Option<(usize, jiff::Timestamp)> {
         return None;
     }
     let end = memchr::memchr(b' ', &b[..b.len().min(40)])?;
-    if b[end - 1] != b'Z' {
+    if end < 20 || b[end - 1] != b'Z' {
         return None;
     }
     let t = crate::time::parse_rfc3339(&line[..end])?;
@@ -584,4 +584,30 @@ pub fn read_paths(paths: &[PathBuf], options: &InputOptions, pipeline: &mut Pipe
 /// Whether `path` names standard input.
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_prefix;
+
+    #[test]
+    fn export_prefixes() {
+        assert_eq!(
+            export_prefix("2019-08-08T00:49:34.000Z msg").map(|(n, _)| n),
+            Some(25)
+        );
+        assert_eq!(
+            export_prefix("2019-08-08T00:49:34Z msg").map(|(n, _)| n),
+            Some(21)
+        );
+        for bad in [
+            " 123-5678T12:4 Z",
+            "    -     T  :          Z x",
+            "2019-08-08T00:49:34.000 msg",
+            "2019-08-08 00:49:34 UTC:x",
+            "é",
+        ] {
+            assert_eq!(export_prefix(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -274,17 +274,20 @@ pub fn decode_concatenated(text: &str, origin: &Origin<'_>, ctx: &DocContext, si
                 json_diag(sink, &o, "invalid JSON in a sequence of documents", &e);
                 // Resynchronise on the next document start, so one bad member loses only itself:
                 // the next subscription payload, else the next line that opens an object.
-                let next = start[1..]
+                // Skip the first character whole: the text after a document can be anything.
+                let skip = start.chars().next().map_or(1, char::len_utf8);
+                let next = start[skip..]
                     .find("{\"messageType\"")
-                    .or_else(|| start[1..].find("\n{").map(|p| p + 1));
+                    .or_else(|| start[skip..].find("\n{").map(|p| p + 1))
+                    .map(|p| p + skip);
                 match next {
                     Some(next) => {
                         if let Some(l) = offset_line {
                             offset_line = Some(
-                                l + memchr::memchr_iter(b'\n', &start.as_bytes()[..next + 1]).count() as u64,
+                                l + memchr::memchr_iter(b'\n', &start.as_bytes()[..next]).count() as u64,
                             );
                         }
-                        rest = &start[next + 1..];
+                        rest = &start[next..];
                     }
                     None => return,
                 }
@@ -537,6 +540,20 @@ mod tests {
         assert_eq!(texts, ["a", "c"]);
         assert_eq!(c.diags.len(), 1);
         assert_eq!(c.records[1].1, "f:2 g/s event 3 record #0");
+    }
+
+    #[test]
+    fn garbage_between_documents_never_panics() {
+        for text in [
+            "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[]}é{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[]}",
+            "{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[]}€€€",
+            "{é",
+            "{\"a\":1}\n\n𝄞{\"b\"",
+        ] {
+            let mut c = Collect::default();
+            decode_concatenated(text, &Origin::default(), &DocContext::default(), &mut c);
+            assert!(!c.diags.is_empty(), "{text}");
+        }
     }
 
     #[test]

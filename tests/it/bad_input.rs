@@ -182,3 +182,16 @@ fn oversized_log_event_in_a_payload() {
     assert_eq!(kinds(&run), [DiagnosticKind::TooLarge]);
     assert_eq!(run.diagnostics[0].origin.event_id.as_deref(), Some("1"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    /// Whatever bytes arrive — built from the characters the formats are made of — reading them
+    /// never panics, plain or gzipped.
+    #[test]
+    fn arbitrary_input_never_panics(text in "[{}\\[\\]\":,'\\\\ \\n\\tTZ0-9a-zé€𝄞#-]{0,300}") {
+        let _ = run_bytes("fuzz.log", text.as_bytes(), InputOptions::default());
+        let _ = run_bytes("fuzz.gz", &gzip(text.as_bytes()), InputOptions::default());
+        let doc = format!("{{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[]}}{text}");
+        let _ = run_bytes("fuzz.json", doc.as_bytes(), InputOptions::default());
+    }
+}
