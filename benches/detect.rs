@@ -4,22 +4,23 @@
 //!
 //! `cargo bench --bench detect` — results: docs/BENCHMARKS.md.
 
+// A benchmark states its set-up by failing loudly.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 mod common;
 use common::corpus;
 
-use laneguard::engine::Engine;
-use laneguard::event::Event;
-use laneguard::finding::Finding;
-use laneguard::input::{self, InputOptions};
-use laneguard::pipeline::{Output, Pipeline};
-use laneguard::policy::{Policy, PolicyChecks};
-use laneguard::rules::RuleSet;
-use laneguard::sources::ParseOptions;
+use laneguard_core::config::{Config, Sources};
+use laneguard_core::engine::Engine;
+use laneguard_core::event::Event;
+use laneguard_core::finding::Finding;
+use laneguard_core::input::{self, InputOptions};
+use laneguard_core::pipeline::{Output, Pipeline};
+use laneguard_core::sources::ParseOptions;
 
 struct Count(u64, u64);
 
@@ -34,19 +35,17 @@ impl Output for Count {
 }
 
 fn engine() -> Engine {
-    let policy = Arc::new(Policy::embedded());
-    let (rules, _) = RuleSet::embedded();
-    let mut engine = Engine::default();
-    engine.set_policy(Arc::clone(&policy));
-    engine.add_detector(Box::new(PolicyChecks::new(policy)));
-    engine.add_detector(Box::new(rules));
-    engine
+    Config::load(&Sources::embedded())
+        .and_then(Config::require_all_rules)
+        .expect("the embedded configuration loads")
+        .engine()
 }
 
 fn run(bytes: &[u8]) -> (u64, u64) {
     let mut out = Count(0, 0);
     {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine(), &mut out);
+        let mut engine = engine();
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
         input::read_stream("bench", bytes, &InputOptions::default(), &mut pipeline);
     }
     (out.0, out.1)

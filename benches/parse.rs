@@ -10,12 +10,12 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 mod common;
 use common::corpus;
 
-use laneguard::engine::Engine;
-use laneguard::event::Event;
-use laneguard::finding::Finding;
-use laneguard::input::{self, InputOptions};
-use laneguard::pipeline::{Output, Pipeline};
-use laneguard::sources::ParseOptions;
+use laneguard_core::engine::Engine;
+use laneguard_core::event::Event;
+use laneguard_core::finding::Finding;
+use laneguard_core::input::{self, InputOptions};
+use laneguard_core::pipeline::{Output, Pipeline};
+use laneguard_core::sources::ParseOptions;
 
 struct Count(u64);
 
@@ -30,7 +30,8 @@ impl Output for Count {
 fn run(bytes: &[u8]) -> u64 {
     let mut out = Count(0);
     {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        let mut engine = Engine::default();
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
         input::read_stream("bench", bytes, &InputOptions::default(), &mut pipeline);
     }
     out.0

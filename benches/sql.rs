@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use laneguard::sql::{Analyzer, Dialect};
+use laneguard_core::sql::{Analyzer, Dialect};
 
 const SHAPES: &[(Dialect, &str)] = &[
     (Dialect::Mysql, "SELECT id, email FROM users WHERE id = 17"),

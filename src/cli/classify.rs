@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
-use laneguard::sql::{self, Analyzer, Dialect, Flags, StatementClass};
+use laneguard_core::sql::{self, Analyzer, Dialect, Flags, StatementClass};
 
 use super::ClassifyArgs;
 

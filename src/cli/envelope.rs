@@ -17,9 +17,9 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use laneguard::lambda::{LogEventIn, subscription_event};
-use laneguard::sources::LinePrefix;
-use laneguard::sources::pgaudit::{RDS_PREFIX, is_bare_record_start};
+use laneguard_core::envelope::subscription::{LogEventIn, subscription_event};
+use laneguard_core::sources::LinePrefix;
+use laneguard_core::sources::pgaudit::{RDS_PREFIX, is_bare_record_start};
 
 /// `laneguard envelope`.
 #[derive(Debug, Args)]
@@ -96,7 +96,7 @@ pub fn run(args: &EnvelopeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut text = String::new();
-    if laneguard::input::is_stdin(&args.input) {
+    if laneguard_core::input::is_stdin(&args.input) {
         std::io::stdin()
             .read_to_string(&mut text)
             .context("reading standard input")?;

@@ -9,13 +9,12 @@ use std::sync::atomic::AtomicU64;
 
 use clap::Args;
 
-use laneguard::engine::Engine;
-use laneguard::input::{self, Input, InputOptions};
-use laneguard::learn::Learner;
-use laneguard::pipeline::Pipeline;
-use laneguard::policy::Policy;
-use laneguard::sources::ParseOptions;
-use laneguard::tune::{Label, Labels};
+use laneguard_core::config::{Config, Sources};
+use laneguard_core::input::{self, Input, InputOptions};
+use laneguard_core::learn::Learner;
+use laneguard_core::pipeline::Pipeline;
+use laneguard_core::sources::ParseOptions;
+use laneguard_core::tune::{Label, Labels};
 
 /// `laneguard learn`.
 #[derive(Debug, Args)]
@@ -34,15 +33,14 @@ pub struct LearnArgs {
 
 /// Run `laneguard learn`.
 pub fn run(args: &LearnArgs) -> anyhow::Result<ExitCode> {
-    let policy = match &args.policy {
-        Some(p) => match Policy::load(p) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("laneguard: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => Policy::embedded(),
+    // The same engine as every other entry point (the learner ignores its findings): learning
+    // sees events enriched exactly as detection does.
+    let config = match Config::load(&Sources::from_paths(args.policy.as_deref(), None)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("laneguard: {e}");
+            return Ok(ExitCode::from(2));
+        }
     };
     let labels = Labels::for_corpus(&args.corpus)?;
     let (inputs, errors) = input::expand(std::slice::from_ref(&args.corpus));
@@ -60,11 +58,10 @@ pub fn run(args: &LearnArgs) -> anyhow::Result<ExitCode> {
     } else {
         benign
     };
-    let mut engine = Engine::default();
-    engine.set_policy(Arc::new(policy));
+    let mut engine = config.engine();
     let mut learner = Learner::default();
     {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut learner);
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut learner);
         let counter = Arc::new(AtomicU64::new(0));
         for i in chosen {
             input::read_input(i, &InputOptions::default(), &mut pipeline, &counter)?;

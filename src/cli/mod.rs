@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing and the subcommands. The binary (`src/main.rs`)
 //! only wires this module; everything a subcommand needs from the engine lives in the library.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod classify;
 pub mod envelope;
 pub mod learn;
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use laneguard::sql::Dialect;
+use laneguard_core::sql::Dialect;
 
 /// `laneguard classify`: classify SQL statements, one JSON line each.
 #[derive(Debug, Args)]

@@ -13,13 +13,13 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use laneguard::envelope::Limits;
-use laneguard::event::{Event, EventJson, Source};
-use laneguard::finding::Finding;
-use laneguard::input::{self, Input, InputOptions};
-use laneguard::pipeline::{Output, Pipeline, Stats};
-use laneguard::sink::{FindingFormat, Sink, WriterSink};
-use laneguard::sources::{FlowFormat, LinePrefix, ParseOptions};
+use laneguard_core::envelope::Limits;
+use laneguard_core::event::{Event, EventJson, Source};
+use laneguard_core::finding::Finding;
+use laneguard_core::input::{self, Input, InputOptions};
+use laneguard_core::output::{FindingFormat, FindingWriter};
+use laneguard_core::pipeline::{Output, Pipeline, Stats};
+use laneguard_core::sources::{FlowFormat, LinePrefix, ParseOptions};
 
 /// Source names accepted by `--source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,9 +63,9 @@ pub enum SeverityArg {
     Critical,
 }
 
-impl From<SeverityArg> for laneguard::finding::Severity {
+impl From<SeverityArg> for laneguard_core::finding::Severity {
     fn from(s: SeverityArg) -> Self {
-        use laneguard::finding::Severity as S;
+        use laneguard_core::finding::Severity as S;
         match s {
             SeverityArg::Info => S::Info,
             SeverityArg::Low => S::Low,
@@ -137,7 +137,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FORMAT")]
     pub vpc_format: Option<String>,
     /// PostgreSQL `log_line_prefix` of the logs.
-    #[arg(long, value_name = "PREFIX", default_value = laneguard::sources::pgaudit::RDS_PREFIX)]
+    #[arg(long, value_name = "PREFIX", default_value = laneguard_core::sources::pgaudit::RDS_PREFIX)]
     pub pg_prefix: String,
     /// MySQL `server_audit_query_log_limit`: statements logged at this length are marked truncated.
     #[arg(long, value_name = "BYTES", default_value_t = 1024)]
@@ -162,63 +162,23 @@ pub struct ReplayArgs {
     pub max_diagnostics: usize,
 }
 
-/// Publish findings to SNS (the same sink as the Lambda functions).
-fn publish(
-    topic: &str,
-    min: laneguard::finding::Severity,
-    findings: &[Finding],
-) -> anyhow::Result<laneguard::sink::SnsReport> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let sdk = laneguard::lambda::aws_sdk_config(&laneguard::sink::RetryPolicy::default()).await;
-        let sink = laneguard::sink::SnsSink::new(aws_sdk_sns::Client::new(&sdk), topic, min);
-        Ok(sink.send(findings).await?)
-    })
-}
-
-/// Page through a log group into the pipeline, with a spinner (events, bytes) on a terminal.
-fn read_log_group(
-    query: &laneguard::cloudwatch::LogGroupQuery,
-    pipeline: &mut Pipeline<'_>,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    });
-    let stats = runtime.block_on(async {
-        let sdk = laneguard::lambda::aws_sdk_config(&laneguard::sink::RetryPolicy::default()).await;
-        let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-        laneguard::cloudwatch::read_log_group(&client, query, pipeline, &mut |s| {
-            if let Some(b) = &bar {
-                b.set_message(format!(
-                    "{}: {} pages, {} events, {} bytes",
-                    query.log_group, s.pages, s.events, s.bytes
-                ));
-            }
-        })
-        .await
-    })?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+/// The `--log-group` query of the arguments, or a usage error.
+#[cfg(feature = "aws")]
+fn log_group_query(args: &ReplayArgs, group: &str) -> Result<super::aws::Query, String> {
+    let now = jiff::Timestamp::now();
+    let start = super::aws::parse_time(args.start.as_deref().unwrap_or("now-1h"), now)?;
+    let end = super::aws::parse_time(args.end.as_deref().unwrap_or("now"), now)?;
+    if end <= start {
+        return Err(format!("--end {end} is not after --start {start}"));
     }
-    tracing::info!(
-        pages = stats.pages,
-        events = stats.events,
-        bytes = stats.bytes,
-        "log group read"
-    );
-    Ok(())
+    Ok(super::aws::Query {
+        log_group: group.to_owned(),
+        stream_prefix: args.log_stream_prefix.clone(),
+        start,
+        end,
+        source: args.source.source(),
+        page_size: args.page_size,
+    })
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -249,7 +209,7 @@ struct ReplayOutput<W: Write> {
     raw: bool,
     /// Findings kept for `--sns`.
     keep: Option<Vec<Finding>>,
-    sink: WriterSink<BufWriter<W>>,
+    sink: FindingWriter<BufWriter<W>>,
     error: Option<io::Error>,
     progress: Option<(ProgressBar, Arc<AtomicU64>)>,
     ticks: u64,
@@ -299,12 +259,9 @@ impl<W: Write> Output for ReplayOutput<W> {
             return;
         }
         if self.error.is_none()
-            && let Err(e) = self.sink.send(findings)
+            && let Err(e) = self.sink.write(findings)
         {
-            self.error = Some(match e {
-                laneguard::sink::SinkError::Io { source, .. } => source,
-                other => io::Error::other(other),
-            });
+            self.error = Some(e);
         }
     }
 }
@@ -333,44 +290,32 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let input_options = InputOptions {
         limits,
         source: args.source.source(),
+        pg_prefix: parse_options.pg_prefix.clone().unwrap_or_default(),
     };
     let config = match args.config.load() {
         Ok(c) => c,
         Err(e) => return Ok(usage_error(&format!("{e:#}"))),
     };
-    for e in &config.errors {
+    for e in &config.rejected {
         eprintln!("laneguard: rule not loaded: {e}");
     }
-    let engine = config.into_engine();
+    let mut engine = config.engine();
+    #[cfg(not(feature = "aws"))]
+    if args.log_group.is_some() || args.sns.is_some() {
+        return Ok(usage_error(
+            "this laneguard was built without the `aws` feature: --log-group and --sns are not available",
+        ));
+    }
+    #[cfg(feature = "aws")]
     let log_query = match &args.log_group {
         None => None,
-        Some(group) => {
-            let now = jiff::Timestamp::now();
-            let start = args.start.as_deref().unwrap_or("now-1h");
-            let parsed = laneguard::cloudwatch::parse_time(start, now).and_then(|s| {
-                let e = laneguard::cloudwatch::parse_time(args.end.as_deref().unwrap_or("now"), now)?;
-                if e <= s {
-                    Err(format!("--end {e} is not after --start {s}"))
-                } else {
-                    Ok((s, e))
-                }
-            });
-            let (start, end) = match parsed {
-                Ok(r) => r,
-                Err(e) => return Ok(usage_error(&e)),
-            };
-            Some(laneguard::cloudwatch::LogGroupQuery {
-                log_group: group.clone(),
-                stream_prefix: args.log_stream_prefix.clone(),
-                start,
-                end,
-                source: args.source.source(),
-                page_size: args.page_size,
-            })
-        }
+        Some(group) => match log_group_query(args, group) {
+            Ok(q) => Some(q),
+            Err(e) => return Ok(usage_error(&e)),
+        },
     };
     let (inputs, input_errors) = input::expand(&args.paths);
-    if log_query.is_none() && inputs.is_empty() && !input_errors.is_empty() {
+    if args.log_group.is_none() && inputs.is_empty() && !input_errors.is_empty() {
         for e in &input_errors {
             eprintln!("laneguard: {e}");
         }
@@ -409,7 +354,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         events: args.events,
         raw: args.show_literals,
         keep: args.sns.as_ref().map(|_| Vec::new()),
-        sink: WriterSink::new(BufWriter::with_capacity(1 << 16, stdout.lock()), format),
+        sink: FindingWriter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), format),
         error: None,
         progress,
         ticks: 0,
@@ -420,12 +365,13 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("laneguard: {e}");
     }
     let (stats, diagnostic_counts, total_diagnostics, kept) = {
-        let mut pipeline = Pipeline::new(&parse_options, engine, &mut output);
-        if let Some(query) = &log_query {
-            if let Err(e) = read_log_group(query, &mut pipeline, args.quiet || args.no_progress) {
-                eprintln!("laneguard: {e:#}");
-                failed += 1;
-            }
+        let mut pipeline = Pipeline::new(&parse_options, &mut engine, &mut output);
+        #[cfg(feature = "aws")]
+        if let Some(query) = &log_query
+            && let Err(e) = super::aws::read_log_group(query, &mut pipeline, args.quiet || args.no_progress)
+        {
+            eprintln!("laneguard: {e:#}");
+            failed += 1;
         }
         for input in &inputs {
             if let Err(e) = input::read_input(input, &input_options, &mut pipeline, &bytes_read) {
@@ -441,8 +387,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     output.write(|out| out.flush());
+    #[cfg(feature = "aws")]
     if let (Some(topic), Some(findings)) = (&args.sns, output.keep.take()) {
-        match publish(topic, args.sns_min_severity.into(), &findings) {
+        match super::aws::publish(topic, args.sns_min_severity.into(), &findings) {
             Ok(report) => eprintln!(
                 "laneguard replay: SNS {topic}: {} published, {} shadow and {} below the minimum severity not published",
                 report.published, report.shadow, report.below_threshold
@@ -492,7 +439,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
 fn summary(
     inputs: usize,
     stats: &Stats,
-    diagnostics: &std::collections::BTreeMap<laneguard::diagnostic::DiagnosticKind, u64>,
+    diagnostics: &std::collections::BTreeMap<laneguard_core::diagnostic::DiagnosticKind, u64>,
     total_diagnostics: u64,
     elapsed: Duration,
 ) -> String {

@@ -3,14 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 
-use laneguard::engine::Engine;
-use laneguard::policy::{Policy, PolicyChecks};
-use laneguard::rules::{RuleError, RuleSet, testing};
+use laneguard_core::config::{Config, ConfigError, Sources};
+use laneguard_core::rule_tests;
 
 /// Where rules and policy come from.
 #[derive(Debug, Args, Clone, Default)]
@@ -23,46 +20,16 @@ pub struct ConfigArgs {
     pub policy: Option<PathBuf>,
 }
 
-/// Loaded configuration.
-pub struct Config {
-    /// The policy.
-    pub policy: Arc<Policy>,
-    /// The rules that loaded.
-    pub rules: RuleSet,
-    /// Rule files that did not load.
-    pub errors: Vec<RuleError>,
-}
-
 impl ConfigArgs {
-    /// Load the policy (an invalid policy is an error) and the rules (invalid rule files are
-    /// reported; the others load).
-    pub fn load(&self) -> anyhow::Result<Config> {
-        let policy = match &self.policy {
-            Some(p) => Policy::load(p)?,
-            None => Policy::embedded(),
-        };
-        let (rules, errors) = match &self.rules {
-            Some(dir) => {
-                RuleSet::load_dir(dir).with_context(|| format!("reading rules from {}", dir.display()))?
-            }
-            None => RuleSet::embedded(),
-        };
-        Ok(Config {
-            policy: Arc::new(policy),
-            rules,
-            errors,
-        })
+    /// The configuration sources these options name.
+    pub fn sources(&self) -> Sources {
+        Sources::from_paths(self.policy.as_deref(), self.rules.as_deref())
     }
-}
 
-impl Config {
-    /// The engine: policy enrichment, the policy checks, then the rules.
-    pub fn into_engine(self) -> Engine {
-        let mut engine = Engine::default();
-        engine.set_policy(Arc::clone(&self.policy));
-        engine.add_detector(Box::new(PolicyChecks::new(Arc::clone(&self.policy))));
-        engine.add_detector(Box::new(self.rules));
-        engine
+    /// Load the policy (an invalid policy is an error) and the rules (invalid rule files are
+    /// in [`Config::rejected`]; the others load).
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        Config::load(&self.sources())
     }
 }
 
@@ -92,15 +59,15 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    for e in &config.errors {
+    for e in &config.rejected {
         eprintln!("laneguard: {e}");
     }
     println!(
         "{} rules loaded, {} invalid",
         config.rules.rules().len(),
-        config.errors.len()
+        config.rejected.len()
     );
-    Ok(if config.errors.is_empty() {
+    Ok(if config.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
@@ -116,12 +83,12 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    for e in &config.errors {
+    for e in &config.rejected {
         println!("FAIL {e}");
     }
-    let outcomes = testing::run_all(&config.rules, Some(&config.policy));
+    let outcomes = rule_tests::run_all(&config.rules, Some(&config.policy));
     let mut passed = 0;
-    let mut failed = config.errors.len();
+    let mut failed = config.rejected.len();
     for o in &outcomes {
         let what = match (o.index, &o.name) {
             (Some(i), Some(n)) => format!("test #{} ({n})", i + 1),

@@ -11,13 +11,13 @@ use std::sync::atomic::AtomicU64;
 
 use clap::{Args, ValueEnum};
 
-use laneguard::engine::Engine;
-use laneguard::input::{self, InputOptions};
-use laneguard::pipeline::Pipeline;
-use laneguard::policy::{self, PolicyChecks};
-use laneguard::rules::{Mode, RuleSet};
-use laneguard::sources::ParseOptions;
-use laneguard::tune::{self, Labels, Tally};
+use laneguard_core::config::{Config, RulesSource, Sources};
+use laneguard_core::input::{self, InputOptions};
+use laneguard_core::pipeline::Pipeline;
+use laneguard_core::policy;
+use laneguard_core::rules::Mode;
+use laneguard_core::sources::ParseOptions;
+use laneguard_core::tune::{self, Labels, Tally};
 
 use super::rules::ConfigArgs;
 
@@ -55,14 +55,11 @@ struct RuleInfo {
     fp_budget: Option<u64>,
 }
 
-fn run_corpus(args: &TuneArgs, rules: RuleSet, policy: &Arc<policy::Policy>) -> anyhow::Result<Tally> {
-    let mut engine = Engine::default();
-    engine.set_policy(Arc::clone(policy));
-    engine.add_detector(Box::new(PolicyChecks::new(Arc::clone(policy))));
-    engine.add_detector(Box::new(rules));
+fn run_corpus(args: &TuneArgs, config: Config) -> anyhow::Result<Tally> {
+    let mut engine = config.engine();
     let mut tally = Tally::new(Labels::for_corpus(&args.corpus)?);
     {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut tally);
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut tally);
         let (inputs, errors) = input::expand(std::slice::from_ref(&args.corpus));
         if let Some(e) = errors.into_iter().next() {
             return Err(e.into());
@@ -92,7 +89,7 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    for e in &config.errors {
+    for e in &config.rejected {
         eprintln!("laneguard: rule not loaded: {e}");
     }
     let mut infos: Vec<RuleInfo> = config
@@ -112,15 +109,19 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
             fp_budget: None,
         });
     }
-    let policy = Arc::clone(&config.policy);
-    let tally = run_corpus(args, config.rules, &policy)?;
+    let tally = run_corpus(args, config)?;
     let fire_diff = match &args.baseline {
         Some(dir) => {
-            let (base, errors) = RuleSet::load_dir(dir)?;
-            for e in &errors {
+            // The same policy, the baseline's rules.
+            let sources = Sources {
+                rules: RulesSource::Dir(dir.clone()),
+                ..args.config.sources()
+            };
+            let base = Config::load(&sources)?;
+            for e in &base.rejected {
                 eprintln!("laneguard: baseline rule not loaded: {e}");
             }
-            let base_tally = run_corpus(args, base, &policy)?;
+            let base_tally = run_corpus(args, base)?;
             Some(tune::diff(&tally.fired, &base_tally.fired))
         }
         None => None,

@@ -12,11 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use laneguard::lambda::{
-    FunctionConfig, FunctionKind, Handler, LogEventIn, control_message_event, sdk_retry_config,
-    subscription_event,
-};
-use laneguard::sink::{RetryPolicy, SinkError};
+use laneguard_aws::sdk::sdk_retry_config;
+use laneguard_aws::{DeliveryError, RetryPolicy};
+use laneguard_core::envelope::subscription::{LogEventIn, control_message_event, subscription_event};
+use laneguard_lambda::{FunctionConfig, FunctionKind, Handler};
 use serde_json::Value;
 
 use support::{Fault, FaultProxy, FaultRule, Moto, create_queue, drain_queue};
@@ -277,7 +276,7 @@ fn rds_audit_alerts_siem_redaction_and_redelivery() {
 
         // Redaction: the capture's literal is in the input, and nowhere in SNS or the SIEM.
         let decoded = String::from_utf8(
-            laneguard::envelope::decode::base64_maybe_gunzip(
+            laneguard_core::envelope::decode::base64_maybe_gunzip(
                 serde_json::from_str::<Value>(&event).unwrap()["awslogs"]["data"]
                     .as_str()
                     .unwrap(),
@@ -479,7 +478,7 @@ fn exhausted_retries_fail_the_invocation_and_the_retry_publishes_only_the_rest()
         );
         match &err.errors[..] {
             [
-                SinkError::Sns {
+                DeliveryError::Sns {
                     topic_arn,
                     rule_ids,
                     reason,

@@ -1,8 +1,8 @@
 //! Bad input never panics, never stops the run, and is always counted and located.
 
-use laneguard::diagnostic::DiagnosticKind;
-use laneguard::envelope::Limits;
-use laneguard::input::InputOptions;
+use laneguard_core::diagnostic::DiagnosticKind;
+use laneguard_core::envelope::Limits;
+use laneguard_core::input::InputOptions;
 
 use crate::common::{gzip, run_bytes};
 
@@ -46,6 +46,7 @@ fn gzip_bomb_is_capped() {
             ..Limits::default()
         },
         source: None,
+        ..InputOptions::default()
     };
     let run = run_bytes("bomb.gz", &z, options);
     assert!(

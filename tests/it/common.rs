@@ -4,13 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use laneguard::diagnostic::Diagnostic;
-use laneguard::engine::Engine;
-use laneguard::event::{Event, EventJson};
-use laneguard::finding::Finding;
-use laneguard::input::{self, InputOptions};
-use laneguard::pipeline::{Output, Pipeline, Stats};
-use laneguard::sources::ParseOptions;
+use laneguard_core::diagnostic::Diagnostic;
+use laneguard_core::engine::Engine;
+use laneguard_core::envelope::RecordSink;
+use laneguard_core::event::{Event, EventJson};
+use laneguard_core::finding::Finding;
+use laneguard_core::input::{self, InputOptions};
+use laneguard_core::pipeline::{Output, Pipeline, Stats};
+use laneguard_core::sources::ParseOptions;
 
 /// What a run produced.
 #[derive(Debug, Default)]
@@ -52,7 +53,8 @@ pub fn repo() -> PathBuf {
 pub fn run_paths(paths: &[&str], options: InputOptions) -> Run {
     let mut out = Collect::default();
     let (stats, diagnostics) = {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        let mut engine = Engine::default();
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
         let (inputs, errors) = input::expand(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
         assert!(errors.is_empty(), "{errors:?}");
         let counter = Arc::new(AtomicU64::new(0));
@@ -76,10 +78,10 @@ pub fn run_bytes(name: &str, bytes: &[u8], options: InputOptions) -> Run {
 }
 
 /// [`run_bytes`] with a configured engine (policy, detectors).
-pub fn run_bytes_with(engine: Engine, name: &str, bytes: &[u8], options: InputOptions) -> Run {
+pub fn run_bytes_with(mut engine: Engine, name: &str, bytes: &[u8], options: InputOptions) -> Run {
     let mut out = Collect::default();
     let (stats, diagnostics) = {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut out);
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
         input::read_stream(name, bytes, &options, &mut pipeline);
         pipeline.end_stream();
         let stats = pipeline.stats().clone();
@@ -101,7 +103,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// An [`Output`] that hands every event to a closure while the event is alive (events borrow
-/// from the batch buffer, so renderers such as `laneguard::ocsf` must run inside the callback).
+/// from the batch buffer, so renderers such as `laneguard_core::ocsf` must run inside the callback).
 struct EachEvent<'f> {
     on_event: &'f mut dyn FnMut(&Event<'_>),
     findings: Vec<Finding>,
@@ -128,7 +130,8 @@ pub fn for_each_event(
         findings: Vec::new(),
     };
     let diagnostics = {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), Engine::default(), &mut out);
+        let mut engine = Engine::default();
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
         let (inputs, errors) = input::expand(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
         assert!(errors.is_empty(), "{errors:?}");
         let counter = Arc::new(AtomicU64::new(0));

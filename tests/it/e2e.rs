@@ -525,15 +525,13 @@ fn through_the_lambda_handler(rec: &Recording, dir: &Path) {
         Engine::MariaDb => "mysql-audit",
         Engine::Postgres => "pgaudit",
     };
-    let config = laneguard::lambda::FunctionConfig::from_vars(
-        laneguard::lambda::FunctionKind::RdsAudit,
-        |k| match k {
+    let config =
+        laneguard_lambda::FunctionConfig::from_vars(laneguard_lambda::FunctionKind::RdsAudit, |k| match k {
             "LANEGUARD_SOURCE" => Some(source.to_owned()),
             "AWS_LAMBDA_FUNCTION_NAME" => Some("laneguard-rds-audit-e2e".to_owned()),
             _ => None,
-        },
-    )
-    .expect("function config");
+        })
+        .expect("function config");
     let sdk = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -561,7 +559,7 @@ fn through_the_lambda_handler(rec: &Recording, dir: &Path) {
             .output()
             .expect("run laneguard envelope");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let handler = laneguard::lambda::Handler::new(&config, &sdk)
+        let handler = laneguard_lambda::Handler::new(&config, &sdk)
             .expect("handler")
             .with_stdout(None);
         let (report, findings, _) = handler.detect(&out.stdout);

@@ -1,9 +1,9 @@
 //! Envelope forms beyond the samples: documented AWS fixtures whose payloads are not database
 //! logs, multi-member gzip, and origins that find the record again.
 
-use laneguard::diagnostic::DiagnosticKind;
-use laneguard::event::Source;
-use laneguard::input::InputOptions;
+use laneguard_core::diagnostic::DiagnosticKind;
+use laneguard_core::event::Source;
+use laneguard_core::input::InputOptions;
 
 use crate::common::{gzip, run_bytes, run_paths};
 
@@ -135,7 +135,7 @@ fn cloudwatch_logs_export_objects() {
     let mysql = "2026-11-28T00:25:20.000Z 20261128 00:25:20,vm,app,127.0.0.5,5,7,QUERY,shop,'UPDATE users SET email=\\'x@example.com\\' WHERE id=2',0\n\
 2026-11-28T00:25:21.000Z TIME,HOSTNAME,root,localhost,CONNECTION_ID,QUERY_ID,QUERY,,'select 1',0,,\n";
     let options = InputOptions {
-        source: Some(laneguard::event::Source::MysqlAudit),
+        source: Some(laneguard_core::event::Source::MysqlAudit),
         ..InputOptions::default()
     };
     let run = run_bytes("export.log", mysql.as_bytes(), options);

@@ -2,7 +2,7 @@
 //! same records in every transport envelope) parses into the expected events, with no diagnostic.
 //! Snapshots live in `tests/it/snapshots/`; review changes with `cargo insta review`.
 
-use laneguard::input::InputOptions;
+use laneguard_core::input::InputOptions;
 
 use crate::common::{repo, run_paths};
 

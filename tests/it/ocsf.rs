@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use laneguard::event::{Classification, Enrichment, Event, Kind};
-use laneguard::finding::{Finding, Severity};
-use laneguard::input::InputOptions;
-use laneguard::ocsf;
+use laneguard_core::event::{Classification, Enrichment, Event, Kind};
+use laneguard_core::finding::{Finding, Severity};
+use laneguard_core::input::InputOptions;
+use laneguard_core::ocsf;
 use serde_json::Value;
 
 use crate::common::{for_each_event, repo};

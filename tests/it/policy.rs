@@ -5,12 +5,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use laneguard::engine::Engine;
-use laneguard::event::Classification;
-use laneguard::finding::{Finding, Severity};
-use laneguard::input::InputOptions;
+use laneguard_core::config::Config;
+use laneguard_core::event::Classification;
+use laneguard_core::finding::{Finding, Severity};
+use laneguard_core::input::InputOptions;
 
-use laneguard::policy::{Policy, PolicyChecks};
+use laneguard_core::policy::Policy;
+use laneguard_core::rules::RuleSet;
 
 use serde_json::Value;
 
@@ -23,9 +24,13 @@ struct Collect {
 /// Run `text` (as a file called `name`) through the real pipeline with `policy` enriching and
 /// checking.
 fn run_with(policy: Arc<Policy>, name: &str, text: &str) -> Collect {
-    let mut engine = Engine::default();
-    engine.set_policy(Arc::clone(&policy));
-    engine.add_detector(Box::new(PolicyChecks::new(policy)));
+    // The one assembly, with no rules: enrichment and the policy checks.
+    let engine = Config {
+        policy,
+        rules: RuleSet::from_sources([]).0,
+        rejected: Vec::new(),
+    }
+    .engine();
     let run = crate::common::run_bytes_with(engine, name, text.as_bytes(), InputOptions::default());
     assert!(run.diagnostics.is_empty(), "{:?}", run.diagnostics);
     Collect {

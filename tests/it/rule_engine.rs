@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use laneguard::finding::Severity;
-use laneguard::policy::Policy;
-use laneguard::rules::{RuleSet, testing};
+use laneguard_core::finding::Severity;
+use laneguard_core::policy::Policy;
+use laneguard_core::rule_tests;
+use laneguard_core::rules::RuleSet;
 
 const MYSQL: &str = "mysql-audit";
 
@@ -113,13 +114,13 @@ fn mysql_line(user: &str, ip: &str, sql: &str, rc: i32) -> String {
 }
 
 /// Run a rule's own `[[tests]]` (raw records through the real parsers and SQL analysis).
-fn tests_of(text: &str) -> Vec<testing::TestOutcome> {
+fn tests_of(text: &str) -> Vec<rule_tests::TestOutcome> {
     let set = load_one(text);
     let r = &set.rules()[0];
     r.tests
         .iter()
         .enumerate()
-        .map(|(i, t)| testing::run_test(r, i, t, None))
+        .map(|(i, t)| rule_tests::run_test(r, i, t, None))
         .collect()
 }
 
@@ -354,7 +355,8 @@ fn suppression_mutes_repeats_per_key() {
 
 #[test]
 fn severity_modes_and_failures() {
-    use laneguard::engine::{Detector, Engine};
+    use laneguard_core::detector::Detector;
+    use laneguard_core::engine::Engine;
     let text = rule("sources = [\"mysql-audit\"]\nmode = \"shadow\"\n[match]\nclass = \"DDL\"\n");
     let set = load_one(&text);
     let r = &set.rules()[0];
@@ -392,7 +394,7 @@ fn severity_modes_and_failures() {
         &mut findings,
     );
     assert!(findings.is_empty());
-    fn shadow_finding(mut set: RuleSet) -> laneguard::finding::Finding {
+    fn shadow_finding(mut set: RuleSet) -> laneguard_core::finding::Finding {
         let mut findings = Vec::new();
         run_detector(
             &mut set,
@@ -401,18 +403,18 @@ fn severity_modes_and_failures() {
         );
         findings.remove(0)
     }
-    fn run_detector(set: &mut RuleSet, line: &str, findings: &mut Vec<laneguard::finding::Finding>) {
-        let rec = laneguard::envelope::RawRecord {
+    fn run_detector(set: &mut RuleSet, line: &str, findings: &mut Vec<laneguard_core::finding::Finding>) {
+        let rec = laneguard_core::envelope::RawRecord {
             text: line,
-            origin: laneguard::event::Origin::default(),
+            origin: laneguard_core::event::Origin::default(),
             source: None,
             envelope_time: None,
         };
-        let mut parsers = laneguard::sources::Parsers::new(&Default::default());
+        let mut parsers = laneguard_core::sources::Parsers::new(&Default::default());
         let parsed = parsers
-            .parse(laneguard::event::Source::MysqlAudit, &rec, &mut Vec::new())
+            .parse(laneguard_core::event::Source::MysqlAudit, &rec, &mut Vec::new())
             .unwrap();
-        let laneguard::sources::Parsed::Event(mut event) = parsed else {
+        let laneguard_core::sources::Parsed::Event(mut event) = parsed else {
             panic!()
         };
         let mut engine = Engine::default();
@@ -429,7 +431,7 @@ fn default_pack_tests_pass() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert!(!set.rules().is_empty());
     let policy = Arc::new(Policy::embedded());
-    let outcomes = testing::run_all(&set, Some(&policy));
+    let outcomes = rule_tests::run_all(&set, Some(&policy));
     let failures: Vec<String> = outcomes
         .iter()
         .filter(|o| !o.passed)
@@ -447,13 +449,13 @@ fn default_pack_tests_pass() {
 #[test]
 fn matcher_reference_matches_the_code() {
     let docs = std::fs::read_to_string(crate::common::repo().join("docs/RULES.md")).unwrap();
-    for f in laneguard::rules::field::FIELDS {
+    for f in laneguard_core::rules::field::FIELDS {
         assert!(
             docs.contains(&format!("`{f}`")),
             "docs/RULES.md does not document field `{f}`"
         );
     }
-    for op in laneguard::rules::condition::OPERATORS {
+    for op in laneguard_core::rules::condition::OPERATORS {
         assert!(
             docs.contains(&format!("| `{op}`")) || docs.contains(&format!(", `{op}`")),
             "operator `{op}` undocumented"
@@ -471,7 +473,7 @@ fn matcher_reference_matches_the_code() {
         for op in line.split('|').nth(1).unwrap().split(',') {
             let op = op.trim().trim_matches('`');
             assert!(
-                laneguard::rules::condition::OPERATORS.contains(&op),
+                laneguard_core::rules::condition::OPERATORS.contains(&op),
                 "docs list unknown operator {op}"
             );
         }

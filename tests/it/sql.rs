@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use laneguard::sql::{self, Analyzer, Dialect, Flags, StatementClass};
+use laneguard_core::sql::{self, Analyzer, Dialect, Flags, StatementClass};
 use proptest::prelude::*;
 
 const CORPUS: &str = include_str!("sql_corpus.tsv");

@@ -1,7 +1,7 @@
 //! Retries for the AWS sinks: two layers, stated explicitly.
 //!
 //! 1. **Whole calls** (`PublishBatch`, `PutLogEvents`, `CreateLogStream`) are retried by the AWS
-//!    SDK's *standard* retry strategy, configured in [`crate::lambda::aws_config`]: exponential
+//!    SDK's *standard* retry strategy, configured in [`crate::sdk::load`]: exponential
 //!    backoff with full jitter on throttling errors (`Throttling`, `ThrottlingException`,
 //!    `TooManyRequestsException`, …), on transient HTTP statuses (500, 502, 503, 504) and on
 //!    I/O errors, up to [`RetryPolicy::max_attempts`] attempts per call.

@@ -13,7 +13,7 @@ use crate::engine::Engine;
 use crate::envelope::{RawRecord, RecordSink, Skip};
 use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
-use crate::sources::{self, ParseOptions, Parsed, Parsers, Warnings};
+use crate::sources::{self, FlowFormat, ParseOptions, Parsed, Parsers, Warnings};
 
 /// Receives what the pipeline produces.
 pub trait Output {
@@ -48,11 +48,13 @@ impl Stats {
     }
 }
 
-/// Parses, analyses and detects, record by record.
-pub struct Pipeline<'o> {
+/// Parses, analyses and detects, record by record, for one run or batch. It borrows the
+/// [`Engine`], whose caches and detection state outlive it (a warm Lambda container keeps them
+/// across invocations; a replay uses one engine for all its inputs).
+pub struct Pipeline<'p> {
     parsers: Parsers,
-    engine: Engine,
-    output: &'o mut dyn Output,
+    engine: &'p mut Engine,
+    output: &'p mut dyn Output,
     stats: Stats,
     diagnostics: Diagnostics,
     warnings: Warnings,
@@ -68,9 +70,9 @@ impl std::fmt::Debug for Pipeline<'_> {
     }
 }
 
-impl<'o> Pipeline<'o> {
-    /// A pipeline writing to `output`.
-    pub fn new(options: &ParseOptions, engine: Engine, output: &'o mut dyn Output) -> Self {
+impl<'p> Pipeline<'p> {
+    /// A pipeline running `engine` and writing to `output`.
+    pub fn new(options: &ParseOptions, engine: &'p mut Engine, output: &'p mut dyn Output) -> Self {
         Pipeline {
             parsers: Parsers::new(options),
             engine,
@@ -81,11 +83,6 @@ impl<'o> Pipeline<'o> {
             findings: Vec::new(),
             matched: Vec::new(),
         }
-    }
-
-    /// The parsers (file framing needs the PostgreSQL prefix and flow-log headers).
-    pub fn parsers_mut(&mut self) -> &mut Parsers {
-        &mut self.parsers
     }
 
     /// Counters so far.
@@ -101,18 +98,6 @@ impl<'o> Pipeline<'o> {
     /// Diagnostics so far, mutable (to take the kept ones).
     pub fn diagnostics_mut(&mut self) -> &mut Diagnostics {
         &mut self.diagnostics
-    }
-
-    /// Give the engine back (its SQL analysis cache and detection state), so the next batch —
-    /// the next Lambda invocation of a warm container — starts warm.
-    pub fn into_engine(self) -> Engine {
-        self.engine
-    }
-
-    /// End of a stream (file, batch): forget per-stream parser state.
-    pub fn end_stream(&mut self) {
-        self.parsers.end_stream();
-        self.parsers.reset_vpc_format();
     }
 
     fn handle(&mut self, record: &RawRecord<'_>) {
@@ -169,5 +154,16 @@ impl RecordSink for Pipeline<'_> {
 
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
+    }
+
+    fn flow_format(&mut self, format: FlowFormat) {
+        self.parsers.set_vpc_format(format);
+    }
+
+    /// End of a stream (file, batch): forget per-stream parser state (pending PostgreSQL errors,
+    /// a file's flow-log header).
+    fn end_stream(&mut self) {
+        self.parsers.end_stream();
+        self.parsers.reset_vpc_format();
     }
 }

@@ -1,13 +1,17 @@
-//! Embed the default rule pack (`rules/*.toml`) and the example policy in the library, so
-//! `laneguard replay samples/` works with no configuration on a fresh checkout.
+//! Embed the default rule pack (`rules/*.toml` at the top of the workspace) in the library, so
+//! `laneguard replay samples/` works with no configuration on a fresh checkout. (The example
+//! policy is embedded by `include_str!` in `policy/mod.rs`.)
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new("rules");
-    println!("cargo:rerun-if-changed=rules");
-    let mut files: Vec<String> = std::fs::read_dir(dir)
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    // The pack lives at the top of the workspace, two levels above this crate.
+    let root = Path::new(&manifest).join("../..");
+    let dir = root.join("rules");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -16,13 +20,16 @@ fn main() {
         })
         .unwrap_or_default();
     files.sort();
-    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let mut out =
         String::from("/// The default rule pack: (path, text) of every `rules/*.toml` but the policy.\n");
     out.push_str("pub static EMBEDDED_RULES: &[(&str, &str)] = &[\n");
     for f in &files {
-        println!("cargo:rerun-if-changed=rules/{f}");
-        let _ = writeln!(out, "    (\"rules/{f}\", include_str!(r\"{root}/rules/{f}\")),");
+        println!("cargo:rerun-if-changed={}", dir.join(f).display());
+        let _ = writeln!(
+            out,
+            "    (\"rules/{f}\", include_str!(r\"{}\")),",
+            dir.join(f).display()
+        );
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("embedded_rules.rs");

@@ -1,13 +1,17 @@
-//! The engine: SQL analysis and detection for one event at a time, with no I/O.
+//! The engine: SQL analysis, policy enrichment and detection for one event at a time, with no I/O.
 //!
 //! The same engine runs in the Lambda functions, in `laneguard replay` and in `laneguard test`
-//! and `tune`, so a result seen in replay is the result production gives (DESIGN.md §1). It owns
-//! the caches that make repeated traffic cheap: the SQL analysis cache (by fingerprint) and the
-//! analyses of audit-engine command tags for records that carry no statement text.
+//! and `tune`, so a result seen in replay is the result production gives (DESIGN.md §1). It is
+//! assembled in one place, [`crate::config::Config::engine`], and it owns the state that makes
+//! repeated traffic cheap and detection stateful: the SQL analysis cache (by fingerprint), the
+//! analyses of audit-engine command tags for records that carry no statement text, and the
+//! detectors with their threshold windows. A [`crate::pipeline::Pipeline`] borrows it for one
+//! batch, so a warm Lambda container keeps all of it across invocations.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::detector::Detector;
 use crate::event::{Event, Kind, Source, SqlView};
 use crate::finding::Finding;
 use crate::policy::Policy;
@@ -15,12 +19,6 @@ use crate::sql::{self, Analysis, Analyzer, Dialect, Flags};
 
 /// Default number of statement shapes kept in the analysis cache.
 pub const DEFAULT_SQL_CACHE: usize = 16 * 1024;
-
-/// A detection stage: policy checks and rules implement it.
-pub trait Detector {
-    /// Inspect one analysed event; push findings and return the ids of what matched.
-    fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>);
-}
 
 /// SQL analysis plus the detectors, applied event by event.
 pub struct Engine {

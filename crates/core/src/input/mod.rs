@@ -16,10 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::envelope::decode::{self, Limits};
-use crate::envelope::{DocContext, RawRecord, RecordSink, Skip, decode_concatenated, decode_document};
+use crate::envelope::{DocContext, RecordSink, decode_concatenated, decode_document};
 use crate::event::{Origin, Source};
-use crate::pipeline::Pipeline;
-use crate::sources::{self, FlowFormat, csv::rfc4180_open_quote, pgaudit};
+use crate::sources::LinePrefix;
+
+mod lines;
+
+use lines::{Line, read_line_bounded, read_lines, utf8_line};
 
 /// A named input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,12 +55,15 @@ pub struct InputError {
 }
 
 /// How inputs are read.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct InputOptions {
     /// Size limits.
     pub limits: Limits,
     /// Source forced by the operator; `None` detects it.
     pub source: Option<Source>,
+    /// PostgreSQL `log_line_prefix` that starts a record (continuation lines lack it); the same
+    /// prefix the parsers are given (`ParseOptions::pg_prefix`).
+    pub pg_prefix: LinePrefix,
 }
 
 /// File extensions skipped when walking a directory (documentation and configuration that lives
@@ -129,12 +135,12 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Read one input into the pipeline. Errors opening a named input are returned; everything that
+/// Read one input into the sink. Errors opening a named input are returned; everything that
 /// goes wrong after that is a diagnostic.
 pub fn read_input(
     input: &Input,
     options: &InputOptions,
-    pipeline: &mut Pipeline<'_>,
+    sink: &mut dyn RecordSink,
     bytes_read: &Arc<AtomicU64>,
 ) -> Result<(), InputError> {
     let name = input.display_name();
@@ -149,13 +155,13 @@ pub fn read_input(
         inner: reader,
         counter: Arc::clone(bytes_read),
     };
-    read_stream(&name, counting, options, pipeline);
-    pipeline.end_stream();
+    read_stream(&name, counting, options, sink);
+    sink.end_stream();
     Ok(())
 }
 
-/// Read one stream (already opened) into the pipeline.
-pub fn read_stream(name: &str, reader: impl Read, options: &InputOptions, pipeline: &mut Pipeline<'_>) {
+/// Read one stream (already opened) into the sink.
+pub fn read_stream(name: &str, reader: impl Read, options: &InputOptions, sink: &mut dyn RecordSink) {
     let mut raw = BufReader::with_capacity(256 * 1024, reader);
     let origin = Origin {
         file: Some(name),
@@ -164,29 +170,29 @@ pub fn read_stream(name: &str, reader: impl Read, options: &InputOptions, pipeli
     let head = match raw.fill_buf() {
         Ok(h) => h,
         Err(e) => {
-            pipeline.diagnostic(Diagnostic::new(DiagnosticKind::Io, &origin, e.to_string()));
+            sink.diagnostic(Diagnostic::new(DiagnosticKind::Io, &origin, e.to_string()));
             return;
         }
     };
     if decode::is_gzip(head) {
         let gz = decode::gunzip_reader(raw, options.limits.max_stream);
         let buffered = BufReader::with_capacity(256 * 1024, gz);
-        read_plain(name, buffered, options, pipeline);
+        read_plain(name, buffered, options, sink);
     } else {
-        read_plain(name, raw, options, pipeline);
+        read_plain(name, raw, options, sink);
     }
 }
 
-fn report_read_error(pipeline: &mut Pipeline<'_>, origin: &Origin<'_>, e: io::Error) {
+fn report_read_error(sink: &mut dyn RecordSink, origin: &Origin<'_>, e: io::Error) {
     let d = decode::classify_io_error(e);
     let kind = match d {
         decode::DecodeError::Gzip(_) | decode::DecodeError::TooLarge { .. } => DiagnosticKind::Decompress,
         decode::DecodeError::Base64(_) => DiagnosticKind::Base64,
     };
-    pipeline.diagnostic(Diagnostic::new(kind, origin, format!("reading stopped: {d}")));
+    sink.diagnostic(Diagnostic::new(kind, origin, format!("reading stopped: {d}")));
 }
 
-fn read_plain(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: &mut Pipeline<'_>) {
+fn read_plain(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut dyn RecordSink) {
     let origin = Origin {
         file: Some(name),
         ..Origin::default()
@@ -195,7 +201,7 @@ fn read_plain(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
     let first = loop {
         let buf = match r.fill_buf() {
             Ok(b) => b,
-            Err(e) => return report_read_error(pipeline, &origin, e),
+            Err(e) => return report_read_error(sink, &origin, e),
         };
         if buf.is_empty() {
             return; // empty input: nothing to do
@@ -213,80 +219,13 @@ fn read_plain(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline:
         }
     };
     if first == b'{' || first == b'[' {
-        read_json(name, r, options, pipeline);
+        read_json(name, r, options, sink);
     } else {
-        read_lines(name, r, options, pipeline);
+        read_lines(name, r, options, sink);
     }
 }
 
-/// Outcome of reading one line with a size bound.
-enum Line {
-    /// A line (without its newline) is in the buffer.
-    Ok,
-    /// The line was longer than the bound and was skipped; its length.
-    TooLong(usize),
-    /// End of input.
-    Eof,
-}
-
-/// Read one line into `buf` (cleared first) without ever holding more than `max` bytes of it.
-fn read_line_bounded(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
-    buf.clear();
-    let mut total = 0usize;
-    let mut too_long = false;
-    loop {
-        let available = r.fill_buf()?;
-        if available.is_empty() {
-            return Ok(match (total, too_long) {
-                (0, _) => Line::Eof,
-                (n, true) => Line::TooLong(n),
-                _ => Line::Ok,
-            });
-        }
-        let (chunk, done) = match memchr::memchr(b'\n', available) {
-            Some(i) => (&available[..i], Some(i + 1)),
-            None => (available, None),
-        };
-        total += chunk.len();
-        if !too_long {
-            if buf.len() + chunk.len() > max {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
-        let consumed = done.unwrap_or(chunk.len());
-        r.consume(consumed);
-        if done.is_some() {
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            return Ok(if too_long { Line::TooLong(total) } else { Line::Ok });
-        }
-    }
-}
-
-/// Decode a line as UTF-8, lossily with a diagnostic when it is not.
-fn utf8_line<'b>(
-    bytes: &'b [u8],
-    pipeline: &mut Pipeline<'_>,
-    origin: &Origin<'_>,
-) -> std::borrow::Cow<'b, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(e) => {
-            pipeline.diagnostic(Diagnostic::new(
-                DiagnosticKind::Utf8,
-                origin,
-                format!("invalid UTF-8 at byte {} of the line; replaced", e.valid_up_to()),
-            ));
-            String::from_utf8_lossy(bytes)
-        }
-    }
-}
-
-fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: &mut Pipeline<'_>) {
+fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut dyn RecordSink) {
     let ctx = DocContext {
         limits: options.limits,
         source: options.source,
@@ -309,7 +248,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: 
                     line: Some(line_no),
                     ..Origin::default()
                 };
-                pipeline.diagnostic(Diagnostic::new(
+                sink.diagnostic(Diagnostic::new(
                     DiagnosticKind::TooLarge,
                     &o,
                     format!("a first line of {n} bytes exceeds the document cap"),
@@ -323,7 +262,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: 
                     line: Some(line_no),
                     ..Origin::default()
                 };
-                return report_read_error(pipeline, &o, e);
+                return report_read_error(sink, &o, e);
             }
         }
     };
@@ -337,8 +276,8 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: 
                 ..Origin::default()
             };
             if !current.iter().all(u8::is_ascii_whitespace) {
-                let text = utf8_line(&current, pipeline, &o);
-                decode_json_value(&text, &o, &ctx, pipeline);
+                let text = utf8_line(&current, sink, &o);
+                decode_json_value(&text, &o, &ctx, sink);
             }
             line_no += 1;
             match read_line_bounded(
@@ -353,7 +292,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: 
                         line: Some(line_no),
                         ..Origin::default()
                     };
-                    pipeline.diagnostic(Diagnostic::new(
+                    sink.diagnostic(Diagnostic::new(
                         DiagnosticKind::TooLarge,
                         &o,
                         format!("JSON line of {n} bytes skipped"),
@@ -367,7 +306,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: 
                         line: Some(line_no),
                         ..Origin::default()
                     };
-                    return report_read_error(pipeline, &o, e);
+                    return report_read_error(sink, &o, e);
                 }
             }
         }
@@ -384,22 +323,22 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: 
         ..Origin::default()
     };
     if let Err(e) = limited.read_to_end(&mut doc) {
-        return report_read_error(pipeline, &o, e);
+        return report_read_error(sink, &o, e);
     }
     if doc.len() as u64 > cap {
-        pipeline.diagnostic(Diagnostic::new(
+        sink.diagnostic(Diagnostic::new(
             DiagnosticKind::TooLarge,
             &o,
             format!("JSON document exceeds the cap of {cap} bytes (--max-document)"),
         ));
         return;
     }
-    let text = utf8_line(&doc, pipeline, &o);
-    decode_json_value(&text, &o, &ctx, pipeline);
+    let text = utf8_line(&doc, sink, &o);
+    decode_json_value(&text, &o, &ctx, sink);
 }
 
 /// One JSON value of a file: an array of documents, or one or more concatenated documents.
-fn decode_json_value(text: &str, origin: &Origin<'_>, ctx: &DocContext, pipeline: &mut Pipeline<'_>) {
+fn decode_json_value(text: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
     let t = text.trim_start();
     if t.starts_with('[') {
         match serde_json::from_str::<Vec<&serde_json::value::RawValue>>(t) {
@@ -409,172 +348,26 @@ fn decode_json_value(text: &str, origin: &Origin<'_>, ctx: &DocContext, pipeline
                         index: u32::try_from(i).ok(),
                         ..origin.clone()
                     };
-                    decode_document(item.get(), &o, ctx, pipeline);
+                    decode_document(item.get(), &o, ctx, sink);
                 }
             }
-            Err(e) => pipeline.diagnostic(Diagnostic::new(
+            Err(e) => sink.diagnostic(Diagnostic::new(
                 DiagnosticKind::Json,
                 origin,
                 format!("invalid JSON array: {e}"),
             )),
         }
     } else {
-        decode_concatenated(t, origin, ctx, pipeline);
+        decode_concatenated(t, origin, ctx, sink);
     }
-}
-
-fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions, pipeline: &mut Pipeline<'_>) {
-    let max = options.limits.max_record;
-    let mut line = Vec::with_capacity(4096);
-    let mut line_no = 0u64;
-    let mut source = options.source;
-    let mut decided = source.is_some();
-    let mut exported: Option<bool> = None;
-    // A PostgreSQL entry being assembled: its text and first line.
-    let mut entry = String::new();
-    let mut entry_line = 0u64;
-    loop {
-        line_no += 1;
-        let o = Origin {
-            file: Some(name),
-            line: Some(line_no),
-            ..Origin::default()
-        };
-        match read_line_bounded(&mut r, &mut line, max) {
-            Ok(Line::Ok) => {}
-            Ok(Line::TooLong(n)) => {
-                pipeline.diagnostic(Diagnostic::new(
-                    DiagnosticKind::TooLarge,
-                    &o,
-                    format!("line of {n} bytes exceeds the record limit of {max} bytes; skipped"),
-                ));
-                continue;
-            }
-            Ok(Line::Eof) => break,
-            Err(e) => {
-                report_read_error(pipeline, &o, e);
-                break;
-            }
-        }
-        let decoded = utf8_line(&line, pipeline, &o);
-        // CloudWatch Logs exports to S3 write `<event time> <message>` per event: decided on the
-        // first meaningful line, then stripped wherever present (continuation lines lack it).
-        if exported.is_none() && !decoded.trim().is_empty() && !decoded.starts_with('#') {
-            exported = Some(export_prefix(&decoded).is_some());
-        }
-        let (text, export_time) = match export_prefix(&decoded).filter(|_| exported == Some(true)) {
-            Some((n, t)) => (&decoded[n..], Some(t)),
-            None => (&decoded[..], None),
-        };
-        let is_pg = source == Some(Source::Pgaudit);
-        let continuation = is_pg
-            && !entry.is_empty()
-            && (entry_open_quote(&entry)
-                || !(pipeline.parsers_mut().pg_prefix().is_record_start(text)
-                    || pgaudit::is_bare_record_start(text)));
-        if continuation {
-            if entry.len() + text.len() < max {
-                entry.push('\n');
-                entry.push_str(text);
-            } else {
-                pipeline.diagnostic(Diagnostic::new(
-                    DiagnosticKind::TooLarge,
-                    &o,
-                    "continuation line dropped: the entry exceeds the record limit",
-                ));
-            }
-            continue;
-        }
-        if !entry.is_empty() {
-            flush_entry(name, &mut entry, entry_line, source, pipeline);
-        }
-        if text.trim().is_empty() {
-            pipeline.skipped(Skip::Empty, &o);
-            continue;
-        }
-        if text.starts_with('#') {
-            pipeline.skipped(Skip::Comment, &o);
-            continue;
-        }
-        if !decided || source == Some(Source::VpcFlow) {
-            if let Some(format) = FlowFormat::from_header(text) {
-                pipeline.parsers_mut().set_vpc_format(format);
-                pipeline.skipped(Skip::Header, &o);
-                source = Some(Source::VpcFlow);
-                decided = true;
-                continue;
-            }
-        }
-        if !decided {
-            source = sources::detect_content(text, pipeline.parsers_mut().pg_prefix());
-            decided = true;
-        }
-        if source == Some(Source::Pgaudit) {
-            entry.push_str(text);
-            entry_line = line_no;
-            continue;
-        }
-        pipeline.record(RawRecord {
-            text,
-            origin: o,
-            source,
-            envelope_time: export_time,
-        });
-    }
-    if !entry.is_empty() {
-        flush_entry(name, &mut entry, entry_line, source, pipeline);
-    }
-}
-
-/// The `2019-08-08T00:49:34.000Z ` prefix a CloudWatch Logs export to S3 puts before each
-/// message: its length and time.
-fn export_prefix(line: &str) -> Option<(usize, jiff::Timestamp)> {
-    let b = line.as_bytes();
-    if b.len() < 21 || b[4] != b'-' || b[10] != b'T' || b[13] != b':' {
-        return None;
-    }
-    let end = memchr::memchr(b' ', &b[..b.len().min(40)])?;
-    if end < 20 || b[end - 1] != b'Z' {
-        return None;
-    }
-    let t = crate::time::parse_rfc3339(&line[..end])?;
-    Some((end + 1, t))
-}
-
-/// A pgaudit entry whose CSV has an open quote continues on the next line whatever it looks like.
-fn entry_open_quote(entry: &str) -> bool {
-    entry
-        .find("AUDIT: ")
-        .is_some_and(|i| rfc4180_open_quote(&entry[i..]))
-}
-
-fn flush_entry(
-    name: &str,
-    entry: &mut String,
-    line: u64,
-    source: Option<Source>,
-    pipeline: &mut Pipeline<'_>,
-) {
-    let o = Origin {
-        file: Some(name),
-        line: Some(line),
-        ..Origin::default()
-    };
-    pipeline.record(RawRecord {
-        text: entry,
-        origin: o,
-        source,
-        envelope_time: None,
-    });
-    entry.clear();
 }
 
 /// Read a whole file or directory tree (helper for tests and `tune`).
-pub fn read_paths(paths: &[PathBuf], options: &InputOptions, pipeline: &mut Pipeline<'_>) -> Vec<InputError> {
+pub fn read_paths(paths: &[PathBuf], options: &InputOptions, sink: &mut dyn RecordSink) -> Vec<InputError> {
     let (inputs, mut errors) = expand(paths);
     let counter = Arc::new(AtomicU64::new(0));
     for input in &inputs {
-        if let Err(e) = read_input(input, options, pipeline, &counter) {
+        if let Err(e) = read_input(input, options, sink, &counter) {
             errors.push(e);
         }
     }
@@ -584,30 +377,4 @@ pub fn read_paths(paths: &[PathBuf], options: &InputOptions, pipeline: &mut Pipe
 /// Whether `path` names standard input.
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
-}
-
-#[cfg(test)]
-mod tests {
-    use super::export_prefix;
-
-    #[test]
-    fn export_prefixes() {
-        assert_eq!(
-            export_prefix("2019-08-08T00:49:34.000Z msg").map(|(n, _)| n),
-            Some(25)
-        );
-        assert_eq!(
-            export_prefix("2019-08-08T00:49:34Z msg").map(|(n, _)| n),
-            Some(21)
-        );
-        for bad in [
-            " 123-5678T12:4 Z",
-            "    -     T  :          Z x",
-            "2019-08-08T00:49:34.000 msg",
-            "2019-08-08 00:49:34 UTC:x",
-            "é",
-        ] {
-            assert_eq!(export_prefix(bad), None, "{bad:?}");
-        }
-    }
 }

@@ -1,9 +1,10 @@
-//! A sink that writes findings to any `io::Write` (stdout for `replay`, a file): JSON lines for
-//! machines, an aligned table for people.
+//! Writing findings to any `io::Write` — stdout for `replay`, a file, the function's own log —
+//! as JSON lines for machines, an aligned table for people, or OCSF Detection Findings for a
+//! SIEM. The AWS finding sinks (SNS, the SIEM log group) live in `laneguard-aws`: this is the one
+//! way findings become bytes in the core.
 
-use std::io::Write;
+use std::io::{self, Write};
 
-use super::{Sink, SinkError};
 use crate::finding::Finding;
 
 /// How findings are written.
@@ -17,18 +18,18 @@ pub enum FindingFormat {
     Ocsf,
 }
 
-/// Writes findings to `out`.
+/// Writes findings to `out` in one [`FindingFormat`].
 #[derive(Debug)]
-pub struct WriterSink<W: Write> {
+pub struct FindingWriter<W: Write> {
     out: W,
     format: FindingFormat,
     header_written: bool,
 }
 
-impl<W: Write> WriterSink<W> {
-    /// A sink writing `format` to `out`.
+impl<W: Write> FindingWriter<W> {
+    /// A writer of `format` to `out`.
     pub fn new(out: W, format: FindingFormat) -> Self {
-        WriterSink {
+        FindingWriter {
             out,
             format,
             header_written: false,
@@ -40,14 +41,7 @@ impl<W: Write> WriterSink<W> {
         &mut self.out
     }
 
-    fn io(e: std::io::Error) -> SinkError {
-        SinkError::Io {
-            sink: "stdout",
-            source: e,
-        }
-    }
-
-    fn write_table_row(&mut self, f: &Finding) -> std::io::Result<()> {
+    fn write_table_row(&mut self, f: &Finding) -> io::Result<()> {
         if !self.header_written {
             writeln!(
                 self.out,
@@ -90,32 +84,27 @@ impl<W: Write> WriterSink<W> {
             what.chars().take(120).collect::<String>()
         )
     }
-}
 
-impl<W: Write> Sink for WriterSink<W> {
-    fn name(&self) -> &'static str {
-        "stdout"
-    }
-
-    fn send(&mut self, findings: &[Finding]) -> Result<(), SinkError> {
+    /// Write a batch of findings (call as often as needed; [`FindingWriter::flush`] at the end).
+    pub fn write(&mut self, findings: &[Finding]) -> io::Result<()> {
         for f in findings {
             match self.format {
                 FindingFormat::Json => {
-                    serde_json::to_writer(&mut self.out, f).map_err(|e| Self::io(e.into()))?;
-                    self.out.write_all(b"\n").map_err(Self::io)?;
+                    serde_json::to_writer(&mut self.out, f)?;
+                    self.out.write_all(b"\n")?;
                 }
-                FindingFormat::Table => self.write_table_row(f).map_err(Self::io)?,
+                FindingFormat::Table => self.write_table_row(f)?,
                 FindingFormat::Ocsf => {
-                    serde_json::to_writer(&mut self.out, &crate::ocsf::detection_finding(f))
-                        .map_err(|e| Self::io(e.into()))?;
-                    self.out.write_all(b"\n").map_err(Self::io)?;
+                    serde_json::to_writer(&mut self.out, &crate::ocsf::detection_finding(f))?;
+                    self.out.write_all(b"\n")?;
                 }
             }
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(Self::io)
+    /// Flush the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }

@@ -11,20 +11,21 @@
 //! [`input`] reads replay inputs. The engine does no I/O: only `input`, `sink`, the CLI and the
 //! Lambda functions do.
 
-pub mod cloudwatch;
+pub mod config;
+pub mod detector;
 pub mod diagnostic;
 pub mod engine;
 pub mod envelope;
 pub mod event;
 pub mod finding;
 pub mod input;
-pub mod lambda;
 pub mod learn;
 pub mod ocsf;
+pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod rule_tests;
 pub mod rules;
-pub mod sink;
 pub mod sources;
 pub mod sql;
 pub mod time;

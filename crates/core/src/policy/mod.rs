@@ -41,7 +41,7 @@ use file::{ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, ZoneSpe
 use prefix::PrefixTable;
 
 /// The example policy shipped in the binary, used when no `--policy` is given.
-const EMBEDDED: &str = include_str!("../../rules/policy.toml");
+const EMBEDDED: &str = include_str!("../../../../rules/policy.toml");
 
 /// Origin named in errors about the embedded policy.
 const EMBEDDED_ORIGIN: &str = "rules/policy.toml";

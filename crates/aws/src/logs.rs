@@ -6,13 +6,13 @@
 //! again (log group, log stream, event id) — exactly what a subscription would have delivered,
 //! so the replay result is the production result. Throttling and 5xx answers are retried by the
 //! SDK's standard retry strategy (exponential backoff with jitter) configured by the caller.
-//! This is I/O: it lives beside `input` and the sinks, not in the engine.
+//! This is I/O against an AWS API: it lives in the AWS crate, not in the engine.
 
 use aws_sdk_cloudwatchlogs::Client;
 use jiff::Timestamp;
 
-use crate::envelope::{RawRecord, RecordSink};
-use crate::event::{Origin, Source};
+use laneguard_core::envelope::{RawRecord, RecordSink};
+use laneguard_core::event::{Origin, Source};
 
 /// What to read.
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ pub async fn read_log_group(
                     ..Origin::default()
                 },
                 source: query.source,
-                envelope_time: ev.timestamp().and_then(crate::time::from_epoch_millis),
+                envelope_time: ev.timestamp().and_then(laneguard_core::time::from_epoch_millis),
             });
         }
         progress(&stats);
@@ -117,7 +117,7 @@ pub fn parse_time(s: &str, now: Timestamp) -> Result<Timestamp, String> {
         let ago = rest
             .strip_prefix('-')
             .ok_or_else(|| format!("{s:?}: write now-15m, now-2h or now-7d"))?;
-        let d = crate::rules::parse_duration(ago)?;
+        let d = laneguard_core::rules::parse_duration(ago)?;
         return now.checked_sub(d).map_err(|e| format!("{s:?}: {e}"));
     }
     s.parse::<Timestamp>()

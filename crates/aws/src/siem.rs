@@ -13,15 +13,15 @@
 //! - **One stream per container**, created on first use (an existing stream is fine, a deleted
 //!   one is re-created), so concurrent containers never contend for a stream.
 //! - **Never twice from one container**: record keys delivered are remembered in a bounded
-//!   [`SentLog`]; a retried invocation skips them. Retries: see [`super::retry`].
+//!   [`SentLog`]; a retried invocation skips them. Retries: see [`crate::retry`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
-use super::SinkError;
-use super::retry::RetryPolicy;
-use super::sent::SentLog;
+use crate::DeliveryError;
+use crate::retry::RetryPolicy;
+use crate::sent::SentLog;
 
 /// Most events per `PutLogEvents` call.
 pub const MAX_EVENTS: usize = 10_000;
@@ -115,7 +115,7 @@ impl SiemSink {
     }
 
     /// Write `records` not yet written by this container; `now_ms` is the delivery time.
-    pub async fn send(&self, records: Vec<SiemRecord>, now_ms: i64) -> Result<SiemReport, SinkError> {
+    pub async fn send(&self, records: Vec<SiemRecord>, now_ms: i64) -> Result<SiemReport, DeliveryError> {
         let mut report = SiemReport::default();
         let mut fresh = Vec::with_capacity(records.len());
         let mut seen = std::collections::HashSet::new();
@@ -144,7 +144,7 @@ impl SiemSink {
         Ok(report)
     }
 
-    async fn ensure_stream(&self) -> Result<(), SinkError> {
+    async fn ensure_stream(&self) -> Result<(), DeliveryError> {
         if self.stream_ready.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -171,7 +171,7 @@ impl SiemSink {
         Ok(())
     }
 
-    async fn put(&self, batch: &[SiemRecord], report: &mut SiemReport) -> Result<(), SinkError> {
+    async fn put(&self, batch: &[SiemRecord], report: &mut SiemReport) -> Result<(), DeliveryError> {
         let events = batch
             .iter()
             .map(|r| {
@@ -224,8 +224,8 @@ impl SiemSink {
         }
     }
 
-    fn error(&self, reason: String) -> SinkError {
-        SinkError::CloudWatchLogs {
+    fn error(&self, reason: String) -> DeliveryError {
+        DeliveryError::CloudWatchLogs {
             log_group: self.log_group.clone(),
             log_stream: self.log_stream.clone(),
             reason,

@@ -14,17 +14,17 @@
 //!   their order while datastores do not block each other.
 //! - **Never twice from one container.** Ids delivered are remembered in a bounded [`SentLog`];
 //!   a retried invocation skips them.
-//! - **Retries** are described in [`super::retry`]; a finding that still cannot be published
+//! - **Retries** are described in [`crate::retry`]; a finding that still cannot be published
 //!   fails [`SnsSink::send`], naming the topic and the rules, and the invocation with it.
 
 use std::collections::HashSet;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
-use super::SinkError;
-use super::retry::RetryPolicy;
-use super::sent::SentLog;
-use crate::finding::{Finding, Severity};
+use crate::DeliveryError;
+use crate::retry::RetryPolicy;
+use crate::sent::SentLog;
+use laneguard_core::finding::{Finding, Severity};
 
 /// `PublishBatch` takes at most this many entries.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -101,7 +101,7 @@ impl SnsSink {
     }
 
     /// Publish every alertable finding not yet published by this container.
-    pub async fn send(&self, findings: &[Finding]) -> Result<SnsReport, SinkError> {
+    pub async fn send(&self, findings: &[Finding]) -> Result<SnsReport, DeliveryError> {
         let mut report = SnsReport::default();
         let mut seen = HashSet::new();
         let mut pending: Vec<(&Finding, String)> = Vec::new();
@@ -141,7 +141,7 @@ impl SnsSink {
         &self,
         chunk: &[(&Finding, String)],
         report: &mut SnsReport,
-    ) -> Result<(), SinkError> {
+    ) -> Result<(), DeliveryError> {
         // Indexes into `chunk` still to publish; batch entry ids are those indexes.
         let mut todo: Vec<usize> = (0..chunk.len()).collect();
         let mut attempt = 1;
@@ -247,11 +247,11 @@ impl SnsSink {
         b.build().map_err(|e| e.to_string())
     }
 
-    fn error(&self, findings: &[&Finding], reason: String) -> SinkError {
+    fn error(&self, findings: &[&Finding], reason: String) -> DeliveryError {
         let mut rule_ids: Vec<String> = findings.iter().map(|f| f.rule_id.clone()).collect();
         rule_ids.sort();
         rule_ids.dedup();
-        SinkError::Sns {
+        DeliveryError::Sns {
             topic_arn: self.topic_arn.clone(),
             rule_ids,
             reason,

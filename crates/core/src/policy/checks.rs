@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::Detector;
+use crate::detector::Detector;
 use crate::event::{Classification, Event, Kind};
 use crate::finding::{Finding, Severity};
 use crate::sql::StatementClass;

@@ -1,75 +1,20 @@
-//! Rule tests: every rule carries `[[tests]]` — raw records fed through the real parsers, the
-//! SQL analysis and the policy, then through the rule alone — so a passing test proves the whole
-//! path, not a hand-built event. A rule without a positive and a negative test is an error, and a
-//! test input that does not parse is a failure, not a pass.
+//! Running rule tests: every rule carries `[[tests]]` (the format is [`crate::rules::TestSpec`])
+//! — raw records fed through the real parsers, the SQL analysis and the policy enrichment, then
+//! through the rule alone — so a passing test proves the whole path, not a hand-built event. A
+//! rule without a positive and a negative test is an error, and a test input that does not
+//! parse is a failure, not a pass. It sits above the pipeline (it runs one), not inside `rules`.
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
-use super::condition::EvalCtx;
-use super::{Mode, Rule, RuleSet};
-use crate::engine::Engine;
+use crate::config::rule_test_engine;
 use crate::envelope::{RawRecord, RecordSink};
 use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline};
 use crate::policy::Policy;
+use crate::rules::condition::EvalCtx;
+use crate::rules::{Rule, RuleSet, TestSpec};
 use crate::sources::ParseOptions;
-
-/// One `[[tests]]` entry.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestSpec {
-    /// What the test shows.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Whether the rule must raise a finding.
-    pub expect: bool,
-    /// Exact number of findings expected (thresholds), when given.
-    #[serde(default)]
-    pub count: Option<usize>,
-    /// The records.
-    pub input: TestInput,
-}
-
-/// The raw input of a test.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestInput {
-    /// Source of the records (`cloudtrail`, `mysql-audit`, `pgaudit`, `vpc-flow`).
-    pub source: String,
-    /// One raw record.
-    #[serde(default)]
-    pub record: Option<String>,
-    /// Several raw records, in order (thresholds, ERROR + STATEMENT pairs).
-    #[serde(default)]
-    pub records: Vec<String>,
-    /// CloudWatch Logs group the records came from (names the datastore).
-    #[serde(default)]
-    pub log_group: Option<String>,
-}
-
-impl TestSpec {
-    /// Check the test is well-formed (a source, at least one record).
-    pub fn validate(&self) -> Result<(), String> {
-        if Source::from_name(&self.input.source).is_none() {
-            return Err(format!("unknown source {:?}", self.input.source));
-        }
-        match (&self.input.record, self.input.records.is_empty()) {
-            (None, true) => Err("a test needs `record` or `records`".into()),
-            (Some(_), false) => Err("a test takes `record` or `records`, not both".into()),
-            _ => Ok(()),
-        }
-    }
-
-    fn records(&self) -> Vec<&str> {
-        match &self.input.record {
-            Some(r) => vec![r.as_str()],
-            None => self.input.records.iter().map(String::as_str).collect(),
-        }
-    }
-}
 
 /// The outcome of one test.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,18 +72,6 @@ impl Output for Probe<'_> {
     }
 }
 
-fn single(rule: &Rule) -> RuleSet {
-    let (mut set, _) = RuleSet::from_sources([(rule.file.as_str(), rule.text.as_str())]);
-    // Tests run rules whatever their mode: an `off` rule must still be correct.
-    for r in &mut set.rules {
-        if r.mode == Mode::Off {
-            r.mode = Mode::Alert;
-        }
-    }
-    set.by_source = super::index_by_source(&set.rules);
-    set
-}
-
 /// Run one test of a rule.
 pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<Policy>>) -> TestOutcome {
     let mut outcome = TestOutcome {
@@ -153,12 +86,8 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
         outcome.message = format!("unknown source {:?}", test.input.source);
         return outcome;
     };
-    let check = single(rule);
-    let mut engine = Engine::default();
-    if let Some(p) = policy {
-        engine.set_policy(Arc::clone(p));
-    }
-    engine.add_detector(Box::new(single(rule)));
+    let check = RuleSet::isolated(rule);
+    let mut engine = rule_test_engine(policy, RuleSet::isolated(rule));
     let mut probe = Probe {
         rule,
         check: &check,
@@ -166,7 +95,7 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
         explanations: Vec::new(),
     };
     let problems = {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), engine, &mut probe);
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut probe);
         for (i, record) in test.records().into_iter().enumerate() {
             pipeline.record(RawRecord {
                 text: record,

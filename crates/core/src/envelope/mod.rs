@@ -11,11 +11,13 @@
 
 pub mod decode;
 mod documents;
+pub mod subscription;
 
 use jiff::Timestamp;
 
 use crate::diagnostic::Diagnostic;
 use crate::event::{Origin, Source};
+use crate::sources::FlowFormat;
 
 pub use decode::{DecodeError, Limits};
 pub use documents::{DocContext, decode_concatenated, decode_document, decode_lambda_event};
@@ -69,7 +71,9 @@ impl Skip {
     }
 }
 
-/// Receives what an envelope yields.
+/// Receives what an envelope or a framed file yields: records, skips, diagnostics, and the
+/// stream-level facts that change how the following records read. The pipeline is one; the
+/// tests, the fuzz targets and anything that only wants records are others.
 pub trait RecordSink {
     /// One log record.
     fn record(&mut self, record: RawRecord<'_>);
@@ -77,4 +81,9 @@ pub trait RecordSink {
     fn skipped(&mut self, reason: Skip, origin: &Origin<'_>);
     /// A record or document that could not be read.
     fn diagnostic(&mut self, diagnostic: Diagnostic);
+    /// A flow-log header line set the field order of the following flow records, until
+    /// [`RecordSink::end_stream`].
+    fn flow_format(&mut self, _format: FlowFormat) {}
+    /// The stream (a file, a batch) ended: per-stream state is forgotten.
+    fn end_stream(&mut self) {}
 }

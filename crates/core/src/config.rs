@@ -1,0 +1,177 @@
+//! Assembling detection: the one place where a policy and rules become an [`Engine`].
+//!
+//! Every entry point — the CLI subcommands, the Lambda functions, the tests and the benches —
+//! names where its policy and rules come from ([`Sources`]: embedded in the binary, files, or
+//! text already fetched, e.g. from S3 by an adapter) and gets back a [`Config`] whose
+//! [`Config::engine`] wires enrichment, the policy checks and the rule set in the same order
+//! everywhere. Loading does the file I/O of configuration (never of events); every error keeps
+//! the file and line an operator has to fix.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::engine::Engine;
+use crate::policy::{Policy, PolicyChecks, PolicyError};
+use crate::rules::{RuleError, RuleSet};
+
+/// Where the policy comes from.
+#[derive(Clone, Debug, Default)]
+pub enum PolicySource {
+    /// The example policy embedded in the binary (`rules/policy.toml`).
+    #[default]
+    Embedded,
+    /// A policy file.
+    File(PathBuf),
+    /// Policy text already read (from a bundle); `origin` names it in errors.
+    Text {
+        /// File name or URI shown in errors (`origin:line: reason`).
+        origin: String,
+        /// The TOML text.
+        text: String,
+    },
+}
+
+/// Where the rules come from.
+#[derive(Clone, Debug, Default)]
+pub enum RulesSource {
+    /// The default pack embedded in the binary (`rules/*.toml`).
+    #[default]
+    Embedded,
+    /// Every `*.toml` of a directory but `policy.toml`, in sorted order.
+    Dir(PathBuf),
+    /// Rule files already read: `(origin, text)` pairs.
+    Files(Vec<(String, String)>),
+}
+
+/// The sources of a configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// The policy.
+    pub policy: PolicySource,
+    /// The rules.
+    pub rules: RulesSource,
+}
+
+impl Sources {
+    /// The embedded example policy and default pack.
+    pub fn embedded() -> Self {
+        Sources::default()
+    }
+
+    /// A policy file and/or a rules directory, each falling back to the embedded default (the
+    /// `--policy` / `--rules` options).
+    pub fn from_paths(policy: Option<&Path>, rules: Option<&Path>) -> Self {
+        Sources {
+            policy: policy.map_or(PolicySource::Embedded, |p| PolicySource::File(p.to_owned())),
+            rules: rules.map_or(RulesSource::Embedded, |d| RulesSource::Dir(d.to_owned())),
+        }
+    }
+}
+
+/// A configuration that could not be loaded, with the coordinates to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The policy did not load (`file:line: reason`).
+    #[error("policy: {0}")]
+    Policy(#[from] PolicyError),
+    /// The rules directory could not be read.
+    #[error("rules directory {}: {source}", dir.display())]
+    RulesDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Rule files did not load and the caller does not run on part of its rules.
+    #[error("{} rule file(s) invalid: {}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Rules {
+        /// Each error, with file and line.
+        errors: Vec<RuleError>,
+    },
+}
+
+/// A loaded configuration: the policy, the rules that compiled, and the rule files that did not.
+pub struct Config {
+    /// The compiled policy (shared by enrichment and the policy checks).
+    pub policy: Arc<Policy>,
+    /// The rules that loaded.
+    pub rules: RuleSet,
+    /// Rule files that did not load, each with file and line.
+    pub rejected: Vec<RuleError>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("policy", &self.policy)
+            .field("rules", &self.rules.rules().len())
+            .field("rejected", &self.rejected.len())
+            .finish()
+    }
+}
+
+impl Config {
+    /// Load the policy (an invalid policy is an error) and the rules (rule files that do not
+    /// compile are collected in [`Config::rejected`]; see [`Config::require_all_rules`]).
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let policy = match &sources.policy {
+            PolicySource::Embedded => Policy::try_embedded()?,
+            PolicySource::File(p) => Policy::load(p)?,
+            PolicySource::Text { origin, text } => Policy::from_toml(text, origin)?,
+        };
+        let (rules, rejected) = match &sources.rules {
+            RulesSource::Embedded => RuleSet::embedded(),
+            RulesSource::Dir(dir) => RuleSet::load_dir(dir).map_err(|source| ConfigError::RulesDir {
+                dir: dir.clone(),
+                source,
+            })?,
+            RulesSource::Files(files) => {
+                RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())))
+            }
+        };
+        Ok(Config {
+            policy: Arc::new(policy),
+            rules,
+            rejected,
+        })
+    }
+
+    /// Fail when any rule file was rejected: a detector must not run silently on part of its
+    /// rules.
+    pub fn require_all_rules(self) -> Result<Config, ConfigError> {
+        if self.rejected.is_empty() {
+            Ok(self)
+        } else {
+            Err(ConfigError::Rules {
+                errors: self.rejected,
+            })
+        }
+    }
+
+    /// The engine: SQL analysis, enrichment with the policy, the policy checks, then the rules.
+    pub fn engine(self) -> Engine {
+        self.engine_with_cache(crate::engine::DEFAULT_SQL_CACHE)
+    }
+
+    /// [`Config::engine`] with an SQL analysis cache of `sql_cache` statement shapes.
+    pub fn engine_with_cache(self, sql_cache: usize) -> Engine {
+        let mut engine = Engine::new(sql_cache);
+        engine.set_policy(Arc::clone(&self.policy));
+        engine.add_detector(Box::new(PolicyChecks::new(self.policy)));
+        engine.add_detector(Box::new(self.rules));
+        engine
+    }
+}
+
+/// The engine of one rule's `[[tests]]` ([`crate::rule_tests`]): enrichment with `policy` (if
+/// any) and `rule` alone — no policy checks, no other rules — so a test shows what that rule
+/// does.
+pub(crate) fn rule_test_engine(policy: Option<&Arc<Policy>>, rule: RuleSet) -> Engine {
+    let mut engine = Engine::default();
+    if let Some(p) = policy {
+        engine.set_policy(Arc::clone(p));
+    }
+    engine.add_detector(Box::new(rule));
+    engine
+}

@@ -1,0 +1,376 @@
+//! The compiled rule set and how it detects: rules indexed by source and event kind, verdicts
+//! that depend only on a statement's shape computed once per shape, thresholds and suppression
+//! through a [`StateStore`], and findings with the rule's severity for the event.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::condition::{EvalCtx, Scanners, Shared};
+use super::field::{self, Field, Val, any_value};
+use super::file::KINDS;
+use super::state::{InMemoryState, StateStore};
+use super::{Mode, OnFailure, Rule, RuleError, failed};
+use crate::detector::Detector;
+use crate::event::{Event, Kind, Source};
+use crate::finding::Finding;
+use crate::sql::Analysis;
+
+include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+
+/// A compiled rule set and its detection state.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    scanners: Scanners,
+    by_source: Index,
+    state: Box<dyn StateStore + Send>,
+    /// Statement verdicts that depend only on the statement's analysis (see [`sql_field`]).
+    gates: SqlGates,
+}
+
+/// Most audit traffic repeats a few hundred statement shapes, and most rule conditions start
+/// with `sql.class` / `sql.command` / `sql.flags` / `sql.normalized` tests: the part of each
+/// candidate rule's verdict that those fields settle is computed once per (analysis, flags,
+/// source) and reused. Per candidate: 0 = cannot hold, 1 = holds, 2 = evaluate per event.
+/// Entries keep their `Arc<Analysis>` alive, so a key's address cannot be reused while cached.
+#[derive(Default)]
+struct SqlGates {
+    map: HashMap<GateKey, GateEntry, BuildMix>,
+}
+
+/// (address of the analysis, SQL flags of the event, source index).
+type GateKey = (usize, u32, usize);
+/// The analysis (kept alive) and one verdict per candidate rule.
+type GateEntry = (Arc<Analysis>, Box<[u8]>);
+
+/// A multiply-rotate hasher for the small integer keys of [`SqlGates`] (SipHash would cost
+/// more than the rules it saves).
+#[derive(Clone, Copy, Default)]
+struct BuildMix;
+
+#[derive(Clone, Copy, Default)]
+struct Mix(u64);
+
+impl std::hash::BuildHasher for BuildMix {
+    type Hasher = Mix;
+    fn build_hasher(&self) -> Mix {
+        Mix(0)
+    }
+}
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(26) ^ i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+}
+
+/// Entries kept before the gate cache starts over.
+const GATE_CAPACITY: usize = 8192;
+
+/// Fields whose values, for a statement event, are a function of (its analysis, its SQL flags,
+/// its source): the key of [`SqlGates`]. `kind` is always `statement` there.
+fn sql_field(field: &Field) -> bool {
+    matches!(
+        field,
+        Field::Fixed(
+            "source"
+                | "kind"
+                | "sql.class"
+                | "sql.command"
+                | "sql.flags"
+                | "sql.normalized"
+                | "sql.fingerprint"
+        )
+    )
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Rules to evaluate per (source, event kind): the source and kind prefilters, applied once
+/// when the set is built instead of per event.
+type Index = [[Vec<usize>; KINDS.len()]; 4];
+
+/// Rules to evaluate per source and kind (the prefilters); `off` rules are never evaluated.
+fn index_by_source(rules: &[Rule]) -> Index {
+    let mut by_source: Index = Default::default();
+    for (i, r) in rules.iter().enumerate() {
+        if r.mode == Mode::Off {
+            continue;
+        }
+        for s in Source::ALL {
+            if r.sources.is_empty() || r.sources.contains(&s) {
+                for (k, kind) in KINDS.iter().enumerate() {
+                    if r.kinds.is_empty() || r.kinds.iter().any(|x| x == kind) {
+                        by_source[source_index(s)][k].push(i);
+                    }
+                }
+            }
+        }
+    }
+    by_source
+}
+
+/// Position of the event's kind in [`KINDS`] (the names `Kind::name` returns).
+fn kind_index(kind: &Kind<'_>) -> usize {
+    match kind {
+        Kind::Statement(_) => 0,
+        Kind::Connect(_) => 1,
+        Kind::Disconnect(_) => 2,
+        Kind::FailedConnect(_) => 3,
+        Kind::ObjectAccess(_) => 4,
+        Kind::ApiCall(_) => 5,
+        Kind::Flow(_) => 6,
+    }
+}
+
+fn source_index(s: Source) -> usize {
+    match s {
+        Source::CloudTrail => 0,
+        Source::MysqlAudit => 1,
+        Source::Pgaudit => 2,
+        Source::VpcFlow => 3,
+    }
+}
+
+impl RuleSet {
+    /// Compile rules from `(file, text)` pairs. Files that fail are returned as errors; the others
+    /// load. Duplicate ids are errors too (the later file is rejected).
+    pub fn from_sources<'t>(
+        files: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> (RuleSet, Vec<RuleError>) {
+        let mut shared = Shared::default();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut errors = Vec::new();
+        for (file, text) in files {
+            // Compile against a scratch copy so a failing file leaves no keywords behind.
+            let mut scratch = Shared {
+                keywords: shared.keywords.clone(),
+                fields: shared.fields.clone(),
+                regexes: shared.regexes.clone(),
+            };
+            match Rule::compile(file, text, &mut scratch) {
+                Ok(rule) if rules.iter().any(|r| r.id == rule.id) => errors.push(RuleError {
+                    file: file.to_owned(),
+                    line: None,
+                    reason: format!("duplicate rule id {:?}", rule.id),
+                }),
+                Ok(rule) => {
+                    shared = scratch;
+                    rules.push(rule);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let scanners = match Scanners::build(&shared) {
+            Ok(s) => s,
+            Err(reason) => {
+                errors.push(RuleError {
+                    file: "<rule set>".into(),
+                    line: None,
+                    reason,
+                });
+                rules.clear();
+                Scanners::build(&Shared::default()).unwrap_or_else(|_| Scanners {
+                    keywords: None,
+                    keyword_count: 0,
+                    regexes: Vec::new(),
+                    fields: Vec::new(),
+                    fixed: Vec::new(),
+                })
+            }
+        };
+        (
+            RuleSet {
+                by_source: index_by_source(&rules),
+                rules,
+                scanners,
+                state: Box::new(InMemoryState::default()),
+                gates: SqlGates::default(),
+            },
+            errors,
+        )
+    }
+
+    /// `rule` alone, as its own set, with `off` run as `alert`: its tests must hold whatever its
+    /// mode ([`crate::rule_tests`]).
+    pub fn isolated(rule: &Rule) -> RuleSet {
+        let (mut set, _) = RuleSet::from_sources([(rule.file.as_str(), rule.text.as_str())]);
+        for r in &mut set.rules {
+            if r.mode == Mode::Off {
+                r.mode = Mode::Alert;
+            }
+        }
+        set.by_source = index_by_source(&set.rules);
+        set
+    }
+
+    /// The default rule pack embedded in the binary.
+    pub fn embedded() -> (RuleSet, Vec<RuleError>) {
+        RuleSet::from_sources(EMBEDDED_RULES.iter().copied())
+    }
+
+    /// Load every `*.toml` of a directory (but `policy.toml`), in sorted order.
+    pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
+        let mut files: Vec<(String, String)> = Vec::new();
+        let mut errors = Vec::new();
+        let mut paths: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "toml")
+                    && p.file_name().is_some_and(|n| n != "policy.toml")
+            })
+            .collect();
+        paths.sort();
+        for p in paths {
+            match std::fs::read_to_string(&p) {
+                Ok(text) => files.push((p.display().to_string(), text)),
+                Err(e) => errors.push(RuleError {
+                    file: p.display().to_string(),
+                    line: None,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        let (set, mut more) = RuleSet::from_sources(files.iter().map(|(f, t)| (f.as_str(), t.as_str())));
+        errors.append(&mut more);
+        Ok((set, errors))
+    }
+
+    /// Replace the detection state store (a shared store for several Lambda containers).
+    pub fn set_state(&mut self, state: Box<dyn StateStore + Send>) {
+        self.state = state;
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The compiled scanners (for explanations in tests).
+    pub fn scanners(&self) -> &Scanners {
+        &self.scanners
+    }
+}
+
+fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: usize) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&(rule as u64).to_le_bytes());
+    for f in fields {
+        any_value(event, docs, f, &mut |v| {
+            if let Some(t) = v.as_text() {
+                h.update(t.as_bytes());
+            }
+            true
+        });
+        h.update(&[0x1f]);
+    }
+    h.digest()
+}
+
+fn first_hash(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
+    let mut out = 0;
+    any_value(event, docs, field, &mut |v: &Val<'_>| {
+        if let Some(t) = v.as_text() {
+            out = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
+        }
+        true
+    });
+    out
+}
+
+impl Detector for RuleSet {
+    fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
+        let mut ctx = EvalCtx::new(event, &self.scanners);
+        debug_assert_eq!(
+            KINDS.get(kind_index(&event.kind)).copied(),
+            Some(event.kind.name())
+        );
+        let source = source_index(event.source);
+        let candidates = &self.by_source[source][kind_index(&event.kind)];
+        let gate: Option<&[u8]> = match (&event.kind, &event.sql) {
+            (Kind::Statement(_), Some(sql)) => {
+                let key = (Arc::as_ptr(&sql.analysis).addr(), sql.flags.0, source);
+                if !self.gates.map.contains_key(&key) {
+                    if self.gates.map.len() >= GATE_CAPACITY {
+                        self.gates.map.clear();
+                    }
+                    let verdicts: Box<[u8]> = candidates
+                        .iter()
+                        .map(|&i| match self.rules[i].plan.settle(&mut ctx, sql_field) {
+                            Some(false) => 0,
+                            Some(true) => 1,
+                            None => 2,
+                        })
+                        .collect();
+                    self.gates.map.insert(key, (Arc::clone(&sql.analysis), verdicts));
+                }
+                self.gates.map.get(&key).map(|(_, v)| &**v)
+            }
+            _ => None,
+        };
+        for (n, &i) in candidates.iter().enumerate() {
+            let rule = &self.rules[i];
+            // Source and kind were applied by the index (`applies` holds for every candidate).
+            if rule.on_failure == OnFailure::Ignore && failed(event) {
+                continue;
+            }
+            let holds = match gate.and_then(|g| g.get(n)) {
+                Some(0) => false,
+                Some(1) => true,
+                _ => rule.plan.holds(&mut ctx),
+            };
+            if !holds {
+                continue;
+            }
+            if let Some(a) = &rule.allowlist
+                && a.allows(event, &mut ctx.docs)
+            {
+                continue;
+            }
+            matched.push(rule.id.clone());
+            let mut count = 1;
+            if let Some(t) = &rule.threshold {
+                let key = key_of(event, &mut ctx.docs, &t.group_by, i);
+                let distinct = t.distinct.as_ref().map(|d| first_hash(event, &mut ctx.docs, d));
+                count = self.state.observe(key, event.time, t.window, distinct);
+                if count < t.count {
+                    continue;
+                }
+                self.state.reset(key);
+            }
+            if let Some(s) = &rule.suppress {
+                let key = key_of(event, &mut ctx.docs, &s.key, i) ^ 0x5eed;
+                if self.state.suppressed(key, event.time, s.duration) {
+                    continue;
+                }
+            }
+            let mut f = Finding::from_event(&rule.id, &rule.title, rule.severity_for(event), event);
+            f.count = count;
+            f.attack = rule.attack.clone();
+            f.shadow = rule.mode == Mode::Shadow;
+            findings.push(f);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The functions' configuration, read from the environment once, at start-up: a bad value stops
+//! the init with the variable's name (and the value), not the first invocation. The table of
+//! variables is in `docs/DEPLOY.md`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use laneguard_aws::RetryPolicy;
+use laneguard_core::event::Source;
+use laneguard_core::finding::Severity;
+use laneguard_core::sources::pgaudit::RDS_PREFIX;
+use laneguard_core::sources::{FlowFormat, LinePrefix, ParseOptions};
+
+/// Which of the three functions runs: decides the forced source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionKind {
+    /// CloudTrail log group: every record is CloudTrail.
+    CloudTrail,
+    /// RDS audit (MySQL/MariaDB) and PostgreSQL log groups: the source comes from the log group
+    /// name (`/aws/rds/…/audit` or `…/postgresql`), or `LANEGUARD_SOURCE`.
+    RdsAudit,
+    /// VPC flow-log group: every record is a flow record.
+    VpcFlow,
+}
+
+impl FunctionKind {
+    /// The function's name in logs and stream names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionKind::CloudTrail => "cloudtrail",
+            FunctionKind::RdsAudit => "rds-audit",
+            FunctionKind::VpcFlow => "vpc-flow",
+        }
+    }
+}
+
+/// Everything a function reads from its environment (see `docs/DEPLOY.md` for the table).
+#[derive(Clone, Debug)]
+pub struct FunctionConfig {
+    /// Which function.
+    pub kind: FunctionKind,
+    /// `LANEGUARD_POLICY`: policy file; none → the embedded example policy.
+    pub policy: Option<PathBuf>,
+    /// `LANEGUARD_RULES`: rules directory; none → the embedded pack.
+    pub rules: Option<PathBuf>,
+    /// `LANEGUARD_SNS_TOPIC_ARN`: alert topic; none → no alerts (SIEM and logs only).
+    pub sns_topic_arn: Option<String>,
+    /// `LANEGUARD_SIEM_LOG_GROUP`: SIEM log group; none → no SIEM records.
+    pub siem_log_group: Option<String>,
+    /// `LANEGUARD_SIEM_EVENTS`: also write an OCSF activity record for every event.
+    pub siem_events: bool,
+    /// `LANEGUARD_MIN_SEVERITY`: least severity published to SNS (default `low`).
+    pub min_severity: Severity,
+    /// The forced source: the function's own, or `LANEGUARD_SOURCE` for rds-audit.
+    pub source: Option<Source>,
+    /// Parser options: `LANEGUARD_VPC_FORMAT` (vpc-flow), `LANEGUARD_PG_PREFIX` (rds-audit).
+    pub parse: ParseOptions,
+    /// `LANEGUARD_MAX_ATTEMPTS` (default 5), initial backoff `LANEGUARD_BACKOFF_MS` (100).
+    pub retry: RetryPolicy,
+    /// `LANEGUARD_DEDUP_CAPACITY`: ids remembered per sink (default 100,000).
+    pub dedup_capacity: usize,
+    /// `LANEGUARD_STDOUT_FINDINGS`: findings as JSON lines on stdout (default true).
+    pub stdout_findings: bool,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, for the SIEM stream name.
+    pub function_name: String,
+}
+
+/// A start-up configuration problem, naming the variable or file to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An environment variable has a value that cannot be used.
+    #[error("environment variable {var}={value:?}: {reason}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it is wrong, and what would be right.
+        reason: String,
+    },
+    /// The policy or the rules did not load (a function does not start on part of its rules).
+    #[error(transparent)]
+    Detection(#[from] laneguard_core::config::ConfigError),
+}
+
+fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, value, "expected true or false")),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(var, value, "expected a whole number"))
+}
+
+impl FunctionConfig {
+    /// Read the configuration of `kind` from the process environment (once, at start-up).
+    pub fn from_env(kind: FunctionKind) -> Result<Self, ConfigError> {
+        Self::from_vars(kind, |name| std::env::var(name).ok())
+    }
+
+    /// Read the configuration from `var` (a lookup; empty values count as unset, as SAM passes
+    /// empty parameters).
+    pub fn from_vars(kind: FunctionKind, var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let min_severity = match get("LANEGUARD_MIN_SEVERITY") {
+            None => Severity::Low,
+            Some(v) => {
+                serde_json::from_value(serde_json::Value::String(v.to_ascii_lowercase())).map_err(|_| {
+                    invalid(
+                        "LANEGUARD_MIN_SEVERITY",
+                        &v,
+                        "expected info, low, medium, high or critical",
+                    )
+                })?
+            }
+        };
+        let source = match kind {
+            FunctionKind::CloudTrail => Some(Source::CloudTrail),
+            FunctionKind::VpcFlow => Some(Source::VpcFlow),
+            FunctionKind::RdsAudit => match get("LANEGUARD_SOURCE").as_deref() {
+                None | Some("auto") => None,
+                Some(v) => match Source::from_name(v) {
+                    Some(s @ (Source::MysqlAudit | Source::Pgaudit)) => Some(s),
+                    _ => {
+                        return Err(invalid(
+                            "LANEGUARD_SOURCE",
+                            v,
+                            "expected auto, mysql-audit or pgaudit",
+                        ));
+                    }
+                },
+            },
+        };
+        let vpc_format = match get("LANEGUARD_VPC_FORMAT") {
+            Some(v) => Some(FlowFormat::parse(&v).map_err(|e| invalid("LANEGUARD_VPC_FORMAT", &v, e))?),
+            None => None,
+        };
+        let pg_prefix_text = get("LANEGUARD_PG_PREFIX").unwrap_or_else(|| RDS_PREFIX.to_owned());
+        let pg_prefix = LinePrefix::compile(&pg_prefix_text)
+            .map_err(|e| invalid("LANEGUARD_PG_PREFIX", &pg_prefix_text, e))?;
+        let mut retry = RetryPolicy::default();
+        if let Some(v) = get("LANEGUARD_MAX_ATTEMPTS") {
+            retry.max_attempts = parse_num("LANEGUARD_MAX_ATTEMPTS", &v)?;
+            if retry.max_attempts == 0 {
+                return Err(invalid("LANEGUARD_MAX_ATTEMPTS", &v, "must be at least 1"));
+            }
+        }
+        if let Some(v) = get("LANEGUARD_BACKOFF_MS") {
+            retry.initial_backoff = Duration::from_millis(parse_num("LANEGUARD_BACKOFF_MS", &v)?);
+        }
+        let sns_topic_arn = get("LANEGUARD_SNS_TOPIC_ARN");
+        if let Some(arn) = &sns_topic_arn
+            && !arn.starts_with("arn:")
+        {
+            return Err(invalid(
+                "LANEGUARD_SNS_TOPIC_ARN",
+                arn,
+                "expected a topic ARN (arn:aws:sns:…)",
+            ));
+        }
+        Ok(FunctionConfig {
+            kind,
+            policy: get("LANEGUARD_POLICY").map(PathBuf::from),
+            rules: get("LANEGUARD_RULES").map(PathBuf::from),
+            sns_topic_arn,
+            siem_log_group: get("LANEGUARD_SIEM_LOG_GROUP"),
+            siem_events: get("LANEGUARD_SIEM_EVENTS")
+                .map(|v| parse_bool("LANEGUARD_SIEM_EVENTS", &v))
+                .transpose()?
+                .unwrap_or(false),
+            min_severity,
+            source,
+            parse: ParseOptions {
+                vpc_format,
+                pg_prefix: Some(pg_prefix),
+                mysql_query_log_limit: None,
+            },
+            retry,
+            dedup_capacity: get("LANEGUARD_DEDUP_CAPACITY")
+                .map(|v| parse_num("LANEGUARD_DEDUP_CAPACITY", &v))
+                .transpose()?
+                .unwrap_or(laneguard_aws::sent::DEFAULT_CAPACITY),
+            stdout_findings: get("LANEGUARD_STDOUT_FINDINGS")
+                .map(|v| parse_bool("LANEGUARD_STDOUT_FINDINGS", &v))
+                .transpose()?
+                .unwrap_or(true),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| format!("laneguard-{}", kind.as_str())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn config_defaults_and_errors() {
+        let c = FunctionConfig::from_vars(FunctionKind::VpcFlow, vars(&[])).unwrap();
+        assert_eq!(c.source, Some(Source::VpcFlow));
+        assert_eq!(c.min_severity, Severity::Low);
+        assert!(c.sns_topic_arn.is_none() && !c.siem_events);
+        let c = FunctionConfig::from_vars(
+            FunctionKind::RdsAudit,
+            vars(&[
+                ("LANEGUARD_MIN_SEVERITY", "HIGH"),
+                ("LANEGUARD_SNS_TOPIC_ARN", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.source, c.min_severity, c.sns_topic_arn),
+            (None, Severity::High, None)
+        );
+        let e = FunctionConfig::from_vars(
+            FunctionKind::RdsAudit,
+            vars(&[("LANEGUARD_MIN_SEVERITY", "loud")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("LANEGUARD_MIN_SEVERITY"), "{e}");
+        let e = FunctionConfig::from_vars(
+            FunctionKind::VpcFlow,
+            vars(&[("LANEGUARD_VPC_FORMAT", "${nope}")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("LANEGUARD_VPC_FORMAT"), "{e}");
+        let e = FunctionConfig::from_vars(
+            FunctionKind::RdsAudit,
+            vars(&[("LANEGUARD_SOURCE", "cloudtrail")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("LANEGUARD_SOURCE"), "{e}");
+    }
+}

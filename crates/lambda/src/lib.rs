@@ -1,0 +1,52 @@
+//! laneguard's Lambda adapter: everything the functions do but choose their source.
+//!
+//! Each function's `main.rs` is one call, [`run`]`(FunctionKind::…)`, which reads the
+//! environment once ([`env::FunctionConfig`]), loads the AWS SDK configuration
+//! ([`laneguard_aws::sdk`]), builds the [`handler::Handler`] (policy, rules and sinks, once per
+//! container) and serves invocations through the Lambda runtime. Tests call the handler directly,
+//! or the built function through the real runtime interface (`cargo lambda`).
+
+pub mod env;
+pub mod handler;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+
+pub use env::{ConfigError, FunctionConfig, FunctionKind};
+pub use handler::{Handler, HandlerError, InvocationReport};
+
+/// The error a function's `main` returns (the Lambda runtime's own boxed error).
+pub type Error = lambda_runtime::Error;
+
+/// Run the function of `kind`: JSON logs on stdout (what Lambda ships to CloudWatch Logs),
+/// configuration and SDK clients and the compiled engine once per container — any error there
+/// fails the init with its coordinates — then serve invocations until the runtime stops.
+pub fn run(kind: FunctionKind) -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LANEGUARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .init();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config = FunctionConfig::from_env(kind)?;
+        let sdk = laneguard_aws::sdk::load(&config.retry).await;
+        let handler = Handler::new(&config, &sdk)?;
+        tracing::info!(function = kind.as_str(), ?handler, "laneguard ready");
+        let handler = &handler;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+            handler
+                .handle(event.payload.get().as_bytes())
+                .await
+                .map_err(Error::from)
+        }))
+        .await
+    })
+}

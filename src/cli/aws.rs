@@ -1,0 +1,71 @@
+//! The AWS side of the command line (`replay --log-group`, `replay --sns`), built with the
+//! default-on `aws` cargo feature. Each call runs on its own current-thread runtime: the CLI is
+//! synchronous everywhere else, and these are the only network calls it makes.
+
+use std::io::{self, IsTerminal};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use laneguard_aws::logs::{self, LogGroupQuery};
+use laneguard_aws::{RetryPolicy, SnsReport, SnsSink, aws_sdk_cloudwatchlogs, aws_sdk_sns, sdk};
+use laneguard_core::envelope::RecordSink;
+use laneguard_core::event::Timestamp;
+use laneguard_core::finding::{Finding, Severity};
+
+fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+/// Publish findings to SNS (the same sink as the Lambda functions).
+pub fn publish(topic: &str, min: Severity, findings: &[Finding]) -> anyhow::Result<SnsReport> {
+    runtime()?.block_on(async {
+        let sdk = sdk::load(&RetryPolicy::default()).await;
+        let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), topic, min);
+        Ok(sink.send(findings).await?)
+    })
+}
+
+/// `--start` / `--end` of `--log-group`: RFC 3339 or `now-2h`.
+pub fn parse_time(s: &str, now: Timestamp) -> Result<Timestamp, String> {
+    logs::parse_time(s, now)
+}
+
+/// A log-group query for `replay --log-group`.
+pub type Query = LogGroupQuery;
+
+/// Page through a log group into `sink`, with a spinner (events, bytes) on a terminal.
+pub fn read_log_group(query: &LogGroupQuery, sink: &mut dyn RecordSink, quiet: bool) -> anyhow::Result<()> {
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let stats = runtime()?.block_on(async {
+        let sdk = sdk::load(&RetryPolicy::default()).await;
+        let client = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+        logs::read_log_group(&client, query, sink, &mut |s| {
+            if let Some(b) = &bar {
+                b.set_message(format!(
+                    "{}: {} pages, {} events, {} bytes",
+                    query.log_group, s.pages, s.events, s.bytes
+                ));
+            }
+        })
+        .await
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    tracing::info!(
+        pages = stats.pages,
+        events = stats.events,
+        bytes = stats.bytes,
+        "log group read"
+    );
+    Ok(())
+}
