@@ -75,6 +75,7 @@ fn enriched<'a>(e: &Event<'a>) -> Event<'a> {
         datastore: Some(Arc::from("orders-db")),
         domain: Some(Arc::from("orders")),
         classification: Some(Classification::Restricted),
+        ..Enrichment::default()
     };
     e
 }

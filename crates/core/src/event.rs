@@ -597,6 +597,46 @@ pub struct Enrichment {
     /// Highest classification among the objects touched (or of the datastore).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// What the policy resolved, as indexes into the policy that enriched the event: the policy
+    /// checks read it instead of resolving the event a second time. Not serialized.
+    #[serde(skip)]
+    pub refs: PolicyRefs,
+}
+
+impl Enrichment {
+    /// No zone, datastore, domain or classification (an event no policy enriched, or one the
+    /// policy says nothing about).
+    pub fn is_empty(&self) -> bool {
+        self.zone.is_none()
+            && self.principal_zone.is_none()
+            && self.datastore.is_none()
+            && self.domain.is_none()
+            && self.classification.is_none()
+    }
+}
+
+/// The policy's resolution of one event, as indexes into the policy that made it (see
+/// [`crate::policy::Policy::enrich`]). Opaque outside the crate: only that policy can read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyRefs {
+    /// Id of the policy that resolved the event (0: none did).
+    pub(crate) policy: u64,
+    /// Zone of the actor.
+    pub(crate) zone: Option<usize>,
+    /// Zone of the first `[[principals]]` entry binding the actor.
+    pub(crate) principal_zone: Option<usize>,
+    /// Some principal entry binds the actor (to some zone).
+    pub(crate) principal_bound: bool,
+    /// Some principal entry binds the actor to `zone`.
+    pub(crate) principal_in_zone: bool,
+    /// Datastore acted on.
+    pub(crate) datastore: Option<usize>,
+    /// Highest classification of the objects touched, else of the datastore.
+    pub(crate) classification: Option<Classification>,
+    /// Highest classification of the objects touched (`None`: no data object).
+    pub(crate) objects_level: Option<Classification>,
+    /// Datastore owning the first object whose domain is not the zone's swim lane.
+    pub(crate) foreign_owner: Option<usize>,
 }
 
 impl<'a> Event<'a> {
@@ -650,7 +690,7 @@ impl Serialize for EventJson<'_, '_> {
         if let Some(sql) = &e.sql {
             m.serialize_entry("sql", sql)?;
         }
-        if e.enrichment != Enrichment::default() {
+        if !e.enrichment.is_empty() {
             m.serialize_entry("enrichment", &e.enrichment)?;
         }
         m.serialize_entry("matched", self.matched)?;

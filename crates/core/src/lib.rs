@@ -18,6 +18,7 @@ pub mod engine;
 pub mod envelope;
 pub mod event;
 pub mod finding;
+pub mod glob;
 pub mod input;
 pub mod learn;
 pub mod ocsf;

@@ -1,11 +1,13 @@
 //! JSON documents: recognise which AWS envelope a document is, and unwrap it into records.
 //!
-//! A document is recognised by its top-level keys, read once as raw JSON slices (no tree is
-//! built): `awslogs` (Lambda subscription event), `messageType` (decoded subscription payload),
-//! `Records` (CloudTrail archive, or a Kinesis event when its items carry `kinesis`),
-//! `records` + `invocationId` (Firehose transformation event), `events` (a CloudWatch Logs API
-//! page), `message` (one exported CloudWatch Logs event) and `eventVersion`/`eventName` (one
-//! CloudTrail record).
+//! A document is read **once**, into [`Document`]: the keys of every envelope it could be, the
+//! values the envelope needs borrowed or kept as raw JSON slices (so nothing of a record is
+//! copied), unknown keys skipped. Which keys are present then says what it is: `awslogs` (Lambda
+//! subscription event), `messageType` (decoded subscription payload), `Records` (CloudTrail
+//! archive, or a Kinesis event when its items carry `kinesis`), `records` + `invocationId`
+//! (Firehose transformation event), `events` (a CloudWatch Logs API page), `message` (one
+//! exported CloudWatch Logs event) and `eventVersion`/`eventName` (one CloudTrail record). In a
+//! run of documents back to back (Firehose objects) the same read also finds where each ends.
 
 use std::borrow::Cow;
 
@@ -27,24 +29,39 @@ pub struct DocContext {
     pub source: Option<Source>,
 }
 
-/// Top-level keys that tell the envelopes apart. Values stay raw: nothing is parsed twice.
+/// Every envelope's keys, read in the one pass over a document. A key of a shape its envelope
+/// never has makes the document unreadable (a diagnostic), as it would in that envelope.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Probe<'a> {
+struct Document<'a> {
     #[serde(borrow)]
-    awslogs: Option<&'a RawValue>,
+    awslogs: Option<AwsLogs<'a>>,
     #[serde(rename = "messageType", borrow)]
-    message_type: Option<&'a RawValue>,
+    message_type: Option<Cow<'a, str>>,
+    #[serde(rename = "logGroup", borrow)]
+    log_group: Option<Cow<'a, str>>,
+    #[serde(rename = "logStream", borrow)]
+    log_stream: Option<Cow<'a, str>>,
+    #[serde(rename = "logEvents", borrow)]
+    log_events: Option<Vec<CwlEvent<'a>>>,
     #[serde(rename = "Records", borrow)]
-    records_upper: Option<&'a RawValue>,
+    records_upper: Option<Vec<&'a RawValue>>,
     #[serde(borrow)]
     records: Option<&'a RawValue>,
     #[serde(rename = "invocationId", borrow)]
     invocation_id: Option<&'a RawValue>,
     #[serde(borrow)]
     events: Option<&'a RawValue>,
+    /// One exported log event: the event's own keys.
     #[serde(borrow)]
-    message: Option<&'a RawValue>,
+    message: Option<Cow<'a, str>>,
+    #[serde(alias = "eventId", borrow)]
+    id: Option<Cow<'a, str>>,
+    timestamp: Option<i64>,
+    #[serde(rename = "logStreamName", borrow)]
+    log_stream_name: Option<Cow<'a, str>>,
+    #[serde(rename = "logGroupName", borrow)]
+    log_group_name: Option<Cow<'a, str>>,
     #[serde(rename = "eventVersion", borrow)]
     event_version: Option<&'a RawValue>,
     #[serde(rename = "eventName", borrow)]
@@ -63,19 +80,6 @@ struct Probe<'a> {
 struct AwsLogs<'a> {
     #[serde(borrow)]
     data: Cow<'a, str>,
-}
-
-/// A CloudWatch Logs subscription payload (after base64 and gunzip).
-#[derive(Deserialize)]
-struct CwlPayload<'a> {
-    #[serde(rename = "messageType", borrow, default)]
-    message_type: Cow<'a, str>,
-    #[serde(rename = "logGroup", borrow, default)]
-    log_group: Cow<'a, str>,
-    #[serde(rename = "logStream", borrow, default)]
-    log_stream: Cow<'a, str>,
-    #[serde(rename = "logEvents", borrow, default)]
-    log_events: Vec<CwlEvent<'a>>,
 }
 
 /// One event of a subscription payload, of an API page or of an export.
@@ -153,43 +157,57 @@ pub fn decode_lambda_event(event: &[u8], origin: &Origin<'_>, ctx: &DocContext, 
 /// `origin` locates the document (file and first line, or the Lambda request); records get it
 /// refined with log group, stream, event id and index.
 pub fn decode_document(doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
-    let probe: Probe<'_> = match serde_json::from_str(doc) {
-        Ok(p) => p,
-        Err(e) => return json_diag(sink, origin, "invalid JSON document", &e),
-    };
-    if let Some(awslogs) = probe.awslogs {
-        match serde_json::from_str::<AwsLogs<'_>>(awslogs.get()) {
-            Ok(a) => decode_blob(&a.data, origin, ctx, sink, "awslogs.data"),
-            Err(e) => json_diag(sink, origin, "awslogs without a data string", &e),
-        }
-    } else if probe.message_type.is_some() {
-        decode_payload(doc, origin, ctx, sink);
-    } else if let Some(records) = probe.records_upper {
-        decode_records_array(doc, records, origin, ctx, sink);
-    } else if let (Some(records), Some(_)) = (probe.records, probe.invocation_id) {
+    match serde_json::from_str::<Document<'_>>(doc) {
+        Ok(d) => dispatch(d, doc, origin, ctx, sink),
+        Err(e) => json_diag(sink, origin, "invalid JSON document", &e),
+    }
+}
+
+/// Unwrap a document read into `d`; `doc` is its text.
+fn dispatch(d: Document<'_>, doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
+    if let Some(awslogs) = d.awslogs {
+        decode_blob(&awslogs.data, origin, ctx, sink, "awslogs.data");
+    } else if let Some(message_type) = d.message_type {
+        let events = d.log_events.unwrap_or_default();
+        decode_payload(
+            &message_type,
+            d.log_group,
+            d.log_stream,
+            &events,
+            origin,
+            ctx,
+            sink,
+        );
+    } else if let Some(records) = d.records_upper {
+        decode_records_array(doc, &records, origin, ctx, sink);
+    } else if let (Some(records), Some(_)) = (d.records, d.invocation_id) {
         decode_firehose(records, origin, ctx, sink);
-    } else if let Some(events) = probe.events {
+    } else if let Some(events) = d.events {
         decode_cwl_events(doc, events, origin, ctx, sink);
-    } else if probe.digest_start_time.is_some() {
+    } else if d.digest_start_time.is_some() {
         sink.skipped(Skip::CloudTrailDigest, origin);
-    } else if probe.das.is_some() || probe.das_list.is_some() {
+    } else if d.das.is_some() || d.das_list.is_some() {
         sink.diagnostic(Diagnostic::new(
             DiagnosticKind::Unsupported,
             origin,
             "Database Activity Streams records are not read yet",
         ));
-    } else if probe.event_version.is_some() || probe.event_name.is_some() || probe.event_type.is_some() {
+    } else if d.event_version.is_some() || d.event_name.is_some() || d.event_type.is_some() {
         sink.record(RawRecord {
             text: doc,
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
             envelope_time: None,
         });
-    } else if probe.message.is_some() {
-        match serde_json::from_str::<CwlEvent<'_>>(doc) {
-            Ok(ev) => emit_cwl_event(&ev, None, None, origin, None, ctx, sink),
-            Err(e) => json_diag(sink, origin, "exported log event", &e),
-        }
+    } else if let Some(message) = d.message {
+        let ev = CwlEvent {
+            id: d.id,
+            timestamp: d.timestamp,
+            message,
+            log_stream: d.log_stream_name,
+            log_group: d.log_group_name,
+        };
+        emit_cwl_event(&ev, None, None, origin, None, ctx, sink);
     } else {
         sink.diagnostic(Diagnostic::new(
             DiagnosticKind::Json,
@@ -257,13 +275,14 @@ pub fn decode_concatenated(text: &str, origin: &Origin<'_>, ctx: &DocContext, si
                 l + memchr::memchr_iter(b'\n', &rest.as_bytes()[..rest.len() - start.len()]).count() as u64,
             );
         }
-        let mut stream = serde_json::Deserializer::from_str(start).into_iter::<&RawValue>();
+        let mut stream = serde_json::Deserializer::from_str(start).into_iter::<Document<'_>>();
         let mut o = origin.clone();
         o.line = offset_line;
         match stream.next() {
-            Some(Ok(raw)) => {
+            Some(Ok(d)) => {
+                // The document and where it ends, from the same read.
                 let consumed = stream.byte_offset();
-                decode_document(raw.get(), &o, ctx, sink);
+                dispatch(d, &start[..consumed], &o, ctx, sink);
                 if let Some(l) = offset_line {
                     offset_line =
                         Some(l + memchr::memchr_iter(b'\n', &start.as_bytes()[..consumed]).count() as u64);
@@ -297,28 +316,29 @@ pub fn decode_concatenated(text: &str, origin: &Origin<'_>, ctx: &DocContext, si
     }
 }
 
-fn decode_payload(doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
-    let payload: CwlPayload<'_> = match serde_json::from_str(doc) {
-        Ok(p) => p,
-        Err(e) => return json_diag(sink, origin, "CloudWatch Logs payload", &e),
-    };
-    if payload.message_type == "CONTROL_MESSAGE" {
+fn decode_payload(
+    message_type: &str,
+    log_group: Option<Cow<'_, str>>,
+    log_stream: Option<Cow<'_, str>>,
+    events: &[CwlEvent<'_>],
+    origin: &Origin<'_>,
+    ctx: &DocContext,
+    sink: &mut dyn RecordSink,
+) {
+    if message_type == "CONTROL_MESSAGE" {
         sink.skipped(Skip::ControlMessage, origin);
         return;
     }
-    if payload.message_type != "DATA_MESSAGE" {
+    if message_type != "DATA_MESSAGE" {
         sink.diagnostic(Diagnostic::new(
             DiagnosticKind::Json,
             origin,
-            format!(
-                "unknown messageType {:?}; events read as data",
-                payload.message_type
-            ),
+            format!("unknown messageType {message_type:?}; events read as data"),
         ));
     }
-    let group = non_empty(&payload.log_group);
-    let stream = non_empty(&payload.log_stream);
-    for (i, ev) in payload.log_events.iter().enumerate() {
+    let group = log_group.as_deref().and_then(non_empty);
+    let stream = log_stream.as_deref().and_then(non_empty);
+    for (i, ev) in events.iter().enumerate() {
         emit_cwl_event(ev, group, stream, origin, u32::try_from(i).ok(), ctx, sink);
     }
 }
@@ -388,50 +408,52 @@ fn decode_cwl_events(
     }
 }
 
-/// `{"Records":[…]}`: a CloudTrail archive object, or a Lambda Kinesis event.
+/// `{"Records":[…]}`: a CloudTrail archive object, or a Lambda Kinesis event — told apart by
+/// the first item (an array is one or the other). CloudTrail records go to the sink as the raw
+/// slices the document read left (the CloudTrail parser skips Insights records).
 fn decode_records_array(
     doc: &str,
-    records: &RawValue,
+    list: &[&RawValue],
     origin: &Origin<'_>,
     ctx: &DocContext,
     sink: &mut dyn RecordSink,
 ) {
-    let list: Vec<&RawValue> = match serde_json::from_str(records.get()) {
-        Ok(l) => l,
-        Err(e) => return json_diag(sink, origin, "Records is not an array", &e),
-    };
+    let kinesis = list.first().is_some_and(|first| {
+        serde_json::from_str::<KinesisRecord<'_>>(first.get()).is_ok_and(|k| k.kinesis.is_some())
+    });
     for (i, raw) in list.iter().enumerate() {
         let o = Origin {
             line: line_in(doc, raw.get(), origin.line),
             index: u32::try_from(i).ok(),
             ..origin.clone()
         };
-        let kinesis = serde_json::from_str::<KinesisRecord<'_>>(raw.get())
-            .ok()
-            .filter(|k| k.kinesis.is_some());
-        if let Some(KinesisRecord {
-            kinesis: Some(k),
-            event_id,
-        }) = kinesis
-        {
-            let o = Origin {
-                event_id: event_id.as_deref().or(o.event_id),
-                ..o
-            };
-            decode_blob(&k.data, &o, ctx, sink, "kinesis.data");
+        if !kinesis {
+            sink.record(RawRecord {
+                text: raw.get(),
+                origin: o,
+                source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
+                envelope_time: None,
+            });
             continue;
         }
-        let text = raw.get();
-        if text.contains("\"AwsCloudTrailInsight\"") && !text.contains("\"userIdentity\"") {
-            sink.skipped(Skip::CloudTrailInsight, &o);
-            continue;
+        match serde_json::from_str::<KinesisRecord<'_>>(raw.get()) {
+            Ok(KinesisRecord {
+                kinesis: Some(k),
+                event_id,
+            }) => {
+                let o = Origin {
+                    event_id: event_id.as_deref().or(o.event_id),
+                    ..o
+                };
+                decode_blob(&k.data, &o, ctx, sink, "kinesis.data");
+            }
+            Ok(_) => sink.diagnostic(Diagnostic::new(
+                DiagnosticKind::Json,
+                &o,
+                "a record of a Kinesis event without `kinesis.data`",
+            )),
+            Err(e) => json_diag(sink, &o, "Kinesis record", &e),
         }
-        sink.record(RawRecord {
-            text,
-            origin: o,
-            source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
-            envelope_time: None,
-        });
     }
 }
 
@@ -557,11 +579,21 @@ mod tests {
     }
 
     #[test]
-    fn cloudtrail_archive_lines_and_insights() {
+    fn cloudtrail_archive_lines() {
+        // Insights records pass through the envelope: the CloudTrail parser skips them.
         let doc = "{\"Records\": [\n  {\"eventVersion\":\"1.0\",\"eventName\":\"A\"},\n  {\"eventVersion\":\"1.07\",\"eventType\":\"AwsCloudTrailInsight\"}\n]}";
         let c = run(doc);
-        assert_eq!(c.records.len(), 1);
+        assert_eq!(c.records.len(), 2);
         assert_eq!(c.records[0].1, "t.json:2 record #0");
-        assert_eq!(c.skipped, vec![Skip::CloudTrailInsight]);
+        assert_eq!(c.records[1].1, "t.json:3 record #1");
+        assert!(c.diags.is_empty() && c.skipped.is_empty());
+    }
+
+    #[test]
+    fn kinesis_event_is_told_from_an_archive_by_its_first_record() {
+        let c = run(r#"{"Records":[{"kinesis":{"data":"!!"},"eventID":"e1"},{"eventID":"e2"}]}"#);
+        assert!(c.records.is_empty());
+        let kinds: Vec<_> = c.diags.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DiagnosticKind::Base64, DiagnosticKind::Json]);
     }
 }

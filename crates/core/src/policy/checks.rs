@@ -1,10 +1,10 @@
 //! Policy checks: the four policy violations of DESIGN.md §4 plus the control-plane check, as one
 //! [`Detector`].
 //!
-//! The checks re-resolve each event against their own policy (longest-prefix match, a few regex
-//! probes) instead of trusting `event.enrichment`, so they give the same answer whether or not
-//! the engine enriched the event with the same policy; the finding's zone, datastore and domain
-//! are filled from that resolution when `Finding::from_event` found none.
+//! The checks read the resolution the enrichment left in the event ([`PolicyRefs`]), so an event
+//! is resolved once; an event this policy did not enrich (another engine, a test) is resolved
+//! here. The finding's zone, datastore and domain are filled from that resolution when
+//! `Finding::from_event` found none.
 //!
 //! Severities follow DETECTIONS.md §6.3 and §4.3 (the full table is in docs/POLICY.md): anything
 //! from a zone that may not reach a database is critical; DCL/ADMIN outside the zone's allow is
@@ -15,11 +15,11 @@
 use std::sync::Arc;
 
 use crate::detector::Detector;
-use crate::event::{Classification, Event, Kind};
+use crate::event::{Classification, Event, Kind, PolicyRefs};
 use crate::finding::{Finding, Severity};
 use crate::sql::StatementClass;
 
-use super::{Policy, Resolved};
+use super::Policy;
 
 /// Rule id: a statement whose class the zone does not allow; a connection (or accepted flow to a
 /// datastore) from a zone that allows nothing.
@@ -98,7 +98,7 @@ fn lower(s: Severity) -> Severity {
 /// Findings of one event.
 struct Emit<'x, 'e, 'a> {
     policy: &'x Policy,
-    r: Resolved,
+    r: PolicyRefs,
     event: &'e Event<'a>,
     findings: &'x mut Vec<Finding>,
     matched: &'x mut Vec<String>,
@@ -172,10 +172,7 @@ impl Emit<'_, '_, '_> {
     fn clearance(&mut self, failed: bool) {
         let Some(zid) = self.r.zone else { return };
         let zone = self.policy.zone(zid);
-        let Some(level) = Policy::data_objects(self.event)
-            .map(|o| self.policy.object_level(self.event, self.r.datastore, o))
-            .max()
-        else {
+        let Some(level) = self.r.objects_level else {
             return;
         };
         if level <= zone.clearance {
@@ -210,9 +207,9 @@ impl Emit<'_, '_, '_> {
             if !objects {
                 return None;
             }
-            Policy::data_objects(self.event)
-                .filter_map(|o| self.policy.object_domain(self.event, self.r.datastore, o))
-                .find(|d| *d != lane)
+            self.r
+                .foreign_owner
+                .and_then(|d| self.policy.datastore(d).domain.as_ref())
         });
         let Some(foreign) = foreign else { return };
         let foreign = Arc::clone(foreign);
@@ -348,7 +345,7 @@ impl Detector for PolicyChecks {
         let policy = &*self.policy;
         let mut e = Emit {
             policy,
-            r: policy.resolve(event),
+            r: policy.resolution(event),
             event,
             findings,
             matched,

@@ -128,25 +128,9 @@ impl Shared {
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 fn glob_regex(globs: &[String]) -> Result<Regex, String> {
-    let mut pattern = String::from("^(?:");
-    for (i, g) in globs.iter().enumerate() {
-        if i > 0 {
-            pattern.push('|');
-        }
-        for c in g.chars() {
-            match c {
-                '*' => pattern.push_str(".*"),
-                '?' => pattern.push('.'),
-                c => pattern.push_str(&regex::escape(&c.to_string())),
-            }
-        }
-    }
-    pattern.push_str(")$");
-    RegexBuilder::new(&pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dot_matches_new_line(true)
-        .build()
-        .map_err(|e| format!("bad glob: {e}"))
+    crate::glob::compile_globs(globs)
+        .map_err(|e| format!("bad glob: {e}"))?
+        .ok_or_else(|| "`glob` needs at least one pattern".to_owned())
 }
 
 fn strings(v: &toml::Value, what: &str) -> Result<Vec<String>, String> {

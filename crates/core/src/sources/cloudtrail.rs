@@ -132,10 +132,12 @@ pub fn parse<'a>(record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Pars
             truncate_for_message(record.text, 60)
         ),
     })?;
+    // Insights records (in archives beside the management events) have no caller and record
+    // no activity of one: skipped, not an event.
+    if r.event_type.as_deref() == Some("AwsCloudTrailInsight") && r.identity.is_none() {
+        return Ok(Parsed::Skip(Skip::CloudTrailInsight));
+    }
     let (Some(service), Some(action)) = (r.event_source, r.event_name) else {
-        if r.event_type.as_deref() == Some("AwsCloudTrailInsight") {
-            return Ok(Parsed::Skip(Skip::CloudTrailInsight));
-        }
         return Err(ParseError::format(
             "CloudTrail record without eventSource or eventName",
         ));
@@ -242,6 +244,13 @@ mod tests {
         );
         assert!(matches!(
             parse_str(r#"{"eventVersion":"1.07","eventType":"AwsCloudTrailInsight"}"#),
+            Ok(Parsed::Skip(Skip::CloudTrailInsight))
+        ));
+        // Insights records name the API whose rate changed, but no caller.
+        assert!(matches!(
+            parse_str(
+                r#"{"eventVersion":"1.07","eventTime":"2024-08-01T12:00:00Z","eventSource":"ssm.amazonaws.com","eventName":"UpdateInstanceInformation","eventType":"AwsCloudTrailInsight","insightDetails":{"state":"Start"}}"#
+            ),
             Ok(Parsed::Skip(Skip::CloudTrailInsight))
         ));
     }

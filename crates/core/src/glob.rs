@@ -1,11 +1,18 @@
-//! Globs of policy files, compiled once into anchored, case-insensitive regexes.
+//! Globs — of policy files (zones' hosts, principals, datastores, objects) and of rules (`glob`
+//! tests) — compiled once into anchored regexes. One module, one syntax, one case rule:
 //!
-//! Policy globs are deliberately tiny — `*` (any run of characters, separators included) and `?`
-//! (one character); everything else is literal — so that a CIDR-like or ARN-like pattern never
-//! surprises its author with regex meta-characters. Each list of globs becomes one regex
-//! alternation built through `RegexBuilder` with a size limit (`Regex::new` is banned by
-//! `clippy.toml`): a policy with thousands of patterns fails at load time with a message instead of
-//! eating memory per event.
+//! - `*` is any run of characters (separators and newlines included), `?` one character;
+//!   everything else is literal, so a CIDR-, ARN- or path-like pattern never surprises its author
+//!   with regex meta-characters;
+//! - a glob matches the **whole** value;
+//! - matching is **case-insensitive**: the values globs name — AWS identifiers and actions,
+//!   host and log-group names, database users, SQL object names — are compared as people write
+//!   them, and a policy or rule must not miss `DBA_alice` because it says `dba_*` (use a rule's
+//!   `regex` for a case-sensitive test).
+//!
+//! Each list of globs becomes one regex alternation built through `RegexBuilder` with a size
+//! limit (`Regex::new` is banned by `clippy.toml`): thousands of patterns fail at load time with a
+//! message instead of eating memory per event.
 
 use regex::{Regex, RegexBuilder};
 
@@ -13,7 +20,7 @@ use regex::{Regex, RegexBuilder};
 const SIZE_LIMIT: usize = 4 << 20;
 
 /// The regex source (unanchored) of one glob.
-pub(crate) fn glob_source(glob: &str) -> String {
+pub fn glob_source(glob: &str) -> String {
     let mut out = String::with_capacity(glob.len() + 8);
     let mut buf = [0u8; 4];
     for c in glob.chars() {
@@ -29,7 +36,7 @@ pub(crate) fn glob_source(glob: &str) -> String {
 /// The regex source of an object pattern, with the one-dot rule of DESIGN.md §4: a pattern with
 /// exactly one dot (`payments.cards`) names `database.table` and also matches the same table in
 /// any schema (`payments.public.cards`), so one pattern serves MySQL and PostgreSQL objects.
-pub(crate) fn object_glob_source(glob: &str) -> String {
+pub fn object_glob_source(glob: &str) -> String {
     match glob.split_once('.') {
         Some((db, table)) if !table.contains('.') => {
             format!("{}\\.(?:[^.]*\\.)?{}", glob_source(db), glob_source(table))
@@ -40,7 +47,7 @@ pub(crate) fn object_glob_source(glob: &str) -> String {
 
 /// Compile already-translated sources into one anchored, case-insensitive alternation; `None`
 /// for an empty list (which matches nothing).
-pub(crate) fn compile_sources(sources: &[String]) -> Result<Option<Regex>, regex::Error> {
+pub fn compile_sources(sources: &[String]) -> Result<Option<Regex>, regex::Error> {
     if sources.is_empty() {
         return Ok(None);
     }
@@ -56,19 +63,21 @@ pub(crate) fn compile_sources(sources: &[String]) -> Result<Option<Regex>, regex
     pattern.push_str(")$");
     RegexBuilder::new(&pattern)
         .case_insensitive(true)
+        .dot_matches_new_line(true)
         .size_limit(SIZE_LIMIT)
         .build()
         .map(Some)
 }
 
-/// Compile a list of plain globs (hosts, principals, log groups, datastore ids).
-pub(crate) fn compile_globs<S: AsRef<str>>(globs: &[S]) -> Result<Option<Regex>, regex::Error> {
+/// Compile a list of plain globs (hosts, principals, log groups, datastore ids, rule values);
+/// `None` for an empty list.
+pub fn compile_globs<S: AsRef<str>>(globs: &[S]) -> Result<Option<Regex>, regex::Error> {
     let sources: Vec<String> = globs.iter().map(|g| glob_source(g.as_ref())).collect();
     compile_sources(&sources)
 }
 
 /// Whether `glob` contains a wildcard (otherwise it is matched by exact, case-insensitive lookup).
-pub(crate) fn is_glob(glob: &str) -> bool {
+pub fn is_glob(glob: &str) -> bool {
     glob.contains(['*', '?'])
 }
 
@@ -107,6 +116,8 @@ mod tests {
             "/aws/rds/instance/payments-db2/audit"
         ));
         assert!(!m(&[] as &[&str], "x"));
+        assert!(m(&["*trail*"], "my-CloudTrail-bucket"), "case-insensitive");
+        assert!(m(&["a*b"], "a\nb"), "* spans newlines");
     }
 
     #[test]
