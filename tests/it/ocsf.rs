@@ -162,7 +162,7 @@ fn check_activity(e: &Event<'_>, v: &Value) -> Result<(), String> {
             {
                 problems.push(format!("api {}", v["api"]));
             }
-            let want = ocsf::activity::api_verb(&c.action, c.read_only).0;
+            let want = ocsf::api::api_verb(&c.action, c.read_only).0;
             if activity != u64::from(want) {
                 problems.push(format!("api activity {activity}, want {want}"));
             }

@@ -12,7 +12,7 @@ use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline};
 use crate::policy::Policy;
-use crate::rules::condition::EvalCtx;
+use crate::rules::eval::EvalCtx;
 use crate::rules::{Rule, RuleSet, TestSpec};
 use crate::sources::ParseOptions;
 

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::header::{Header, OcsfClass};
 use super::{
     Actor, Api, ApiResponse, ConnectionInfo, DataClassification, Database, Endpoint, Group, Metadata,
     Observable, ObservableValue, Service, User, engine_name, millis, set_host, severity,
@@ -14,26 +15,9 @@ use crate::finding::{Finding, FindingFlow, FindingStatement};
 /// A Detection Finding record, borrowing from the [`Finding`] it renders.
 #[derive(Debug, Serialize)]
 pub struct DetectionFinding<'f> {
-    /// 2004.
-    pub class_uid: u32,
-    /// `Detection Finding`.
-    pub class_name: &'static str,
-    /// 2.
-    pub category_uid: u8,
-    /// `Findings`.
-    pub category_name: &'static str,
-    /// 1 Create.
-    pub activity_id: u8,
-    /// `Create`.
-    pub activity_name: &'static str,
-    /// 200401.
-    pub type_uid: u32,
-    /// `Detection Finding: Create`.
-    pub type_name: &'static str,
-    /// From the rule's severity: info 1 … critical 5.
-    pub severity_id: u8,
-    /// Caption of `severity_id`.
-    pub severity: &'static str,
+    /// Class, category, activity (1 Create), type, severity (from the rule's: info 1 … critical 5).
+    #[serde(flatten)]
+    pub header: Header<'f>,
     /// 1 New.
     pub status_id: u8,
     /// `New`.
@@ -302,16 +286,12 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
     }
 
     DetectionFinding {
-        class_uid: 2004,
-        class_name: "Detection Finding",
-        category_uid: 2,
-        category_name: "Findings",
-        activity_id: 1,
-        activity_name: "Create",
-        type_uid: 200401,
-        type_name: "Detection Finding: Create",
-        severity_id,
-        severity,
+        header: Header::new(
+            OcsfClass::DetectionFinding,
+            (1, "Create"),
+            "Detection Finding: Create",
+            (severity_id, severity),
+        ),
         status_id: 1,
         status: "New",
         is_alert: severity_id >= 2 && !f.shadow,

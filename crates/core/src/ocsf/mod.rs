@@ -28,15 +28,23 @@
 //! API Activity (6003) and Network Activity (4001).
 
 pub mod activity;
+pub mod api;
+pub mod datastore;
 pub mod finding;
+pub mod header;
+pub mod network;
 
 use std::net::IpAddr;
 
 use serde::Serialize;
 use serde::ser::Serializer;
 
-pub use activity::{ApiActivity, DatastoreActivity, EventRecord, NetworkActivity, event_record};
+pub use activity::{EventRecord, event_record};
+pub use api::ApiActivity;
+pub use datastore::DatastoreActivity;
 pub use finding::{DetectionFinding, detection_finding};
+pub use header::{Header, OcsfClass};
+pub use network::NetworkActivity;
 
 #[cfg(doc)]
 use crate::{event::Event, finding::Finding};

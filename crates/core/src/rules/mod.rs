@@ -19,6 +19,7 @@
 
 pub mod allowlist;
 pub mod condition;
+pub mod eval;
 pub mod field;
 pub mod file;
 pub mod set;

@@ -7,7 +7,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::condition::{EvalCtx, Scanners, Shared};
+use super::condition::Shared;
+use super::eval::{EvalCtx, Scanners};
 use super::field::{self, Field, Val, any_value};
 use super::file::KINDS;
 use super::state::{InMemoryState, StateStore};

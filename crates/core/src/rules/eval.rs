@@ -1,0 +1,416 @@
+//! Evaluating compiled conditions against one event.
+//!
+//! Keywords (`contains`) of every rule share one Aho-Corasick automaton: an event's text is
+//! scanned once per field, whatever the number of rules. Regexes run one by one, lazily, only
+//! for the rules still in play (each result cached per event). Rules evaluate a copy of their
+//! condition with cheap fixed-field tests first ([`Condition::planned`]); the part of a verdict
+//! that a statement's shape settles is computed once per shape ([`Condition::settle`]).
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use regex::{Regex, RegexBuilder};
+
+use super::condition::{Cmp, Condition, REGEX_SIZE_LIMIT, Scalar, Shared, Test};
+use super::field::{Docs, Field, Val, any_value, any_value_at, describe, fixed_index};
+use crate::event::{Classification, Event};
+
+/// Per-event evaluation state: parsed CloudTrail documents, and the keyword and regex hits of
+/// each text field, computed on first use.
+#[derive(Debug)]
+pub struct EvalCtx<'r, 'e, 'a> {
+    /// The event.
+    pub event: &'e Event<'a>,
+    pub(crate) docs: Docs,
+    /// Keyword hits per field slot; allocated on first use (most events never scan).
+    keyword_hits: Vec<Option<Vec<bool>>>,
+    /// Regex results per field slot and regex id: 0 = not yet run, 1 = no match, 2 = match.
+    /// Each regex runs on its own, on first use, so an event pays only for the regexes a
+    /// candidate rule asks about.
+    regex_hits: Vec<Vec<u8>>,
+    scanners: &'r Scanners,
+}
+
+/// The compiled scanners of a rule set: one keyword automaton, one regex set per field.
+#[derive(Debug)]
+pub struct Scanners {
+    pub(crate) keywords: Option<aho_corasick::AhoCorasick>,
+    pub(crate) keyword_count: usize,
+    /// The regexes of each field slot, by id, each run on its own and only when a candidate
+    /// rule asks (an anchored `^CALL …` fails at the first byte; a set would scan the whole
+    /// text for every pattern of the field).
+    pub(crate) regexes: Vec<Vec<Regex>>,
+    pub(crate) fields: Vec<Field>,
+    /// Fixed-field index of each slot's field (see `field::fixed_index`).
+    pub(crate) fixed: Vec<Option<usize>>,
+}
+
+impl Scanners {
+    /// Build the scanners from the shared registries.
+    pub fn build(shared: &Shared) -> Result<Scanners, String> {
+        let keywords = if shared.keywords.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(&shared.keywords)
+                    .map_err(|e| format!("keyword automaton: {e}"))?,
+            )
+        };
+        // The per-field sets are no longer used for matching, but still built: a field whose
+        // regexes together exceed the set size limit is still a rule-set error, as before.
+        shared
+            .regexes
+            .iter()
+            .map(|pats| {
+                if pats.is_empty() {
+                    Ok(())
+                } else {
+                    regex::RegexSetBuilder::new(pats)
+                        .size_limit(REGEX_SIZE_LIMIT * 4)
+                        .build()
+                        .map(|_| ())
+                        .map_err(|e| format!("regex set: {e}"))
+                }
+            })
+            .collect::<Result<Vec<()>, String>>()?;
+        let regexes = shared
+            .regexes
+            .iter()
+            .map(|pats| {
+                pats.iter()
+                    .map(|p| {
+                        RegexBuilder::new(p)
+                            .size_limit(REGEX_SIZE_LIMIT)
+                            .build()
+                            .map_err(|e| format!("bad regex {p:?}: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let fixed = shared
+            .fields
+            .iter()
+            .map(|f| match f {
+                Field::Fixed(name) => fixed_index(name),
+                Field::Json(..) => None,
+            })
+            .collect();
+        Ok(Scanners {
+            keywords,
+            keyword_count: shared.keywords.len(),
+            regexes,
+            fields: shared.fields.clone(),
+            fixed,
+        })
+    }
+}
+
+impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
+    /// A context for one event.
+    pub fn new(event: &'e Event<'a>, scanners: &'r Scanners) -> Self {
+        EvalCtx {
+            event,
+            docs: Docs::default(),
+            keyword_hits: Vec::new(),
+            regex_hits: Vec::new(),
+            scanners,
+        }
+    }
+
+    fn keywords(&mut self, slot: usize) -> &[bool] {
+        if self.keyword_hits.is_empty() {
+            self.keyword_hits = vec![None; self.scanners.fields.len()];
+        }
+        if self.keyword_hits.get(slot).is_some_and(Option::is_none) {
+            let mut hits = vec![false; self.scanners.keyword_count];
+            if let Some(ac) = &self.scanners.keywords {
+                let field = &self.scanners.fields[slot];
+                let fixed = self.scanners.fixed.get(slot).copied().flatten();
+                any_value_at(self.event, &mut self.docs, field, fixed, &mut |v| {
+                    if let Some(text) = v.as_text() {
+                        for m in ac.find_overlapping_iter(text.as_ref()) {
+                            hits[m.pattern().as_usize()] = true;
+                        }
+                    }
+                    false
+                });
+            }
+            self.keyword_hits[slot] = Some(hits);
+        }
+        self.keyword_hits
+            .get(slot)
+            .and_then(Option::as_deref)
+            .unwrap_or(&[])
+    }
+
+    /// Whether regex `id` of `slot` matches some value of the slot's field (computed once).
+    fn regex(&mut self, slot: usize, id: usize) -> bool {
+        let Some(re) = self.scanners.regexes.get(slot).and_then(|l| l.get(id)) else {
+            return false;
+        };
+        if self.regex_hits.is_empty() {
+            self.regex_hits = vec![Vec::new(); self.scanners.fields.len()];
+        }
+        let Some(known) = self.regex_hits.get_mut(slot) else {
+            return false;
+        };
+        if known.is_empty() {
+            known.resize(self.scanners.regexes[slot].len(), 0);
+        }
+        match known.get(id).copied() {
+            Some(1) => return false,
+            Some(2) => return true,
+            _ => {}
+        }
+        let field = &self.scanners.fields[slot];
+        let fixed = self.scanners.fixed.get(slot).copied().flatten();
+        let hit = any_value_at(self.event, &mut self.docs, field, fixed, &mut |v| {
+            v.as_text().is_some_and(|text| re.is_match(text.as_ref()))
+        });
+        if let Some(k) = self.regex_hits.get_mut(slot).and_then(|l| l.get_mut(id)) {
+            *k = if hit { 2 } else { 1 };
+        }
+        hit
+    }
+}
+
+fn scalar_eq(s: &Scalar, v: &Val<'_>) -> bool {
+    match (s, v) {
+        (Scalar::Str(a), Val::Str(b)) => a == b.as_ref(),
+        (Scalar::Str(a), Val::Ip(ip)) => a.parse::<IpAddr>().is_ok_and(|x| x == *ip),
+        (Scalar::Str(a), Val::Int(n)) => a.parse::<i64>().is_ok_and(|x| x == *n),
+        (Scalar::Str(a), Val::Bool(b)) => a == if *b { "true" } else { "false" },
+        (Scalar::Int(a), Val::Int(n)) => a == n,
+        (Scalar::Int(a), Val::Str(b)) => b.parse::<i64>().is_ok_and(|x| x == *a),
+        // AWS writes some booleans as strings ("true").
+        (Scalar::Bool(a), Val::Bool(b)) => a == b,
+        (Scalar::Bool(a), Val::Str(b)) => b.eq_ignore_ascii_case(if *a { "true" } else { "false" }),
+        _ => false,
+    }
+}
+
+fn as_number(field: &Field, v: &Val<'_>) -> Option<f64> {
+    match v {
+        Val::Int(n) => Some(*n as f64),
+        Val::Str(s) if *field == Field::Fixed("classification") => {
+            Classification::from_name(s).map(|c| c as u8 as f64)
+        }
+        Val::Str(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn as_net(v: &Val<'_>) -> Option<IpNet> {
+    match v {
+        Val::Ip(ip) => Some(IpNet::from(*ip)),
+        Val::Str(s) => s
+            .parse::<IpNet>()
+            .ok()
+            .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from)),
+        _ => None,
+    }
+}
+
+fn test_holds(
+    ctx: &mut EvalCtx<'_, '_, '_>,
+    field: &Field,
+    fixed: Option<usize>,
+    slot: usize,
+    test: &Test,
+) -> bool {
+    let event = ctx.event;
+    match test {
+        Test::Contains(ids) => {
+            let hits = ctx.keywords(slot);
+            ids.iter().any(|i| hits.get(*i).copied().unwrap_or(false))
+        }
+        Test::Regex(ids) => ids.iter().any(|&i| ctx.regex(slot, i)),
+        Test::Exists(want) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |_| true) == *want,
+        Test::Field(other, equal) => {
+            let mut others: Vec<String> = Vec::new();
+            any_value(event, &mut ctx.docs, other, &mut |v| {
+                if let Some(t) = v.as_text() {
+                    others.push(t.into_owned());
+                }
+                false
+            });
+            any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+                v.as_text().is_some_and(|t| {
+                    let same = others.iter().any(|o| *o == t);
+                    if *equal { same } else { !same && !others.is_empty() }
+                })
+            })
+        }
+        Test::AllOf(wanted) => wanted
+            .iter()
+            .all(|w| any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| scalar_eq(w, v))),
+        Test::In(set) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            set.iter().any(|s| scalar_eq(s, v))
+        }),
+        Test::Glob(re) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            v.as_text().is_some_and(|t| re.is_match(&t))
+        }),
+        Test::StartsWith(p) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            v.as_text()
+                .is_some_and(|t| p.iter().any(|p| t.starts_with(p.as_str())))
+        }),
+        Test::EndsWith(p) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            v.as_text()
+                .is_some_and(|t| p.iter().any(|p| t.ends_with(p.as_str())))
+        }),
+        Test::Cidr(nets) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            as_net(v).is_some_and(|n| nets.iter().any(|net| net.contains(&n)))
+        }),
+        Test::PrefixLte(max) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            as_net(v).is_some_and(|n| n.prefix_len() <= *max)
+        }),
+        Test::Compare(op, x) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+            as_number(field, v).is_some_and(|n| match op {
+                Cmp::Gt => n > *x,
+                Cmp::Gte => n >= *x,
+                Cmp::Lt => n < *x,
+                Cmp::Lte => n <= *x,
+            })
+        }),
+    }
+}
+
+impl Condition {
+    /// Rough evaluation cost, for ordering: fixed-field compares are cheap, document parses,
+    /// keyword and regex scans are not.
+    fn cost(&self) -> u32 {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => parts.iter().map(Condition::cost).sum(),
+            Condition::Not(p) => p.cost(),
+            Condition::Leaf { field, tests, .. } => {
+                let base = match field {
+                    Field::Fixed(_) => 1,
+                    Field::Json(..) => 20,
+                };
+                base + tests
+                    .iter()
+                    .map(|t| match t {
+                        Test::Contains(_) | Test::Regex(_) => 50,
+                        Test::Field(..) => 20,
+                        Test::Glob(_) | Test::Cidr(_) | Test::PrefixLte(_) => 5,
+                        _ => 1,
+                    })
+                    .sum::<u32>()
+            }
+        }
+    }
+
+    /// The same condition for evaluation: the parts of every `all` and `any` ordered cheapest
+    /// first (stable), so that a rule is usually rejected by a fixed-field compare before any
+    /// text scan. Conditions are pure, so the order never changes the result; `explain` keeps
+    /// using the condition as written.
+    pub fn planned(&self) -> Condition {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => {
+                let mut parts: Vec<Condition> = parts.iter().map(Condition::planned).collect();
+                parts.sort_by_key(Condition::cost);
+                if matches!(self, Condition::All(_)) {
+                    Condition::All(parts)
+                } else {
+                    Condition::Any(parts)
+                }
+            }
+            Condition::Not(p) => Condition::Not(Box::new(p.planned())),
+            Condition::Leaf { .. } => self.clone(),
+        }
+    }
+
+    /// Three-valued evaluation that reads only the fields `known` accepts: `Some(result)` when
+    /// those leaves settle the condition whatever the other leaves would say, `None` when it
+    /// depends on them. Conditions are pure, so a settled result equals [`Condition::holds`] for
+    /// every event whose `known` fields have the same values.
+    pub fn settle(&self, ctx: &mut EvalCtx<'_, '_, '_>, known: fn(&Field) -> bool) -> Option<bool> {
+        match self {
+            Condition::All(parts) => {
+                let mut open = false;
+                for p in parts {
+                    match p.settle(ctx, known) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => open = true,
+                    }
+                }
+                if open { None } else { Some(true) }
+            }
+            Condition::Any(parts) => {
+                let mut open = false;
+                for p in parts {
+                    match p.settle(ctx, known) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => open = true,
+                    }
+                }
+                if open { None } else { Some(false) }
+            }
+            Condition::Not(p) => p.settle(ctx, known).map(|b| !b),
+            Condition::Leaf { field, tests, .. } => {
+                if known(field) && !tests.iter().any(|t| matches!(t, Test::Field(..))) {
+                    Some(self.holds(ctx))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Whether the condition holds for the event.
+    pub fn holds(&self, ctx: &mut EvalCtx<'_, '_, '_>) -> bool {
+        match self {
+            Condition::All(parts) => parts.iter().all(|p| p.holds(ctx)),
+            Condition::Any(parts) => parts.iter().any(|p| p.holds(ctx)),
+            Condition::Not(p) => !p.holds(ctx),
+            Condition::Leaf {
+                field,
+                slot,
+                tests,
+                fixed,
+                ..
+            } => tests.iter().all(|t| test_holds(ctx, field, *fixed, *slot, t)),
+        }
+    }
+
+    /// Why the condition does not hold: the failing leaves with the values the event had.
+    pub fn explain(&self, ctx: &mut EvalCtx<'_, '_, '_>, out: &mut Vec<String>) {
+        match self {
+            Condition::All(parts) => {
+                for p in parts {
+                    if !p.holds(ctx) {
+                        p.explain(ctx, out);
+                    }
+                }
+            }
+            Condition::Any(parts) => {
+                if !self.holds(ctx) {
+                    let mut inner = Vec::new();
+                    for p in parts {
+                        p.explain(ctx, &mut inner);
+                    }
+                    out.push(format!("none of `any` held: {}", inner.join("; ")));
+                }
+            }
+            Condition::Not(p) => {
+                if p.holds(ctx) {
+                    out.push("the `not` condition held".to_owned());
+                }
+            }
+            Condition::Leaf { field, written, .. } => {
+                if !self.holds(ctx) {
+                    let event = ctx.event;
+                    out.push(format!(
+                        "{written} did not hold (event has {})",
+                        describe(event, &mut ctx.docs, field)
+                    ));
+                }
+            }
+        }
+    }
+}
