@@ -93,11 +93,7 @@ pub(super) fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions
     let mut entry_line = 0u64;
     loop {
         line_no += 1;
-        let o = Origin {
-            file: Some(name),
-            line: Some(line_no),
-            ..Origin::default()
-        };
+        let o = super::at(name, line_no);
         match read_line_bounded(&mut r, &mut line, max) {
             Ok(Line::Ok) => {}
             Ok(Line::TooLong(n)) => {
@@ -206,11 +202,7 @@ fn entry_open_quote(entry: &str) -> bool {
 }
 
 fn flush_entry(name: &str, entry: &mut String, line: u64, source: Option<Source>, sink: &mut dyn RecordSink) {
-    let o = Origin {
-        file: Some(name),
-        line: Some(line),
-        ..Origin::default()
-    };
+    let o = super::at(name, line);
     sink.record(RawRecord {
         text: entry,
         origin: o,

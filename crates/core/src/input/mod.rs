@@ -135,6 +135,15 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// The origin of line `line` of input `name`.
+fn at(name: &str, line: u64) -> Origin<'_> {
+    Origin {
+        file: Some(name),
+        line: Some(line),
+        ..Origin::default()
+    }
+}
+
 /// Read one input into the sink. Errors opening a named input are returned; everything that
 /// goes wrong after that is a diagnostic.
 pub fn read_input(
@@ -243,11 +252,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
             Ok(Line::Ok) if line.iter().all(u8::is_ascii_whitespace) => continue,
             Ok(Line::Ok) => break std::mem::take(&mut line),
             Ok(Line::TooLong(n)) => {
-                let o = Origin {
-                    file: Some(name),
-                    line: Some(line_no),
-                    ..Origin::default()
-                };
+                let o = at(name, line_no);
                 sink.diagnostic(Diagnostic::new(
                     DiagnosticKind::TooLarge,
                     &o,
@@ -257,11 +262,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
             }
             Ok(Line::Eof) => return,
             Err(e) => {
-                let o = Origin {
-                    file: Some(name),
-                    line: Some(line_no),
-                    ..Origin::default()
-                };
+                let o = at(name, line_no);
                 return report_read_error(sink, &o, e);
             }
         }
@@ -270,11 +271,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
     if first_is_document {
         let mut current = first;
         loop {
-            let o = Origin {
-                file: Some(name),
-                line: Some(line_no),
-                ..Origin::default()
-            };
+            let o = at(name, line_no);
             if !current.iter().all(u8::is_ascii_whitespace) {
                 let text = utf8_line(&current, sink, &o);
                 decode_json_value(&text, &o, &ctx, sink);
@@ -287,11 +284,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
             ) {
                 Ok(Line::Ok) => {}
                 Ok(Line::TooLong(n)) => {
-                    let o = Origin {
-                        file: Some(name),
-                        line: Some(line_no),
-                        ..Origin::default()
-                    };
+                    let o = at(name, line_no);
                     sink.diagnostic(Diagnostic::new(
                         DiagnosticKind::TooLarge,
                         &o,
@@ -301,11 +294,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
                 }
                 Ok(Line::Eof) => return,
                 Err(e) => {
-                    let o = Origin {
-                        file: Some(name),
-                        line: Some(line_no),
-                        ..Origin::default()
-                    };
+                    let o = at(name, line_no);
                     return report_read_error(sink, &o, e);
                 }
             }
@@ -317,11 +306,7 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
     let cap = options.limits.max_document;
     let mut limited = r.take(cap.saturating_sub(doc.len() as u64) + 1);
     let start_line = line_no;
-    let o = Origin {
-        file: Some(name),
-        line: Some(start_line),
-        ..Origin::default()
-    };
+    let o = at(name, start_line);
     if let Err(e) = limited.read_to_end(&mut doc) {
         return report_read_error(sink, &o, e);
     }
