@@ -62,10 +62,15 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     for e in &config.rejected {
         eprintln!("laneguard: {e}");
     }
+    let warnings = config.warnings();
+    for w in &warnings {
+        eprintln!("laneguard: warning: {w}");
+    }
     println!(
-        "{} rules loaded, {} invalid",
+        "{} rules loaded, {} invalid, {} warnings",
         config.rules.rules().len(),
-        config.rejected.len()
+        config.rejected.len(),
+        warnings.len()
     );
     Ok(if config.rejected.is_empty() {
         ExitCode::SUCCESS

@@ -51,9 +51,13 @@ pub fn repo() -> PathBuf {
 /// Run the pipeline over paths relative to the repository root (cargo runs tests there, and
 /// origins in snapshots must not depend on where the checkout is).
 pub fn run_paths(paths: &[&str], options: InputOptions) -> Run {
+    run_paths_with(Engine::default(), paths, options)
+}
+
+/// [`run_paths`] with a configured engine (policy, detectors).
+pub fn run_paths_with(mut engine: Engine, paths: &[&str], options: InputOptions) -> Run {
     let mut out = Collect::default();
     let (stats, diagnostics) = {
-        let mut engine = Engine::default();
         let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
         let (inputs, errors) = input::expand(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
         assert!(errors.is_empty(), "{errors:?}");

@@ -465,12 +465,12 @@ fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
     );
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-payments", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+        &serde_json::json!({"zone": "app-payments", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
     );
     // An object no pattern names takes its datastore's classification; root is bound to db-host.
     assert_eq!(
         enrichment(&c, 1),
-        &serde_json::json!({"zone": "db-host", "principal_zone": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+        &serde_json::json!({"zone": "db-host", "zone_role": "database-host", "principal_zone": "management", "principal_zone_role": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
     );
 
     let c = run(
@@ -484,13 +484,13 @@ fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
     );
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-payments-lo", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
+        &serde_json::json!({"zone": "app-payments-lo", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
     );
 
     let c = run("flow.log", &flow("10.0.64.5", "10.0.33.9", 40000, 5432, "ACCEPT"));
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-marketing", "datastore": "marketing-db", "domain": "marketing"})
+        &serde_json::json!({"zone": "app-marketing", "zone_role": "application", "datastore": "marketing-db", "domain": "marketing"})
     );
 
     let c = run(
@@ -505,7 +505,7 @@ fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
     );
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "aws", "principal_zone": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+        &serde_json::json!({"zone": "aws", "zone_role": "aws-service", "principal_zone": "management", "principal_zone_role": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
     );
 
     // A record with no source address at all gets no zone.
@@ -535,7 +535,7 @@ fn enrichment_by_log_group_of_a_cloudwatch_envelope() {
     let c = run("cwl.json", &doc.to_string());
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-payments", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
+        &serde_json::json!({"zone": "app-payments", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
     );
     assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
 }
@@ -928,4 +928,107 @@ fn findings_are_deterministic() {
     let b = run("audit.log", &text);
     assert!(!a.findings.is_empty());
     assert_eq!(a.findings, b.findings);
+}
+
+/// The default pack binds to zone roles, never to the example policy's zone names: under a
+/// policy whose zones all have other names (tests/fixtures/policy-renamed-zones.toml, same
+/// roles, CIDRs, principals and datastores) every rule test gives the same verdict and the sample
+/// corpora raise the same findings.
+#[test]
+fn the_pack_follows_zone_roles_not_zone_names() {
+    let renamed =
+        Arc::new(Policy::load(std::path::Path::new("tests/fixtures/policy-renamed-zones.toml")).unwrap());
+    let example = embedded();
+    let renamed_names: Vec<&str> = renamed.zone_names().collect();
+    assert!(
+        !renamed_names
+            .iter()
+            .any(|n| example.zone_names().any(|e| e == *n)),
+        "the fixture must rename every zone: {renamed_names:?}"
+    );
+    let (set, errors) = RuleSet::embedded();
+    assert!(errors.is_empty(), "{errors:?}");
+    let verdicts = |policy: &Arc<Policy>| -> Vec<(String, Option<usize>, bool)> {
+        laneguard_core::rule_tests::run_all(&set, Some(policy))
+            .into_iter()
+            .map(|o| (o.rule, o.index, o.passed))
+            .collect()
+    };
+    let (a, b) = (verdicts(&example), verdicts(&renamed));
+    assert_eq!(
+        a, b,
+        "rule tests differ between the example and the renamed policy"
+    );
+    assert!(
+        b.iter().all(|(_, _, passed)| *passed),
+        "{:?}",
+        b.iter().filter(|v| !v.2).collect::<Vec<_>>()
+    );
+
+    let corpora = [
+        "samples/cloudtrail",
+        "samples/mysql-audit",
+        "samples/pgaudit",
+        "samples/vpc-flow",
+    ];
+    let findings = |policy: &Arc<Policy>| -> Vec<(String, String, Severity)> {
+        let engine = Config {
+            policy: Arc::clone(policy),
+            rules: RuleSet::embedded().0,
+            rejected: Vec::new(),
+        }
+        .engine();
+        let run = crate::common::run_paths_with(engine, &corpora, InputOptions::default());
+        assert!(run.diagnostics.is_empty(), "{:?}", run.diagnostics);
+        let mut v: Vec<_> = run
+            .findings
+            .iter()
+            .map(|f| (f.rule_id.clone(), f.evidence.origin.to_string(), f.severity))
+            .collect();
+        v.sort();
+        v
+    };
+    let (fa, fb) = (findings(&example), findings(&renamed));
+    assert!(fa.len() > 100, "the corpora raise findings: {}", fa.len());
+    assert_eq!(
+        fa, fb,
+        "findings differ between the example and the renamed policy"
+    );
+    for p in [example, renamed] {
+        let config = Config {
+            policy: p,
+            rules: RuleSet::embedded().0,
+            rejected: Vec::new(),
+        };
+        assert_eq!(config.warnings(), Vec::<String>::new());
+    }
+}
+
+/// `laneguard validate` warns about a rule that names a zone the policy lacks.
+#[test]
+fn rules_naming_an_unknown_zone_are_warned_about() {
+    let rule = r#"
+id = "t.zone-name"
+title = "t"
+severity = "low"
+[match]
+zone = ["management", "corp-vpn"]
+[[tests]]
+expect = true
+input = { source = "mysql-audit", record = "20261128 00:25:11,db1,app,10.0.250.5,4,9,QUERY,shop,'SELECT 1',0" }
+[[tests]]
+expect = false
+input = { source = "mysql-audit", record = "20261128 00:25:11,db1,app,10.0.16.5,4,9,QUERY,shop,'SELECT 1',0" }
+"#;
+    let config = Config {
+        policy: embedded(),
+        rules: RuleSet::from_sources([("rules/t.toml", rule)]).0,
+        rejected: Vec::new(),
+    };
+    let w = config.warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("rules/t.toml") && w[0].contains("\"corp-vpn\"") && w[0].contains("zone.role"),
+        "{w:?}"
+    );
 }

@@ -137,6 +137,29 @@ impl Config {
         })
     }
 
+    /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone` or
+    /// `principal_zone` with a name the policy does not define (it can never match; the rule
+    /// should match `zone.role`). One message per rule and name, with the rule's file.
+    pub fn warnings(&self) -> Vec<String> {
+        let zones: Vec<&str> = self.policy.zone_names().collect();
+        let mut out = Vec::new();
+        for rule in self.rules.rules() {
+            for field in ["zone", "principal_zone"] {
+                let mut names = Vec::new();
+                rule.condition.literals_of(field, &mut names);
+                names.sort();
+                names.dedup();
+                for name in names.iter().filter(|n| !zones.contains(&n.as_str())) {
+                    out.push(format!(
+                        "{}: rule {} matches {field} = {name:?}, a zone the policy does not define (match `{field}.role` to work with any policy)",
+                        rule.file, rule.id
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Fail when any rule file was rejected: a detector must not run silently on part of its
     /// rules.
     pub fn require_all_rules(self) -> Result<Config, ConfigError> {

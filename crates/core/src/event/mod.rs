@@ -544,6 +544,55 @@ impl Classification {
     }
 }
 
+/// What a zone is for (docs/POLICY.md, "Zone roles"). Rules match roles, never zone names, so
+/// the default pack works with any policy that says which of its zones plays which role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZoneRole {
+    /// Administrators and automation: DDL, DCL, control-plane changes are expected here.
+    Management,
+    /// An application's subnets: DML and queries of its own swim lane.
+    Application,
+    /// The database subnets: replication, ETL inside the zone.
+    Data,
+    /// Outside the estate (the internet): must not reach a database.
+    External,
+    /// Connections on the database host itself (local sockets, `localhost`).
+    DatabaseHost,
+    /// AWS services acting for a principal (CloudTrail `sourceIPAddress` such as
+    /// `cloudformation.amazonaws.com`).
+    AwsService,
+}
+
+impl ZoneRole {
+    /// All roles, in documentation order.
+    pub const ALL: [ZoneRole; 6] = [
+        ZoneRole::Management,
+        ZoneRole::Application,
+        ZoneRole::Data,
+        ZoneRole::External,
+        ZoneRole::DatabaseHost,
+        ZoneRole::AwsService,
+    ];
+
+    /// The name used in policy files, rules and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneRole::Management => "management",
+            ZoneRole::Application => "application",
+            ZoneRole::Data => "data",
+            ZoneRole::External => "external",
+            ZoneRole::DatabaseHost => "database-host",
+            ZoneRole::AwsService => "aws-service",
+        }
+    }
+
+    /// Parse a role name.
+    pub fn from_name(name: &str) -> Option<ZoneRole> {
+        ZoneRole::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
 /// What the policy says about an event (DESIGN.md §3, "after enrichment"). Shared strings are
 /// `Arc<str>` owned by the loaded policy, so enriching an event allocates nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -552,9 +601,15 @@ pub struct Enrichment {
     /// of a non-IP source such as `localhost` or an AWS service).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zone: Option<Arc<str>>,
+    /// Role of the actor's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_role: Option<ZoneRole>,
     /// Zone the actor's principal is bound to by the policy (`[[principals]]`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal_zone: Option<Arc<str>>,
+    /// Role of that zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_zone_role: Option<ZoneRole>,
     /// Policy name of the datastore acted on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datastore: Option<Arc<str>>,
@@ -575,7 +630,9 @@ impl Enrichment {
     /// policy says nothing about).
     pub fn is_empty(&self) -> bool {
         self.zone.is_none()
+            && self.zone_role.is_none()
             && self.principal_zone.is_none()
+            && self.principal_zone_role.is_none()
             && self.datastore.is_none()
             && self.domain.is_none()
             && self.classification.is_none()

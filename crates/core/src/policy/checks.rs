@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use crate::detector::Detector;
-use crate::event::{Classification, Event, Kind, PolicyRefs};
+use crate::event::{Classification, Event, Kind, PolicyRefs, ZoneRole};
 use crate::finding::{Finding, Severity};
 use crate::sql::StatementClass;
 
@@ -31,7 +31,7 @@ pub const SWIM_LANE: &str = "policy.swim-lane";
 /// Rule id: a principal bound to a zone by `[[principals]]` acting from another zone.
 pub const MANAGEMENT_FLOW: &str = "policy.management-flow";
 /// Rule id: a successful CloudTrail call that changes a policy datastore, from outside the
-/// zones marked `management = true`.
+/// zones whose role is `management`.
 pub const CONTROL_PLANE: &str = "policy.control-plane";
 
 /// Prefixes of AWS API actions that change a datastore (or its snapshots, network exposure,
@@ -289,7 +289,11 @@ impl Emit<'_, '_, '_> {
         if self.r.datastore.is_none() || !MUTATING_ACTIONS.iter().any(|p| action.starts_with(p)) {
             return;
         }
-        if self.r.zone.is_some_and(|z| self.policy.zone(z).management) {
+        if self
+            .r
+            .zone
+            .is_some_and(|z| self.policy.zone(z).role == Some(ZoneRole::Management))
+        {
             return;
         }
         let severity = if action.starts_with("Delete") {

@@ -15,7 +15,7 @@ use super::file::{ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, 
 use super::{
     ClassSet, DEFAULT_DB_PORTS, Datastore, DatastoreId, Policy, PolicyError, Zone, ZoneId, next_policy_id,
 };
-use crate::event::Classification;
+use crate::event::{Classification, ZoneRole};
 use crate::sql::StatementClass;
 
 /// The number of the line holding byte `offset` of `text` (1-based).
@@ -71,6 +71,35 @@ impl Compiler<'_> {
             ));
         }
         Ok(net)
+    }
+
+    /// A zone's role: `role`, or `management = true` (the older key); both must agree.
+    fn role(&self, z: &ZoneSpec, what: &str) -> Result<Option<ZoneRole>, PolicyError> {
+        let role = match &z.role {
+            Some(r) => Some(ZoneRole::from_name(r.get_ref().trim()).ok_or_else(|| {
+                self.err(
+                    r.span(),
+                    format!(
+                        "unknown zone role {:?} in {what} (expected one of {})",
+                        r.get_ref(),
+                        ZoneRole::ALL.map(ZoneRole::as_str).join(", ")
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        match (&z.management, role) {
+            (Some(m), Some(r)) if *m.get_ref() != (r == ZoneRole::Management) => Err(self.err(
+                m.span(),
+                format!(
+                    "`management = {}` contradicts `role = {:?}`; keep only `role`",
+                    m.get_ref(),
+                    r.as_str()
+                ),
+            )),
+            (Some(m), None) if *m.get_ref() => Ok(Some(ZoneRole::Management)),
+            _ => Ok(role),
+        }
     }
 
     fn classification(&self, s: &Spanned<String>, what: &str) -> Result<Classification, PolicyError> {
@@ -213,7 +242,7 @@ impl Compiler<'_> {
             allow,
             clearance,
             domain,
-            management: z.management,
+            role: self.role(z, &at("role"))?,
         });
         Ok(())
     }

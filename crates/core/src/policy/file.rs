@@ -39,7 +39,10 @@ pub(crate) struct ZoneSpec {
     #[serde(default)]
     pub default: Option<Spanned<bool>>,
     #[serde(default)]
-    pub management: bool,
+    pub role: Option<Spanned<String>>,
+    /// Shorthand of `role = "management"` (the key of earlier policies).
+    #[serde(default)]
+    pub management: Option<Spanned<bool>>,
 }
 
 /// `[[principals]]`.

@@ -34,7 +34,7 @@ pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_L
 /// Ids of every finding the policy checks raise (for reports of rules that never fired).
 pub const RULE_IDS: &[&str] = &[ZONE_CLASS, CLEARANCE, SWIM_LANE, MANAGEMENT_FLOW, CONTROL_PLANE];
 
-use crate::event::Classification;
+use crate::event::{Classification, ZoneRole};
 use crate::sql::StatementClass;
 use compile::{Compiler, line_of};
 use file::PolicyFile;
@@ -102,7 +102,7 @@ struct Zone {
     allow: ClassSet,
     clearance: Classification,
     domain: Option<Arc<str>>,
-    management: bool,
+    role: Option<ZoneRole>,
 }
 
 /// A compiled datastore.

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Datastore, DatastoreId, Policy, Zone, ZoneId, with_lowercase};
-use crate::event::{Classification, Enrichment, Event, Kind, PolicyRefs, Source};
+use crate::event::{Classification, Enrichment, Event, Kind, PolicyRefs, Source, ZoneRole};
 
 impl Policy {
     /// Set the event's zone, principal zone, datastore, domain and classification, and the
@@ -16,7 +16,9 @@ impl Policy {
         let r = self.resolve(event);
         event.enrichment = Enrichment {
             zone: r.zone.map(|z| Arc::clone(&self.zones[z].name)),
+            zone_role: r.zone.and_then(|z| self.zones[z].role),
             principal_zone: r.principal_zone.map(|z| Arc::clone(&self.zones[z].name)),
+            principal_zone_role: r.principal_zone.and_then(|z| self.zones[z].role),
             datastore: r.datastore.map(|d| Arc::clone(&self.datastores[d].name)),
             domain: self.event_domain(event, r.datastore).cloned(),
             classification: r.classification,
@@ -303,6 +305,6 @@ impl Policy {
     }
 
     pub(super) fn has_management_zone(&self) -> bool {
-        self.zones.iter().any(|z| z.management)
+        self.zones.iter().any(|z| z.role == Some(ZoneRole::Management))
     }
 }

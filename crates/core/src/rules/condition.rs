@@ -178,6 +178,31 @@ fn number(field: &Field, v: &toml::Value) -> Result<f64, String> {
 }
 
 impl Condition {
+    /// The literal strings this condition compares the fixed field `name` with (`in`/`eq`/`all`
+    /// tests, under any combinator), for checks such as "does the rule name a zone the policy
+    /// lacks".
+    pub fn literals_of(&self, name: &str, out: &mut Vec<String>) {
+        match self {
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.literals_of(name, out)),
+            Condition::Not(c) => c.literals_of(name, out),
+            Condition::Leaf { field, tests, .. } => {
+                if Field::parse(name).as_ref() != Some(field) {
+                    return;
+                }
+                for t in tests {
+                    if let Test::In(values) | Test::AllOf(values) = t {
+                        out.extend(values.iter().filter_map(|v| match v {
+                            Scalar::Str(s) => Some(s.clone()),
+                            _ => None,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Condition {
     /// Compile a `[match]` table (or a table inside `all`/`any`/`not`).
     pub fn compile(table: &toml::Table, shared: &mut Shared) -> Result<Condition, String> {
         let mut parts = Vec::new();

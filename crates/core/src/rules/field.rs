@@ -85,7 +85,9 @@ pub const FIELDS: &[&str] = &[
     "target.account",
     "target.region",
     "zone",
+    "zone.role",
     "principal_zone",
+    "principal_zone.role",
     "datastore",
     "domain",
     "classification",
@@ -346,6 +348,8 @@ mod fx {
     pub const TARGET_REGION: usize = pos("target.region");
     pub const ZONE: usize = pos("zone");
     pub const PRINCIPAL_ZONE: usize = pos("principal_zone");
+    pub const ZONE_ROLE: usize = pos("zone.role");
+    pub const PRINCIPAL_ZONE_ROLE: usize = pos("principal_zone.role");
     pub const DATASTORE: usize = pos("datastore");
     pub const DOMAIN: usize = pos("domain");
     pub const CLASSIFICATION: usize = pos("classification");
@@ -444,6 +448,12 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
         fx::TARGET_REGION => s(&t.region, f),
         fx::ZONE => arc(&en.zone, f),
         fx::PRINCIPAL_ZONE => arc(&en.principal_zone, f),
+        fx::ZONE_ROLE => en
+            .zone_role
+            .is_some_and(|r| f(&Val::Str(Cow::Borrowed(r.as_str())))),
+        fx::PRINCIPAL_ZONE_ROLE => en
+            .principal_zone_role
+            .is_some_and(|r| f(&Val::Str(Cow::Borrowed(r.as_str())))),
         fx::DATASTORE => arc(&en.datastore, f),
         fx::DOMAIN => arc(&en.domain, f),
         fx::CLASSIFICATION => match en.classification {
