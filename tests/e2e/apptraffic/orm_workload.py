@@ -311,12 +311,12 @@ class ShopApp:
         _ = p.name
         self.count("product_page")
 
-    def product_pages(self, s):
-        for _ in range(self.n(60)):
+    def product_pages(self, s, k):
+        for _ in range(k):
             self.product_page(s)
 
-    def category_pagination(self, s):
-        for cat in CATEGORIES:
+    def category_pagination(self, s, cats):
+        for cat in cats:
             page = 0
             while True:
                 rows = s.scalars(
@@ -333,9 +333,9 @@ class ShopApp:
             s.scalar(select(func.count()).select_from(Product).where(Product.category == cat))
         s.commit()
 
-    def search(self, s):
+    def search(self, s, k_searches):
         """The same query with 0..3 optional predicates, as a search form builds it."""
-        for _ in range(self.n(120)):
+        for _ in range(k_searches):
             q = select(Product).where(Product.active.is_(True))
             k = self.rng.randrange(0, 4)
             preds = self.rng.sample(["category", "min", "max", "name"], k)
@@ -352,9 +352,9 @@ class ShopApp:
             self.count(f"search_{k}_filters")
         s.commit()
 
-    def compare_products(self, s):
+    def compare_products(self, s, k):
         """IN-lists of varying arity (1..25)."""
-        for _ in range(self.n(80)):
+        for _ in range(k):
             ids = self.rng.sample(self.product_ids, self.rng.randrange(1, 26))
             s.scalars(select(Product).where(Product.id.in_(ids))).all()
             self.count("in_list")
@@ -394,8 +394,8 @@ class ShopApp:
         s.commit()
         self.count("checkout")
 
-    def checkouts(self, browse):
-        for i in range(self.n(260)):
+    def checkouts(self, browse, first, k):
+        for i in range(first, first + k):
             # Other visitors browse meanwhile: the browse session keeps its connection (and its
             # transaction) across several checkouts, which take another pooled connection.
             self.product_page(browse)
@@ -414,8 +414,8 @@ class ShopApp:
 
     # -- order history, account pages ---------------------------------------------------------
 
-    def order_history(self, s):
-        for _ in range(self.n(80)):
+    def order_history(self, s, k):
+        for _ in range(k):
             cid = self.rng.choice(self.customer_ids)
             orders = s.scalars(
                 select(Order)
@@ -431,8 +431,8 @@ class ShopApp:
             self.count("order_history")
         s.commit()
 
-    def account_updates(self):
-        for _ in range(self.n(40)):
+    def account_updates(self, k):
+        for _ in range(k):
             with self.Session() as s:
                 c = s.get(Customer, self.rng.choice(self.customer_ids))
                 c.name = c.name + " Jr" if self.rng.random() < 0.5 else c.name.replace(" Jr", "")
@@ -440,10 +440,10 @@ class ShopApp:
                 s.commit()
                 self.count("account_update")
 
-    def deletes(self):
+    def deletes(self, k_orders, k_cards):
         """Deletes of single rows: a removed cart line, a cancelled order, a removed card."""
         with self.Session() as s:
-            orders = s.scalars(select(Order).where(Order.status == "paid").options(selectinload(Order.items)).order_by(Order.id).limit(self.n(12))).all()
+            orders = s.scalars(select(Order).where(Order.status == "paid").options(selectinload(Order.items)).order_by(Order.id).limit(k_orders)).all()
             for o in orders[: len(orders) // 2]:
                 if len(o.items) > 1:
                     s.delete(o.items[-1])
@@ -452,7 +452,7 @@ class ShopApp:
                 s.delete(o)  # cascades to its items
                 self.count("delete_order")
             s.commit()
-        for _ in range(self.n(6)):
+        for _ in range(k_cards):
             with self.Session() as s:
                 pm = s.scalars(select(PaymentMethod).order_by(PaymentMethod.id.desc()).limit(1)).first()
                 s.delete(pm)
@@ -537,7 +537,13 @@ class ShopApp:
 
     # -- the whole day -----------------------------------------------------------------------------
 
+    ROUNDS = 20
+
     def run(self):
+        """Start-up and set-up, then a day of traffic in rounds: every round serves a slice of
+        every kind of request (pages, searches, checkouts, order history, account pages), and
+        the back office and the jobs run every few rounds — as a running application's traffic
+        mixes its endpoints, so any stretch of the log looks like any other."""
         self.startup()
         self.import_catalog()
         self.signups()
@@ -545,23 +551,25 @@ class ShopApp:
         # pooled connections while checkouts take others.
         browse = self.Session()
         backoffice = self.Session()
+        rounds = self.ROUNDS
+        per = lambda total: max(1, self.n(total) // rounds)  # noqa: E731
         try:
-            self.product_pages(browse)  # left open: holds a pooled connection
-            self.reports(backoffice)  # so this one takes a second connection
-            browse.commit()
-            self.category_pagination(browse)
-            self.compare_products(browse)
-            self.checkouts(browse)
-            browse.commit()
-            self.search(browse)
-            self.order_history(browse)
-            self.product_pages(browse)
-            self.reports(backoffice)
-            browse.commit()
-            self.account_updates()
-            self.deletes()
-            self.batch_jobs()
-            self.reports(backoffice)
+            for r in range(rounds):
+                self.product_pages(browse, per(120))  # left open: holds a pooled connection
+                if r % 5 == 0:
+                    self.reports(backoffice)  # so this one takes a second connection
+                browse.commit()
+                self.category_pagination(browse, [CATEGORIES[r % len(CATEGORIES)]])
+                self.compare_products(browse, per(80))
+                self.checkouts(browse, r * per(260), per(260))
+                browse.commit()
+                self.search(browse, per(120))
+                self.order_history(browse, per(80))
+                browse.commit()
+                self.account_updates(per(40))
+                if r % 5 == 4:
+                    self.deletes(3, 2)
+                    self.batch_jobs()
         finally:
             browse.close()
             backoffice.close()

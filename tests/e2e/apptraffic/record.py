@@ -9,8 +9,10 @@
    the application from 127.16.0.5 as `shop_app`;
 3. start the vulnerable app (vuln_app.py), browse it normally, then run the sqlmap plan against
    each engine (run_sqlmap.py); every HTTP request is one database session;
+   then an insider pages through the card table with the application's account (insider.py);
 4. stop the servers and cut their logs by session into
      samples/apptraffic/{mysql-audit,pgaudit}/benign/orm-sqlalchemy.log
+     samples/apptraffic/{mysql-audit,pgaudit}/attack/insider-paging.log
      samples/apptraffic/{mysql-audit,pgaudit}/benign/vulnapp-browsing.log
      samples/apptraffic/{mysql-audit,pgaudit}/attack/sqlmap-<run>.log
      samples/apptraffic/requests.tsv   one row per HTTP request of the vulnerable app
@@ -46,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
+import insider  # noqa: E402
 import orm_workload  # noqa: E402
 import run_sqlmap  # noqa: E402
 import servers  # noqa: E402
@@ -198,7 +201,7 @@ def breaks_out(engine, endpoint, value):
     return "'" in value or (engine == "mysql" and "\\" in value)
 
 
-def cut(engine, raw, scratch, boot_end, orm_end, requests, runs, out_dir):
+def cut(engine, raw, scratch, boot_end, orm_end, insider_end, requests, runs, out_dir):
     """Write the engine's corpora; returns (request rows, per-file stats, diagnostics)."""
     records = parse_mysql(raw) if engine == "mysql" else parse_pg(raw)
     first = {}
@@ -224,6 +227,11 @@ def cut(engine, raw, scratch, boot_end, orm_end, requests, runs, out_dir):
     orm = [normalize(engine, r.data, scratch) for r in records if r.key in orm_keys]
     write(f"{DIRNAME[engine]}/benign/orm-sqlalchemy.log", orm)
 
+    # The insider paging through the card table: the sessions between the ORM and the app.
+    insider_keys = {k for k, off in first.items() if orm_end <= off < insider_end}
+    paging = [normalize(engine, r.data, scratch) for r in records if r.key in insider_keys]
+    write(f"{DIRNAME[engine]}/attack/insider-paging.log", paging)
+
     # Vulnerable app: one session per request.
     def key_of(req):
         return ("my", req["conn_id"]) if engine == "mysql" else ("pg", req["conn_id"], req["client_port"])
@@ -233,7 +241,7 @@ def cut(engine, raw, scratch, boot_end, orm_end, requests, runs, out_dir):
     rows = []
     for req in requests:
         k = key_of(req)
-        recs = [r for r in sessions.get(k, []) if r.offset >= orm_end]
+        recs = [r for r in sessions.get(k, []) if r.offset >= insider_end]
         if not recs:
             notes.append(f"{engine}: request {req['rid']} ({req['run']}) has no audit records (session {k})")
             continue
@@ -252,7 +260,7 @@ def cut(engine, raw, scratch, boot_end, orm_end, requests, runs, out_dir):
     overlapping = sum(1 for a, b in zip(spans, spans[1:]) if b[0] < a[1])
     if overlapping:
         notes.append(f"{engine}: {overlapping} of {len(spans)} request sessions overlap the next one in the raw log (regrouped)")
-    stray = [k for k, off in first.items() if off >= orm_end and k not in mapped]
+    stray = [k for k, off in first.items() if off >= insider_end and k not in mapped]
     if stray:
         notes.append(f"{engine}: {len(stray)} sessions after the ORM phase belong to no request: {stray[:5]}")
     for rel, items in files.items():
@@ -364,8 +372,10 @@ def main():
             boot_end = servers.wait_quiet(db.log)
             stats = orm_workload.run(e, db.url("migrator"), db.url("shop_app"))
             orm_end = servers.wait_quiet(db.log)
-            bounds[e] = (boot_end, orm_end)
-            log(f"{ENGINE_TITLE[e]} ORM workload done in {stats['seconds']}s: {stats}")
+            pages = insider.run(db.url("shop_app"))
+            insider_end = servers.wait_quiet(db.log)
+            bounds[e] = (boot_end, orm_end, insider_end)
+            log(f"{ENGINE_TITLE[e]} ORM workload done in {stats['seconds']}s: {stats}; insider read {pages} pages")
         app = VulnApp(dbs["mysql"].port if "mysql" in dbs else None, dbs["pg"].port if "pg" in dbs else None, request_log, scratch.path / "vuln_app.err")
         for e in dbs:
             n = browse(app, e)
