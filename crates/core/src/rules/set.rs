@@ -41,7 +41,7 @@ struct SqlGates {
 }
 
 /// (address of the analysis, SQL flags of the event, source index).
-type GateKey = (usize, u32, usize);
+type GateKey = (usize, u64, usize);
 /// The analysis (kept alive) and one verdict per candidate rule.
 type GateEntry = (Arc<Analysis>, Box<[u8]>);
 

@@ -1,4 +1,4 @@
-//! Risk flags of a statement as a `u32` bit set.
+//! Risk flags of a statement as a `u64` bit set.
 //!
 //! Every event carries its flags, so they must be `Copy` and tiny; rules and policy files name
 //! them, so each bit has one stable snake_case name, and that name is what JSON shows (an array
@@ -96,6 +96,28 @@ flag_table! {
     UNTERMINATED = 29, "unterminated";
     /// Row-level security switched off or a policy dropped.
     RLS_BYPASS = 30, "rls_bypass";
+    /// A condition comparing constants only (`AND 4648=7537`, `'abc'='abc'`, `7394>7393`,
+    /// `5 BETWEEN 5 AND 5`, `QUARTER(NULL) IS NULL`, `@@x=@@x`): boolean-blind probing and DBMS
+    /// fingerprinting. The `0`/`1` comparisons query builders write (`1=1`, `1=0`) are exempt.
+    CONSTANT_CONDITION = 31, "constant_condition";
+    /// A character-by-character read of a subquery (`ASCII(SUBSTRING((SELECT …),n,1))`,
+    /// `ORD(MID((SELECT …),n,1))`, `SUBSTR((SELECT …),n,1)`): blind data extraction.
+    BLIND_EXTRACTION = 32, "blind_extraction";
+    /// The statement runs SQL text made at run time: MySQL `PREPARE … FROM`, `EXECUTE
+    /// IMMEDIATE`; PostgreSQL `EXECUTE` in a `DO` block or a function/procedure body.
+    DYNAMIC_SQL = 33, "dynamic_sql";
+    /// SQL text assembled from pieces where it feeds execution: `SET @s = CONCAT('DR','OP …')`,
+    /// `PREPARE s FROM CONCAT(…)`, `'…' || …` or `format('…')` in a `DO`/function body.
+    ASSEMBLED_SQL = 34, "assembled_sql";
+    /// DDL or DCL text built at run time (`format('DROP TABLE %I', …)`, `'GRANT … ' ||
+    /// quote_ident(…)`, `CONCAT('DR','OP TABLE …')`): the command never appears as written.
+    DYNAMIC_DDL = 35, "dynamic_ddl";
+    /// A page of a larger result: `LIMIT … OFFSET …`, `LIMIT n, m`, `OFFSET … FETCH …`, or a
+    /// keyset page (`WHERE k > ? ORDER BY k LIMIT ?`). Bare `LIMIT n` (first rows) is not a page.
+    PAGED = 36, "paged";
+    /// `UPDATE t SET c = (SELECT … WHERE o.k = t.id)`: every assignment recomputes its column
+    /// from a subquery correlated with the updated row (a job refreshing a denormalized total).
+    RECOMPUTE = 37, "recompute";
 }
 
 impl Flags {

@@ -9,13 +9,16 @@
 
 use std::ops::Range;
 
+mod catalog;
 mod ddl;
+mod dynamic;
 mod literals;
 mod names;
 mod relations;
 mod scan;
 mod statement;
 
+pub(crate) use catalog::catalog_read;
 pub(crate) use literals::literal_features;
 pub(crate) use names::cte_names;
 pub(crate) use statement::classify_statement;
