@@ -18,12 +18,18 @@ pub struct ConfigArgs {
     /// Policy file (default: the embedded example `rules/policy.toml`).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// A rule file added to the rules (repeatable): a learned allowlist on top of the pack.
+    #[arg(long, value_name = "FILE")]
+    pub add_rules: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
     /// The configuration sources these options name.
     pub fn sources(&self) -> Sources {
-        Sources::from_paths(self.policy.as_deref(), self.rules.as_deref())
+        Sources {
+            extra_rules: self.add_rules.clone(),
+            ..Sources::from_paths(self.policy.as_deref(), self.rules.as_deref())
+        }
     }
 
     /// Load the policy (an invalid policy is an error) and the rules (invalid rule files are

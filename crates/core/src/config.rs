@@ -50,6 +50,8 @@ pub struct Sources {
     pub policy: PolicySource,
     /// The rules.
     pub rules: RulesSource,
+    /// Rule files added to those rules (a learned allowlist on top of the pack).
+    pub extra_rules: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -64,6 +66,7 @@ impl Sources {
         Sources {
             policy: policy.map_or(PolicySource::Embedded, |p| PolicySource::File(p.to_owned())),
             rules: rules.map_or(RulesSource::Embedded, |d| RulesSource::Dir(d.to_owned())),
+            extra_rules: Vec::new(),
         }
     }
 }
@@ -120,15 +123,41 @@ impl Config {
             PolicySource::File(p) => Policy::load(p)?,
             PolicySource::Text { origin, text } => Policy::from_toml(text, origin)?,
         };
-        let (rules, rejected) = match &sources.rules {
-            RulesSource::Embedded => RuleSet::embedded(),
-            RulesSource::Dir(dir) => RuleSet::load_dir(dir).map_err(|source| ConfigError::RulesDir {
-                dir: dir.clone(),
-                source,
-            })?,
-            RulesSource::Files(files) => {
-                RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())))
+        let (rules, rejected) = if sources.extra_rules.is_empty() {
+            match &sources.rules {
+                RulesSource::Embedded => RuleSet::embedded(),
+                RulesSource::Dir(dir) => RuleSet::load_dir(dir).map_err(|source| ConfigError::RulesDir {
+                    dir: dir.clone(),
+                    source,
+                })?,
+                RulesSource::Files(files) => {
+                    RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())))
+                }
             }
+        } else {
+            // The base rules' files, then the added ones, compiled as one set.
+            let (mut files, mut unreadable) = match &sources.rules {
+                RulesSource::Embedded => (RuleSet::embedded_files(), Vec::new()),
+                RulesSource::Dir(dir) => RuleSet::read_dir(dir).map_err(|source| ConfigError::RulesDir {
+                    dir: dir.clone(),
+                    source,
+                })?,
+                RulesSource::Files(files) => (files.clone(), Vec::new()),
+            };
+            for p in &sources.extra_rules {
+                match std::fs::read_to_string(p) {
+                    Ok(text) => files.push((p.display().to_string(), text)),
+                    Err(e) => unreadable.push(RuleError {
+                        file: p.display().to_string(),
+                        line: None,
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            let (set, mut errors) =
+                RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())));
+            unreadable.append(&mut errors);
+            (set, unreadable)
         };
         Ok(Config {
             policy: Arc::new(policy),

@@ -15,6 +15,7 @@
 //! half-loads is a detective control that silently does not detect. The checks that turn an
 //! enriched event into policy findings live in [`checks`].
 
+mod applications;
 mod checks;
 mod compile;
 mod file;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::Regex;
 
+pub use applications::BUILTIN_CHATTER;
 pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_LANE, ZONE_CLASS};
 
 /// Ids of every finding the policy checks raise (for reports of rules that never fired).
@@ -146,6 +148,10 @@ pub struct Policy {
     datastore_prefixes: PrefixTable<DatastoreId>,
     /// Object globs per level, indexed like `Classification::ALL`.
     classification: [Option<Regex>; 4],
+    /// `[[applications]]`, in file order.
+    applications: Vec<applications::Application>,
+    /// Fingerprints of the built-in driver and ORM chatter ([`BUILTIN_CHATTER`]).
+    chatter: HashSet<u64>,
 }
 
 impl std::fmt::Debug for Policy {

@@ -96,6 +96,8 @@ fn sql_field(field: &Field) -> bool {
                 | "sql.flags"
                 | "sql.normalized"
                 | "sql.fingerprint"
+                | "sql.family"
+                | "sql.catalogs"
         )
     )
 }
@@ -231,8 +233,25 @@ impl RuleSet {
         RuleSet::from_sources(EMBEDDED_RULES.iter().copied())
     }
 
+    /// The default pack's files, `(name, text)`, to compile with others.
+    pub fn embedded_files() -> Vec<(String, String)> {
+        EMBEDDED_RULES
+            .iter()
+            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
+            .collect()
+    }
+
     /// Load every `*.toml` of a directory (but `policy.toml`), in sorted order.
     pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
+        let (files, mut errors) = RuleSet::read_dir(dir)?;
+        let (set, mut more) = RuleSet::from_sources(files.iter().map(|(f, t)| (f.as_str(), t.as_str())));
+        errors.append(&mut more);
+        Ok((set, errors))
+    }
+
+    /// Read every `*.toml` of a directory (but `policy.toml`), in sorted order; files that
+    /// cannot be read are errors.
+    pub fn read_dir(dir: &Path) -> Result<(Vec<(String, String)>, Vec<RuleError>), std::io::Error> {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
         let mut paths: Vec<_> = std::fs::read_dir(dir)?
@@ -254,9 +273,7 @@ impl RuleSet {
                 }),
             }
         }
-        let (set, mut more) = RuleSet::from_sources(files.iter().map(|(f, t)| (f.as_str(), t.as_str())));
-        errors.append(&mut more);
-        Ok((set, errors))
+        Ok((files, errors))
     }
 
     /// Replace the detection state store (a shared store for several Lambda containers).
@@ -290,11 +307,12 @@ fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: usi
     h.digest()
 }
 
-fn first_hash(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
+/// The first whole-number value of `field` (0 when absent or not a number).
+fn first_int(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
     let mut out = 0;
     any_value(event, docs, field, &mut |v: &Val<'_>| {
-        if let Some(t) = v.as_text() {
-            out = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
+        if let Val::Int(n) = v {
+            out = u64::try_from(*n).unwrap_or(0);
         }
         true
     });
@@ -354,8 +372,17 @@ impl Detector for RuleSet {
             let mut count = 1;
             if let Some(t) = &rule.threshold {
                 let key = key_of(event, &mut ctx.docs, &t.group_by, i);
-                let distinct = t.distinct.as_ref().map(|d| first_hash(event, &mut ctx.docs, d));
-                count = self.state.observe(key, event.time, t.window, distinct);
+                count = match &t.sum {
+                    Some(field) => {
+                        let amount = first_int(event, &mut ctx.docs, field);
+                        self.state.observe_sum(key, event.time, t.window, amount)
+                    }
+                    None => {
+                        let distinct = (!t.distinct.is_empty())
+                            .then(|| key_of(event, &mut ctx.docs, &t.distinct, usize::MAX));
+                        self.state.observe(key, event.time, t.window, distinct)
+                    }
+                };
                 if count < t.count {
                     continue;
                 }
