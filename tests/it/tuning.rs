@@ -234,3 +234,76 @@ fn learn_writes_an_allowlist_that_tests_and_tunes_clean() {
     assert_eq!(row["mode"], "shadow");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `learn --applications` proposes `[[applications]]` entries for the catalog reads of
+/// application zones the policy does not expect yet; pasted into the policy, they are expected.
+#[test]
+fn learn_proposes_applications_that_make_their_catalog_reads_expected() {
+    let dir = std::env::temp_dir().join(format!("laneguard-learn-apps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("benign")).unwrap();
+    let line = |id: u32, sql: &str| {
+        format!(
+            "20261128 00:25:{:02},payments-db,shop_app,10.0.16.5,4,{id},QUERY,shop,'{}',0\n",
+            id % 60,
+            sql.replace('\'', "\\'")
+        )
+    };
+    // Django's MySQL storage-engine probe: a catalog read of every schema (not own-schema
+    // introspection), sent by a real ORM at start-up.
+    let probe = "SELECT engine FROM information_schema.tables WHERE table_name = 'django_migrations'";
+    let log: String = [
+        line(1, "SELECT VERSION()"),
+        line(2, probe),
+        line(3, "SELECT id FROM orders WHERE id = 7"),
+    ]
+    .concat();
+    std::fs::write(dir.join("benign/app.log"), &log).unwrap();
+    let d = dir.display().to_string();
+    let o = laneguard(&["learn", "--corpus", &d, "--applications"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let entries = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        entries.contains("[[applications]]") && entries.contains("zones = [\"app-payments\"]"),
+        "{entries}"
+    );
+    // Only what is not expected yet: the probe, not the built-in `SELECT VERSION()`.
+    assert_eq!(entries.matches("× ").count(), 1, "{entries}");
+    assert!(
+        !entries.contains("django_migrations"),
+        "a literal leaked: {entries}"
+    );
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("{}\n{entries}", laneguard_core::policy::Policy::embedded_text()),
+    )
+    .unwrap();
+    let p = policy.display().to_string();
+    let file = dir.join("benign/app.log").display().to_string();
+    for (policy, want) in [
+        (None, serde_json::Value::Null),
+        (Some(p.as_str()), "chatter".into()),
+    ] {
+        let mut args = vec!["replay", "--events", "-q", "--no-progress"];
+        if let Some(p) = policy {
+            args.extend(["--policy", p]);
+        }
+        args.push(&file);
+        let o = laneguard(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let events: Vec<Value> = String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(events[1]["enrichment"]["expected"], want, "{:#}", events[1]);
+        let catalog: Vec<&Value> = events[1]["matched"].as_array().unwrap().iter().collect();
+        assert_eq!(
+            catalog.iter().any(|r| *r == "sql.catalog-enumeration"),
+            policy.is_none(),
+            "{catalog:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

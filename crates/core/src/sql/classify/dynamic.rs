@@ -170,6 +170,53 @@ fn leading_words(text: &[u8]) -> [Option<&[u8]>; 2] {
     words
 }
 
+/// Words that make a text starting with a statement verb read as SQL, not prose.
+const SQL_WORDS: &[&str] = &[
+    "FROM",
+    "INTO",
+    "TABLE",
+    "SET",
+    "WHERE",
+    "VALUES",
+    "DATABASE",
+    "SCHEMA",
+    "USER",
+    "ROLE",
+    "ON",
+    "TO",
+    "VIEW",
+    "INDEX",
+    "PROCEDURE",
+    "FUNCTION",
+    "DISTINCT",
+    "ALL",
+    "GLOBAL",
+    "SESSION",
+    "NAMES",
+    "PASSWORD",
+];
+
+/// Text that starts with a statement verb and reads as SQL: the verb is followed by unknown
+/// (computed) text, by a number, `*`, `@`, `(` or a quote, or a SQL word comes soon after
+/// (`SELECT user FROM …`); `Update available` does not.
+fn reads_as_sql(a: &Assembled) -> bool {
+    let text = a.text();
+    let mut words = text
+        .split(|b: &u8| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .filter(|w| !w.is_empty());
+    let _verb = words.next();
+    let after_verb = text
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace() || **b == b'(')
+        .skip_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .find(|b| !b.is_ascii_whitespace());
+    match after_verb {
+        None => a.open,
+        Some(b) if b.is_ascii_digit() || matches!(b, b'*' | b'@' | b'(' | b'\'' | b'"' | b'`') => true,
+        _ => words.take(6).any(|w| is_one_of(w, SQL_WORDS)),
+    }
+}
+
 fn is_one_of(word: &[u8], list: &[&str]) -> bool {
     list.iter().any(|k| word.eq_ignore_ascii_case(k.as_bytes()))
 }
@@ -184,7 +231,7 @@ fn judge(a: &Assembled, feeding: bool) -> Flags {
         return flags;
     };
     let ddl_verb = is_one_of(first, DDL_VERBS);
-    if feeding && a.pieces >= 2 && (ddl_verb || is_one_of(first, COMMANDS)) {
+    if feeding && a.pieces >= 2 && (ddl_verb || is_one_of(first, COMMANDS) && reads_as_sql(a)) {
         flags.insert(Flags::ASSEMBLED_SQL);
     }
     if ddl_verb {

@@ -27,6 +27,15 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
             // Only words of these lengths are compared below (OR, XOR/chr, char, WHERE, HAVING,
             // LANGUAGE, set_config, current_setting, and the dynamic-SQL words): skip the rest
             // without comparing.
+            // `table_schema = 'shop'`: the schema a catalog read is limited to is a literal,
+            // and the analysis keeps it (`CatalogScope::Named`).
+            Kind::Word
+                if !sensitive
+                    && schema_literal_follows(&tk, i + 1)
+                    && super::catalog::is_schema_column(tok.text(src)) =>
+            {
+                sensitive = true;
+            }
             Kind::Word if matches!(tok.end.wrapping_sub(tok.start), 2..=10 | 15) => {
                 let w = tok.text(src);
                 if is_condition_word(w) && constant_condition_at(&tk, i + 1) {
@@ -63,11 +72,6 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
                 // Dynamic SQL: the words that start it, and a routine body (`AS $$…$$`).
                 dynamic |= super::dynamic::is_trigger_word(w)
                     || (w.eq_ignore_ascii_case("AS") && tk.kind(i + 1) == Some(Kind::Str));
-                // `table_schema = 'shop'`: the schema a catalog read is limited to is a literal,
-                // and the analysis keeps it (`CatalogScope::Named`).
-                if !sensitive && super::catalog::is_schema_column(w) && schema_literal_follows(&tk, i + 1) {
-                    sensitive = true;
-                }
             }
             Kind::Op if tk.text(i) == "||" => {
                 if dialect == Dialect::Mysql {
