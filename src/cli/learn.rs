@@ -16,7 +16,7 @@ use laneguard_core::learn::Learner;
 use laneguard_core::pipeline::Pipeline;
 use laneguard_core::rules::allowlist::By;
 use laneguard_core::sources::ParseOptions;
-use laneguard_core::tune::{Label, Labels, Split};
+use laneguard_core::tune::{Label, Labels};
 
 /// What a learned shape is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,16 +82,7 @@ pub fn run(args: &LearnArgs) -> anyhow::Result<ExitCode> {
         benign
     };
     let counter = Arc::new(AtomicU64::new(0));
-    let split = match args.split {
-        Some(fraction) => {
-            let mut split = Split::new(fraction);
-            for i in &chosen {
-                input::read_input(i, &InputOptions::default(), &mut split.counter(), &counter)?;
-            }
-            Some(split)
-        }
-        None => None,
-    };
+    let split = super::tune::split_of(args.split, chosen.iter().copied(), &counter)?;
     let mut engine = config.engine();
     let by = match args.by {
         LearnBy::Family => By::Family,

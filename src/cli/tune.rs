@@ -58,6 +58,22 @@ pub struct TuneArgs {
     pub format: TuneFormat,
 }
 
+/// A [`Split`] of `fraction` over `inputs` (one counting pass over them), or `None`.
+pub(crate) fn split_of<'i>(
+    fraction: Option<f64>,
+    inputs: impl Iterator<Item = &'i input::Input>,
+    counter: &Arc<AtomicU64>,
+) -> anyhow::Result<Option<Split>> {
+    let Some(fraction) = fraction else {
+        return Ok(None);
+    };
+    let mut split = Split::new(fraction);
+    for i in inputs {
+        input::read_input(i, &InputOptions::default(), &mut split.counter(), counter)?;
+    }
+    Ok(Some(split))
+}
+
 struct RuleInfo {
     id: String,
     mode: Mode,
@@ -71,16 +87,7 @@ fn run_corpus(args: &TuneArgs, config: Config) -> anyhow::Result<Tally> {
         return Err(e.into());
     }
     let counter = Arc::new(AtomicU64::new(0));
-    let split = match args.split {
-        Some(fraction) => {
-            let mut split = Split::new(fraction);
-            for i in &inputs {
-                input::read_input(i, &InputOptions::default(), &mut split.counter(), &counter)?;
-            }
-            Some(split)
-        }
-        None => None,
-    };
+    let split = split_of(args.split, inputs.iter(), &counter)?;
     let mut tally = Tally::with_split(Labels::for_corpus(&args.corpus)?, split);
     {
         let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut tally);

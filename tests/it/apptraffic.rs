@@ -47,8 +47,10 @@ struct Request {
     breaks_out: bool,
 }
 
-fn requests() -> Vec<Request> {
-    let text = std::fs::read_to_string(repo().join(CORPUS).join("requests.tsv")).unwrap();
+/// The rows of `root/requests.tsv`, their files under `root` (the rows name them as
+/// `samples/apptraffic/…` wherever the recording was written).
+fn requests_in(root: &Path) -> Vec<Request> {
+    let text = std::fs::read_to_string(root.join("requests.tsv")).unwrap();
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
@@ -66,8 +68,9 @@ fn requests() -> Vec<Request> {
     lines
         .map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
+            let rel = c[file].strip_prefix("samples/apptraffic/").unwrap_or(c[file]);
             Request {
-                file: c[file].to_owned(),
+                file: root.join(rel).display().to_string(),
                 lines: (c[first].parse().unwrap(), c[last].parse().unwrap()),
                 engine: c[engine].to_owned(),
                 run: c[run].to_owned(),
@@ -80,15 +83,25 @@ fn requests() -> Vec<Request> {
         .collect()
 }
 
-/// The findings of a configuration on the corpus, by file: the lines with an alert finding, and
+/// The committed corpus, as a path relative to the repository (findings' origins use it).
+fn corpus() -> PathBuf {
+    PathBuf::from(CORPUS)
+}
+
+fn requests() -> Vec<Request> {
+    requests_in(&corpus())
+}
+
+/// The findings of a configuration on a corpus, by file: the lines with an alert finding, and
 /// the lines with any finding (shadow included).
-fn flagged(sources: &Sources) -> HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)> {
+fn flagged_in(root: &Path, sources: &Sources) -> HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)> {
     let engine = Config::load(sources)
         .unwrap()
         .require_all_rules()
         .unwrap()
         .engine();
-    let run = run_paths_with(engine, &[CORPUS], InputOptions::default());
+    let root = root.display().to_string();
+    let run = run_paths_with(engine, &[&root], InputOptions::default());
     assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
     let mut out: HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)> = HashMap::new();
     for f in &run.findings {
@@ -103,6 +116,10 @@ fn flagged(sources: &Sources) -> HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)>
         e.1.insert(line);
     }
     out
+}
+
+fn flagged(sources: &Sources) -> HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)> {
+    flagged_in(&corpus(), sources)
 }
 
 /// Detected / total per key, with the key's label.
@@ -131,10 +148,18 @@ fn request_rates(
     hits: &HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)>,
     with_shadow: bool,
 ) -> (Rate, Rate, Vec<Request>) {
+    request_rates_in(&corpus(), hits, with_shadow)
+}
+
+fn request_rates_in(
+    root: &Path,
+    hits: &HashMap<String, (BTreeSet<u64>, BTreeSet<u64>)>,
+    with_shadow: bool,
+) -> (Rate, Rate, Vec<Request>) {
     let mut payloads = Rate::default();
     let mut others = Rate::default();
     let mut missed = Vec::new();
-    for r in requests() {
+    for r in requests_in(root) {
         let lines = hits
             .get(&r.file)
             .map(|(alert, all)| if with_shadow { all } else { alert });
@@ -163,8 +188,14 @@ fn request_rates(
 
 #[test]
 fn sqlmap_requests_are_detected_with_the_default_pack() {
-    let hits = flagged(&Sources::embedded());
-    let (payloads, others, missed) = request_rates(&hits, false);
+    sqlmap_targets_hold(&corpus());
+}
+
+/// Every technique and tamper detected, ≥ 95 % of the payload requests that can inject, nothing
+/// on the requests that cannot.
+fn sqlmap_targets_hold(root: &Path) {
+    let hits = flagged_in(root, &Sources::embedded());
+    let (payloads, others, missed) = request_rates_in(root, &hits, false);
     payloads.show("sqlmap payload requests whose value can leave its literal (default pack):");
     others.show("requests that cannot inject (must raise nothing):");
     for m in &missed {
@@ -198,7 +229,12 @@ fn sqlmap_requests_are_detected_with_the_default_pack() {
 
 /// `statement` events of the benign files, and those with a finding (alert only, or any).
 fn benign_rates(sources: &Sources, split: Option<f64>) -> BTreeMap<String, (u64, u64, u64)> {
-    let mut args = vec!["tune", "--corpus", CORPUS, "--format", "json"];
+    benign_rates_in(&corpus(), sources, split)
+}
+
+fn benign_rates_in(root: &Path, sources: &Sources, split: Option<f64>) -> BTreeMap<String, (u64, u64, u64)> {
+    let root = root.display().to_string();
+    let mut args = vec!["tune", "--corpus", &root, "--format", "json"];
     let split_text = split.map(|s| s.to_string());
     if let Some(s) = &split_text {
         args.extend(["--split", s]);
@@ -233,7 +269,11 @@ fn benign_rates(sources: &Sources, split: Option<f64>) -> BTreeMap<String, (u64,
 
 #[test]
 fn orm_traffic_raises_at_most_a_tenth_of_a_percent() {
-    let rates = benign_rates(&Sources::embedded(), None);
+    benign_targets_hold(&corpus());
+}
+
+fn benign_targets_hold(root: &Path) {
+    let rates = benign_rates_in(root, &Sources::embedded(), None);
     assert_eq!(rates.len(), 2, "{rates:?}");
     for (source, (n, flagged, _)) in &rates {
         eprintln!(
@@ -346,4 +386,39 @@ fn the_corpus_is_labeled_by_layout_and_replays_cleanly() {
             "requests.tsv names missing file {f}"
         );
     }
+}
+
+/// A live run of the generators: real servers, SQLAlchemy and sqlmap, recorded into a scratch
+/// directory, then the same targets on what was just recorded. Needs MariaDB, PostgreSQL 15 +
+/// pgaudit and `tests/e2e/apptraffic/requirements.txt` in the Python of `LANEGUARD_E2E_PYTHON`
+/// (default `.venv/bin/python`). About five minutes.
+#[test]
+#[ignore = "records with real servers, SQLAlchemy and sqlmap (~5 min): cargo test --test it apptraffic::live_recording -- --ignored"]
+fn live_recording() {
+    let python = std::env::var_os("LANEGUARD_E2E_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    let probe = Command::new(&python)
+        .args(["-c", "import sqlalchemy, pymysql, pg8000, sqlmap"])
+        .output();
+    assert!(
+        probe.as_ref().is_ok_and(|o| o.status.success()),
+        "{}: install tests/e2e/apptraffic/requirements.txt into it",
+        python.display()
+    );
+    let out = std::env::temp_dir().join(format!("laneguard-apptraffic-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let rec = Command::new(&python)
+        .arg(repo().join("tests/e2e/apptraffic/record.py"))
+        .arg("--out")
+        .arg(&out)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(rec.status.success(), "{}", String::from_utf8_lossy(&rec.stderr));
+    let log = String::from_utf8_lossy(&rec.stderr);
+    assert!(!log.contains("are not one whole session"), "{log}");
+    benign_targets_hold(&out);
+    sqlmap_targets_hold(&out);
+    std::fs::remove_dir_all(&out).unwrap();
 }

@@ -1060,6 +1060,20 @@ input = { source = "mysql-audit", record = "20261128 00:25:11,db1,app,10.0.16.5,
         w[0].contains("rules/t.toml") && w[0].contains("\"corp-vpn\"") && w[0].contains("zone.role"),
         "{w:?}"
     );
+    // The same for an application the policy does not name.
+    let rule = rule
+        .replace("t.zone-name", "t.app-name")
+        .replace("zone = [\"management\", \"corp-vpn\"]", "application = \"shop\"");
+    let config = Config {
+        policy: embedded(),
+        rules: RuleSet::from_sources([("rules/a.toml", rule.as_str())]).0,
+        rejected: Vec::new(),
+    };
+    let w = config.warnings();
+    assert!(
+        w.len() == 1 && w[0].contains("application = \"shop\"") && w[0].contains("application.expected"),
+        "{w:?}"
+    );
 }
 
 /// `application` and `application.expected` (docs/POLICY.md, `[[applications]]`): driver

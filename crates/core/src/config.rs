@@ -166,21 +166,42 @@ impl Config {
         })
     }
 
-    /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone` or
-    /// `principal_zone` with a name the policy does not define (it can never match; the rule
-    /// should match `zone.role`). One message per rule and name, with the rule's file.
+    /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone`,
+    /// `principal_zone` or `application` with a name the policy does not define (it can never
+    /// match; the rule should match `zone.role` or `application.expected`). One message per
+    /// rule and name, with the rule's file.
     pub fn warnings(&self) -> Vec<String> {
         let zones: Vec<&str> = self.policy.zone_names().collect();
+        let applications: Vec<&str> = self.policy.application_names().collect();
         let mut out = Vec::new();
         for rule in self.rules.rules() {
-            for field in ["zone", "principal_zone"] {
+            for (field, known, what, instead) in [
+                (
+                    "zone",
+                    &zones,
+                    "a zone",
+                    "match `zone.role` to work with any policy",
+                ),
+                (
+                    "principal_zone",
+                    &zones,
+                    "a zone",
+                    "match `principal_zone.role` to work with any policy",
+                ),
+                (
+                    "application",
+                    &applications,
+                    "an application",
+                    "match `application.expected` to work with any policy",
+                ),
+            ] {
                 let mut names = Vec::new();
                 rule.condition.literals_of(field, &mut names);
                 names.sort();
                 names.dedup();
-                for name in names.iter().filter(|n| !zones.contains(&n.as_str())) {
+                for name in names.iter().filter(|n| !known.contains(&n.as_str())) {
                     out.push(format!(
-                        "{}: rule {} matches {field} = {name:?}, a zone the policy does not define (match `{field}.role` to work with any policy)",
+                        "{}: rule {} matches {field} = {name:?}, {what} the policy does not define ({instead})",
                         rule.file, rule.id
                     ));
                 }

@@ -371,8 +371,15 @@ impl Output for Tally {
         }
         if matches!(label, Label::Benign | Label::Attack)
             && let Some(file) = event.origin.file
+            && !self.flagged.contains_key(file)
         {
-            self.flagged.entry(file.to_owned()).or_default().label = Some(label);
+            self.flagged.insert(
+                file.to_owned(),
+                FlaggedFile {
+                    label: Some(label),
+                    lines: BTreeSet::new(),
+                },
+            );
         }
     }
 

@@ -19,34 +19,37 @@ import orm_workload
 TABLE = "payment_methods"
 
 
+def page_through(engine, sql, params, next_params):
+    """Read pages in one session until a short page; returns how many pages were read."""
+    pages = 0
+    with engine.connect() as conn:
+        while True:
+            rows = conn.execute(text(sql), params).all()
+            pages += 1
+            if len(rows) < params["n"]:
+                break
+            params = next_params(params, rows)
+        conn.rollback()
+    return pages
+
+
 def run(app_url, source=orm_workload.APP, page=5):
     """Page through the card table twice (offset pages, then keyset pages); returns pages read."""
     engine = orm_workload.make_engine(app_url, source, app=False)
-    pages = 0
     cols = "id, customer_id, brand, last4, card_token, exp_month, exp_year"
     try:
-        with engine.connect() as conn:
-            offset = 0
-            while True:
-                rows = conn.execute(
-                    text(f"SELECT {cols} FROM {TABLE} ORDER BY id LIMIT :n OFFSET :o"), {"n": page, "o": offset}
-                ).all()
-                pages += 1
-                if len(rows) < page:
-                    break
-                offset += page
-            conn.rollback()
-        with engine.connect() as conn:
-            last = 0
-            while True:
-                rows = conn.execute(
-                    text(f"SELECT {cols} FROM {TABLE} WHERE id > :last ORDER BY id LIMIT :n"), {"last": last, "n": page}
-                ).all()
-                pages += 1
-                if len(rows) < page:
-                    break
-                last = rows[-1][0]
-            conn.rollback()
+        pages = page_through(
+            engine,
+            f"SELECT {cols} FROM {TABLE} ORDER BY id LIMIT :n OFFSET :o",
+            {"n": page, "o": 0},
+            lambda p, rows: {**p, "o": p["o"] + p["n"]},
+        )
+        pages += page_through(
+            engine,
+            f"SELECT {cols} FROM {TABLE} WHERE id > :last ORDER BY id LIMIT :n",
+            {"n": page, "last": 0},
+            lambda p, rows: {**p, "last": rows[-1][0]},
+        )
     finally:
         engine.dispose()
     return pages

@@ -236,6 +236,11 @@ impl Policy {
         self.zones.iter().map(|z| &*z.name)
     }
 
+    /// Names of the `[[applications]]`, in file order.
+    pub fn application_names(&self) -> impl Iterator<Item = &str> {
+        self.applications.iter().map(|a| &*a.name)
+    }
+
     /// Names of the datastores, in file order.
     pub fn datastore_names(&self) -> impl Iterator<Item = &str> {
         self.datastores.iter().map(|d| &*d.name)

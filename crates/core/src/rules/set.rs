@@ -20,6 +20,9 @@ use crate::sql::Analysis;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 
+/// Rule files as `(name, text)` pairs, to compile together.
+pub type RuleFiles = Vec<(String, String)>;
+
 /// A compiled rule set and its detection state.
 pub struct RuleSet {
     rules: Vec<Rule>,
@@ -234,7 +237,7 @@ impl RuleSet {
     }
 
     /// The default pack's files, `(name, text)`, to compile with others.
-    pub fn embedded_files() -> Vec<(String, String)> {
+    pub fn embedded_files() -> RuleFiles {
         EMBEDDED_RULES
             .iter()
             .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
@@ -251,7 +254,7 @@ impl RuleSet {
 
     /// Read every `*.toml` of a directory (but `policy.toml`), in sorted order; files that
     /// cannot be read are errors.
-    pub fn read_dir(dir: &Path) -> Result<(Vec<(String, String)>, Vec<RuleError>), std::io::Error> {
+    pub fn read_dir(dir: &Path) -> Result<(RuleFiles, Vec<RuleError>), std::io::Error> {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
         let mut paths: Vec<_> = std::fs::read_dir(dir)?

@@ -8,27 +8,15 @@
 //! and the relations of the statement; the schema names of a `Named` scope may come from string
 //! literals, so such statements carry a literal digest in the cache key.
 
-use std::fmt;
+use serde::{Serialize, Serializer};
 
-use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
+use super::bits::named_bits;
 
 /// Catalog categories read by a statement (`Catalogs::ALL` names them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Catalogs(pub u16);
 
-macro_rules! catalog_table {
-    ($( $(#[$doc:meta])* $konst:ident = $bit:expr, $name:literal; )*) => {
-        impl Catalogs {
-            $( $(#[$doc])* pub const $konst: Catalogs = Catalogs(1 << $bit); )*
-
-            /// Every category with its name, in bit order; the single source of truth for names.
-            pub const ALL: &'static [(Catalogs, &'static str)] = &[ $( (Catalogs::$konst, $name), )* ];
-        }
-    };
-}
-
-catalog_table! {
+named_bits! { Catalogs, "catalog category", {
     /// Databases and schemas: `SHOW DATABASES`, `information_schema.schemata`, `pg_database`,
     /// `pg_namespace`.
     SCHEMAS = 0, "schemas";
@@ -59,81 +47,7 @@ catalog_table! {
     /// The server itself: version, host name, data and plugin directories, addresses
     /// (`@@version`, `version()`, `@@datadir`, `inet_server_addr()`, `SHOW data_directory`).
     SERVER = 10, "server";
-}
-
-impl Catalogs {
-    /// No category.
-    pub const fn empty() -> Self {
-        Catalogs(0)
-    }
-
-    /// True when every bit of `other` is set.
-    pub const fn contains(self, other: Catalogs) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// True when any bit of `other` is set.
-    pub const fn intersects(self, other: Catalogs) -> bool {
-        self.0 & other.0 != 0
-    }
-
-    /// True when no category is set.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Sets the bits of `other`.
-    pub fn insert(&mut self, other: Catalogs) {
-        self.0 |= other.0;
-    }
-
-    /// Union of both sets.
-    pub const fn union(self, other: Catalogs) -> Catalogs {
-        Catalogs(self.0 | other.0)
-    }
-
-    /// Names of the categories that are set, in bit order (what JSON and rules use).
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Catalogs::ALL
-            .iter()
-            .filter(move |(c, _)| self.contains(*c))
-            .map(|&(_, n)| n)
-    }
-
-    /// The category with this name.
-    pub fn from_name(name: &str) -> Option<Catalogs> {
-        Catalogs::ALL.iter().find(|(_, n)| *n == name).map(|&(c, _)| c)
-    }
-}
-
-impl std::ops::BitOr for Catalogs {
-    type Output = Catalogs;
-    fn bitor(self, rhs: Catalogs) -> Catalogs {
-        Catalogs(self.0 | rhs.0)
-    }
-}
-
-impl fmt::Display for Catalogs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, name) in self.names().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(name)?;
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for Catalogs {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.count_ones() as usize))?;
-        for name in self.names() {
-            seq.serialize_element(name)?;
-        }
-        seq.end()
-    }
-}
+} }
 
 /// Which schemas a statement's catalog reads are limited to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

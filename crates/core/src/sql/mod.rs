@@ -20,6 +20,7 @@
 //! flags, objects, statement splitting), `ast` (sqlparser refinement), `flags` (the bit set).
 
 mod ast;
+mod bits;
 pub mod catalog;
 mod classify;
 mod family;

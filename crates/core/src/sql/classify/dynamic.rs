@@ -248,9 +248,9 @@ fn judge(a: &Assembled, feeding: bool) -> Flags {
 
 /// The content of a string literal token (quotes and prefixes removed; doubled quotes kept).
 fn literal_content(raw: &str) -> &str {
-    if raw.starts_with('$') {
+    if let Some(rest) = raw.strip_prefix('$') {
         // `$tag$…$tag$`
-        if let Some(close) = raw[1..].find('$') {
+        if let Some(close) = rest.find('$') {
             let tag = &raw[..close + 2];
             let inner = &raw[tag.len()..];
             return inner.strip_suffix(tag).unwrap_or(inner);
@@ -262,20 +262,48 @@ fn literal_content(raw: &str) -> &str {
     inner.strip_suffix(['\'', '"']).unwrap_or(inner)
 }
 
-/// End of the parenthesised argument list opening at `lparen`, and the commas at its top level.
-fn args(tk: &Toks<'_>, lparen: usize, commas: &mut Vec<usize>) -> usize {
+/// The arguments of `CONCAT(…)`, `CONCAT_WS(sep, …)` or `format('…', …)` opening at `lparen`
+/// as pieces of `a` (a single string literal is a literal piece, anything else unknown text);
+/// for `CONCAT_WS` the first argument is the separator. Returns the index of the `)`.
+fn pieces(tk: &Toks<'_>, lparen: usize, with_separator: bool, a: &mut Assembled) -> usize {
+    let single_str = |s: usize, e: usize| e == s + 1 && tk.kind(s) == Some(Kind::Str);
+    let mut sep: Option<&str> = None;
+    let mut arg = 0usize;
+    let mut from = lparen + 1;
     let mut depth = 0u32;
     for j in lparen..tk.len() {
-        match tk.kind(j) {
-            Some(Kind::LParen) => depth += 1,
+        let end_of_arg = match tk.kind(j) {
+            Some(Kind::LParen) => {
+                depth += 1;
+                false
+            }
             Some(Kind::RParen) => {
                 depth -= 1;
-                if depth == 0 {
-                    return j;
-                }
+                depth == 0
             }
-            Some(Kind::Comma) if depth == 1 => commas.push(j),
-            _ => {}
+            Some(Kind::Comma) => depth == 1,
+            _ => false,
+        };
+        if !end_of_arg {
+            continue;
+        }
+        if with_separator && arg == 0 {
+            sep = single_str(from, j).then(|| literal_content(tk.text(from)));
+        } else {
+            if let Some(sep) = sep.filter(|_| arg > usize::from(with_separator)) {
+                a.literal(sep);
+                a.pieces -= 1;
+            }
+            if single_str(from, j) {
+                a.literal(literal_content(tk.text(from)));
+            } else {
+                a.unknown();
+            }
+        }
+        arg += 1;
+        from = j + 1;
+        if depth == 0 {
+            return j;
         }
     }
     tk.len()
@@ -286,7 +314,6 @@ fn args(tk: &Toks<'_>, lparen: usize, commas: &mut Vec<usize>) -> usize {
 fn assembled_at(tk: &Toks<'_>, at: usize) -> Assembled {
     let mut a = Assembled::new();
     let mut i = at;
-    let mut commas = Vec::new();
     loop {
         match tk.kind(i) {
             Some(Kind::Str) => {
@@ -297,47 +324,12 @@ fn assembled_at(tk: &Toks<'_>, at: usize) -> Assembled {
                 let concat = tk.is(i, "CONCAT");
                 let concat_ws = tk.is(i, "CONCAT_WS");
                 let format = tk.is(i, "FORMAT") && tk.kind(i + 2) == Some(Kind::Str);
-                commas.clear();
-                let close = args(tk, i + 1, &mut commas);
-                if concat || concat_ws || format {
-                    let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(commas.len() + 1);
-                    let mut from = i + 2;
-                    for &c in commas.iter() {
-                        bounds.push((from, c));
-                        from = c + 1;
-                    }
-                    bounds.push((from, close));
-                    let single_str = |(s, e): (usize, usize)| e == s + 1 && tk.kind(s) == Some(Kind::Str);
-                    let sep = if concat_ws {
-                        bounds
-                            .first()
-                            .copied()
-                            .filter(|b| single_str(*b))
-                            .map(|(s, _)| literal_content(tk.text(s)))
-                    } else {
-                        None
-                    };
-                    let parts = if concat_ws {
-                        &bounds[1.min(bounds.len())..]
-                    } else {
-                        &bounds[..]
-                    };
-                    for (k, &(s, e)) in parts.iter().enumerate() {
-                        if k > 0
-                            && let Some(sep) = sep
-                        {
-                            a.literal(sep);
-                            a.pieces -= 1;
-                        }
-                        if single_str((s, e)) {
-                            a.literal(literal_content(tk.text(s)));
-                        } else {
-                            a.unknown();
-                        }
-                    }
+                let close = if concat || concat_ws || format {
+                    pieces(tk, i + 1, concat_ws, &mut a)
                 } else {
                     a.unknown();
-                }
+                    tk.group_end(i + 1).0
+                };
                 i = close + 1;
             }
             Some(Kind::Word | Kind::Var | Kind::Quoted | Kind::Param | Kind::Num) => {

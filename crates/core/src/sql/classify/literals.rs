@@ -155,23 +155,9 @@ pub(super) fn is_sqlmap_hex(hex: &str) -> bool {
         && &h[8..10] == "71"
 }
 
+/// Arguments of the call whose `(` is at `lparen`.
 pub(super) fn count_args(tk: &Toks<'_>, lparen: usize) -> u32 {
-    let mut depth = 0u32;
-    let mut args = 1u32;
-    for j in lparen..tk.len() {
-        match tk.kind(j) {
-            Some(Kind::LParen) => depth += 1,
-            Some(Kind::RParen) => {
-                depth -= 1;
-                if depth == 0 {
-                    return args;
-                }
-            }
-            Some(Kind::Comma) if depth == 1 => args += 1,
-            _ => {}
-        }
-    }
-    args
+    tk.group_end(lparen).1
 }
 
 /// Literal value of a token for tautology comparison: unquoted string or number text.
