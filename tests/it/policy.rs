@@ -1162,3 +1162,17 @@ fn applications_expect_chatter_and_own_schema_introspection() {
     // A zone no entry names keeps the built-in expectations.
     assert_eq!(expected(&c, 3).as_deref(), Some("chatter"));
 }
+
+/// The `[[applications]]` example of docs/POLICY.md loads with the example policy.
+#[test]
+fn the_documented_applications_example_loads() {
+    let docs = std::fs::read_to_string(crate::common::repo().join("docs/POLICY.md")).unwrap();
+    let block = docs
+        .split("```toml\n")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.starts_with("[[applications]]"))
+        .expect("docs/POLICY.md shows an [[applications]] example");
+    let text = format!("{}\n{block}", Policy::embedded_text());
+    let policy = Policy::from_toml(&text, "docs/POLICY.md").unwrap();
+    assert_eq!(policy.application_names().collect::<Vec<_>>(), ["shop"]);
+}
