@@ -91,6 +91,24 @@ pub enum ConfigError {
     },
 }
 
+/// How [`Config::engine_with`] builds the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Statement shapes kept in the SQL analysis cache.
+    pub sql_cache: usize,
+    /// Leave threshold decisions to a shared state store ([`crate::rules::RuleSet::defer_thresholds`]).
+    pub defer_thresholds: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            sql_cache: crate::engine::DEFAULT_SQL_CACHE,
+            defer_thresholds: false,
+        }
+    }
+}
+
 /// A loaded configuration: the policy, the rules that compiled, and the rule files that did not.
 pub struct Config {
     /// The compiled policy (shared by enrichment and the policy checks).
@@ -174,12 +192,16 @@ impl Config {
 
     /// The engine: SQL analysis, enrichment with the policy, the policy checks, then the rules.
     pub fn engine(self) -> Engine {
-        self.engine_with_cache(crate::engine::DEFAULT_SQL_CACHE)
+        self.engine_with(&EngineOptions::default())
     }
 
-    /// [`Config::engine`] with an SQL analysis cache of `sql_cache` statement shapes.
-    pub fn engine_with_cache(self, sql_cache: usize) -> Engine {
-        let mut engine = Engine::new(sql_cache);
+    /// [`Config::engine`] with options (the Lambda functions defer thresholds to a shared
+    /// store).
+    pub fn engine_with(mut self, options: &EngineOptions) -> Engine {
+        if options.defer_thresholds {
+            self.rules.defer_thresholds();
+        }
+        let mut engine = Engine::new(options.sql_cache);
         engine.set_policy(Arc::clone(&self.policy));
         engine.add_detector(Box::new(PolicyChecks::new(self.policy)));
         engine.add_detector(Box::new(self.rules));

@@ -11,6 +11,7 @@
 //! [`input`] reads replay inputs. The engine does no I/O: only `input`, `sink`, the CLI and the
 //! Lambda functions do.
 
+pub mod bundle;
 pub mod config;
 pub mod detector;
 pub mod diagnostic;

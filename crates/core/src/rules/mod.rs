@@ -161,6 +161,16 @@ impl Rule {
             && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == event.kind.name()))
     }
 
+    /// The finding this rule raises on `event`, `count` events behind it.
+    pub fn finding(&self, event: &Event<'_>, count: u64) -> crate::finding::Finding {
+        let mut f =
+            crate::finding::Finding::from_event(&self.id, &self.title, self.severity_for(event), event);
+        f.count = count;
+        f.attack = self.attack.clone();
+        f.shadow = self.mode == Mode::Shadow;
+        f
+    }
+
     /// The severity for this event: base, lowered for a failed attempt, raised with the
     /// classification of the data touched (DETECTIONS.md §4.3: confidential +1, restricted +1
     /// and at least high).

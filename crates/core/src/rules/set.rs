@@ -13,7 +13,7 @@ use super::field::{self, Field, Val, any_value};
 use super::file::KINDS;
 use super::state::{InMemoryState, StateStore};
 use super::{Mode, OnFailure, Rule, RuleError, failed};
-use crate::detector::Detector;
+use crate::detector::{DeferredThreshold, Detector};
 use crate::event::{Event, Kind, Source};
 use crate::finding::Finding;
 use crate::sql::Analysis;
@@ -28,6 +28,9 @@ pub struct RuleSet {
     state: Box<dyn StateStore + Send>,
     /// Statement verdicts that depend only on the statement's analysis (see [`sql_field`]).
     gates: SqlGates,
+    /// Threshold observations are left for a shared store ([`RuleSet::defer_thresholds`]).
+    defer: bool,
+    deferred: Vec<DeferredThreshold>,
 }
 
 /// Most audit traffic repeats a few hundred statement shapes, and most rule conditions start
@@ -208,6 +211,8 @@ impl RuleSet {
                 scanners,
                 state: Box::new(InMemoryState::default()),
                 gates: SqlGates::default(),
+                defer: false,
+                deferred: Vec::new(),
             },
             errors,
         )
@@ -259,9 +264,17 @@ impl RuleSet {
         Ok((set, errors))
     }
 
-    /// Replace the detection state store (a shared store for several Lambda containers).
+    /// Replace the detection state store.
     pub fn set_state(&mut self, state: Box<dyn StateStore + Send>) {
         self.state = state;
+    }
+
+    /// Leave threshold decisions to a state store shared by several containers: every
+    /// observation of a threshold rule becomes a [`DeferredThreshold`] (taken with
+    /// [`Detector::take_deferred`]) instead of a finding decided here. Suppression of threshold
+    /// rules moves with it; other rules are unaffected.
+    pub fn defer_thresholds(&mut self) {
+        self.defer = true;
     }
 
     /// The rules.
@@ -275,9 +288,13 @@ impl RuleSet {
     }
 }
 
-fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: usize) -> u64 {
+/// The state key of a rule and the values of `fields`: stable across containers and rule-set
+/// changes (it hashes the rule id, not its position), so a shared store keys the same burst the
+/// same way everywhere.
+fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &str) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&(rule as u64).to_le_bytes());
+    h.update(rule.as_bytes());
+    h.update(&[0x1e]);
     for f in fields {
         any_value(event, docs, f, &mut |v| {
             if let Some(t) = v.as_text() {
@@ -353,25 +370,44 @@ impl Detector for RuleSet {
             matched.push(rule.id.clone());
             let mut count = 1;
             if let Some(t) = &rule.threshold {
-                let key = key_of(event, &mut ctx.docs, &t.group_by, i);
+                let key = key_of(event, &mut ctx.docs, &t.group_by, &rule.id);
                 let distinct = t.distinct.as_ref().map(|d| first_hash(event, &mut ctx.docs, d));
                 count = self.state.observe(key, event.time, t.window, distinct);
+                if self.defer {
+                    let suppress = rule.suppress.as_ref().map(|s| {
+                        (
+                            key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed,
+                            s.duration,
+                        )
+                    });
+                    self.deferred.push(DeferredThreshold {
+                        key,
+                        time: event.time,
+                        window: t.window,
+                        threshold: t.count,
+                        distinct,
+                        local_count: count,
+                        suppress,
+                        finding: rule.finding(event, count),
+                    });
+                    continue;
+                }
                 if count < t.count {
                     continue;
                 }
                 self.state.reset(key);
             }
             if let Some(s) = &rule.suppress {
-                let key = key_of(event, &mut ctx.docs, &s.key, i) ^ 0x5eed;
+                let key = key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed;
                 if self.state.suppressed(key, event.time, s.duration) {
                     continue;
                 }
             }
-            let mut f = Finding::from_event(&rule.id, &rule.title, rule.severity_for(event), event);
-            f.count = count;
-            f.attack = rule.attack.clone();
-            f.shadow = rule.mode == Mode::Shadow;
-            findings.push(f);
+            findings.push(rule.finding(event, count));
         }
+    }
+
+    fn take_deferred(&mut self, out: &mut Vec<DeferredThreshold>) {
+        out.append(&mut self.deferred);
     }
 }
