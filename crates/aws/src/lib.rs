@@ -15,10 +15,12 @@
 
 pub mod logs;
 pub mod retry;
+pub mod s3;
 pub mod sdk;
 pub mod sent;
 pub mod siem;
 pub mod sns;
+pub mod state;
 
 pub use retry::RetryPolicy;
 pub use sent::SentLog;
@@ -53,4 +55,4 @@ pub enum DeliveryError {
 
 /// The SDK crates laneguard builds its clients from, re-exported so adapters (the CLI, the
 /// Lambda crate) use exactly these versions and features.
-pub use {aws_config, aws_sdk_cloudwatchlogs, aws_sdk_sns};
+pub use {aws_config, aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sns};
