@@ -6,6 +6,8 @@ pub mod aws;
 pub mod classify;
 pub mod envelope;
 pub mod learn;
+#[cfg(feature = "aws")]
+pub mod redrive;
 pub mod replay;
 pub mod rules;
 pub mod tune;

@@ -10,10 +10,14 @@
 //! - [`siem`] — the SIEM sink ([`SiemSink`]: OCSF records to a log group with `PutLogEvents`
 //!   within its limits);
 //! - [`logs`] — reading a log group through `FilterLogEvents` for `laneguard replay --log-group`;
+//! - [`s3`] — S3 objects and the configuration bundle; [`state`] — threshold windows shared by
+//!   containers in DynamoDB; `redrive` (feature `redrive`) — the on-failure queue;
 //! - [`retry`] and [`sent`] — the backoff policy and the bounded per-container record of what was
 //!   delivered, so a failed invocation fails loudly and its retry does not deliver twice.
 
 pub mod logs;
+#[cfg(feature = "redrive")]
+pub mod redrive;
 pub mod retry;
 pub mod s3;
 pub mod sdk;

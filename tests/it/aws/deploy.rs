@@ -552,3 +552,97 @@ fn health_metrics_are_emf() {
         assert!(lines.iter().any(|l| l.get("DiagnosticKind").is_some()));
     });
 }
+
+#[test]
+fn redrive_delivers_parked_batches_once() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![FaultRule {
+            operation: "PublishBatch",
+            faults: vec![Fault::Internal],
+            always: Arc::new(true.into()),
+            from_call: 0,
+        }],
+    );
+    let rt = runtime();
+    let (d, failure_queue) = rt.block_on(async {
+        let d = super::destinations(&moto, "laneguard-alerts", "/laneguard/siem").await;
+        let (failure_queue, _) = super::support::create_queue(&moto, "laneguard-failed-batches");
+        // A real failure: SNS keeps failing, the invocation fails after its retries.
+        let conf = super::config(FunctionKind::RdsAudit, &d, &[("LANEGUARD_STDOUT_FINDINGS", "false")]);
+        let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(2)).await)
+            .await
+            .unwrap()
+            .with_metrics(None);
+        let event = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/envelopes/cwl-lambda-event-mariadb.json"),
+        )
+        .unwrap();
+        let err = handler.handle(event.as_bytes()).await.unwrap_err();
+        // What Lambda's on-failure destination writes for it (after its two retries).
+        let record = serde_json::json!({
+            "version": "1.0",
+            "timestamp": "2026-11-28T00:26:01.512Z",
+            "requestContext": {
+                "requestId": "e4b46cbf-b738-4f2c-9b9f-1c7b4e4e5f0a",
+                "functionArn": "arn:aws:lambda:us-east-1:111122223333:function:laneguard-RdsAuditFunction:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3
+            },
+            "requestPayload": serde_json::from_str::<Value>(&event).unwrap(),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": "laneguard_lambda::handler::HandlerError", "errorMessage": err.to_string()}
+        });
+        for body in [record.to_string(), "not an on-failure record".to_owned()] {
+            super::support::sqs(
+                &moto,
+                "SendMessage",
+                &serde_json::json!({"QueueUrl": failure_queue, "MessageBody": body}),
+            );
+        }
+        (d, failure_queue)
+    });
+    assert!(
+        super::support::drain_queue(&moto, &d.queue_url).is_empty(),
+        "nothing reached SNS"
+    );
+    let redrive = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+            .args([
+                "redrive",
+                "--queue",
+                &failure_queue,
+                "--sns",
+                &d.topic_arn,
+                "--siem",
+                &d.log_group,
+            ])
+            .args(extra)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let out = redrive(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("2 messages (1 not on-failure records, left)")
+            && stderr.contains("2 published")
+            && stderr.contains("1 deleted"),
+        "{stderr}"
+    );
+    let alerts = super::support::drain_queue(&moto, &d.queue_url);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    // The parked batch is gone; the foreign message stays (made visible again for the check).
+    super::support::sqs(&moto, "PurgeQueue", &serde_json::json!({"QueueUrl": d.queue_url}));
+    let again = redrive(&["--dry-run"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("0 findings") || stderr.contains("0 messages"),
+        "{stderr}"
+    );
+}
