@@ -71,6 +71,11 @@ impl<W: Write> FindingWriter<W> {
         } else {
             f.title.clone()
         };
+        // A Sigma rule's matches name its author (the Detection Rule License asks for it).
+        let what = match &f.sigma {
+            Some(s) => format!("{what}  [{}]", s.credit),
+            None => what,
+        };
         let time = f.time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         writeln!(
             self.out,
