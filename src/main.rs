@@ -31,6 +31,8 @@ enum Command {
     Learn(cli::learn::LearnArgs),
     /// Wrap raw log records into a CloudWatch Logs subscription Lambda event (for local runs).
     Envelope(cli::envelope::EnvelopeArgs),
+    /// Sigma rules: print the laneguard rule each compiles into, or check what loads and why not.
+    Sigma(cli::sigma::SigmaArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Envelope(args) => cli::envelope::run(args),
         Command::Tune(args) => cli::tune::run(args),
         Command::Learn(args) => cli::learn::run(args),
+        Command::Sigma(args) => cli::sigma::run(args),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod learn;
 pub mod replay;
 pub mod rules;
+pub mod sigma;
 pub mod tune;
 
 use std::path::PathBuf;
