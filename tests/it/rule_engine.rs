@@ -231,14 +231,19 @@ fn operators() {
         ));
         text.push_str(&test_case("positive", true, &[pos]));
         text.push_str(&test_case("negative", false, &[neg]));
-        for o in tests_of(&text) {
-            assert!(
-                o.passed,
-                "`{body}` {}: {}",
-                o.name.as_deref().unwrap_or(""),
-                o.message
-            );
-        }
+        assert_cases_pass(body, &text);
+    }
+}
+
+/// Every test of a rule whose `[match]` is `body` passes.
+fn assert_cases_pass(body: &str, text: &str) {
+    for o in tests_of(text) {
+        assert!(
+            o.passed,
+            "`{body}` {}: {}",
+            o.name.as_deref().unwrap_or(""),
+            o.message
+        );
     }
 }
 
@@ -316,14 +321,7 @@ fn cloudtrail_record_paths_and_field_comparisons() {
                 toml_str(rec)
             ));
         }
-        for o in tests_of(&text) {
-            assert!(
-                o.passed,
-                "`{body}` {}: {}",
-                o.name.as_deref().unwrap_or(""),
-                o.message
-            );
-        }
+        assert_cases_pass(body, &text);
     }
 }
 

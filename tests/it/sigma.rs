@@ -5,10 +5,11 @@
 //! input, the finding and OCSF metadata, and the command line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
+use crate::cli::laneguard;
 use crate::common::{repo, run_bytes_with};
 use laneguard_core::config::{Config, PolicySource, RulesSource, Sources};
 use laneguard_core::finding::Finding;
@@ -938,14 +939,6 @@ fn tempdir(name: &str) -> PathBuf {
 }
 
 // ---- the command line ----------------------------------------------------------------------
-
-fn laneguard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_laneguard"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap()
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -66,28 +66,30 @@ impl Parser<'_> {
     }
 
     fn or(&mut self, depth: usize) -> Result<Expr, String> {
-        let mut parts = vec![self.and(depth)?];
-        while self.peek_word() == Some("or") {
-            self.pos += 1;
-            parts.push(self.and(depth)?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Expr::Any(parts)
-        })
+        self.chain(depth, "or", Self::and, Expr::Any)
     }
 
     fn and(&mut self, depth: usize) -> Result<Expr, String> {
-        let mut parts = vec![self.not(depth)?];
-        while self.peek_word() == Some("and") {
+        self.chain(depth, "and", Self::not, Expr::All)
+    }
+
+    /// `operand (word operand)*`, left to right: one operand stands alone.
+    fn chain(
+        &mut self,
+        depth: usize,
+        word: &str,
+        operand: fn(&mut Self, usize) -> Result<Expr, String>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, String> {
+        let mut parts = vec![operand(self, depth)?];
+        while self.peek_word() == Some(word) {
             self.pos += 1;
-            parts.push(self.not(depth)?);
+            parts.push(operand(self, depth)?);
         }
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Expr::All(parts)
+            join(parts)
         })
     }
 

@@ -805,25 +805,28 @@ mod tests {
             (e.line, e.reason.as_str()),
             (2, "`eventName|nope`: unknown modifier `nope`")
         );
-        let e = compile("sel:\n  eventName:\n    - a\n    - null\n").unwrap_err();
-        assert!(e.reason.contains("null cannot be part"), "{e:?}");
-        let e = compile("sel:\n  eventName|contains|re: a\n").unwrap_err();
-        assert!(e.reason.contains("first modifier"), "{e:?}");
-        let e = compile("sel:\n  eventName|gt: '5'\n").unwrap_err();
-        assert!(e.reason.contains("takes a number"), "{e:?}");
-        let e = compile("sel:\n  eventName|re: '((a{100}){100}){100}'\n").unwrap_err();
-        assert!(e.reason.contains("refused"), "{e:?}");
-        let e = compile("sel:\n  eventName|re: '(?<=a)b'\n").unwrap_err();
-        assert!(e.reason.contains("bad regex"), "{e:?}");
-        let e = compile("sel:\n  sourceIPAddress|expand: '%Admins%'\n").unwrap_err();
-        assert!(e.reason.contains("not defined"), "{e:?}");
-        let e = compile("sel:\n  eventName|base64: 'a*'\n").unwrap_err();
-        assert!(e.reason.contains("wildcards"), "{e:?}");
-        let e = compile("sel:\n  eventName|wide: 'a'\n").unwrap_err();
-        assert!(e.reason.contains("followed by"), "{e:?}");
-        let e = compile("sel:\n  eventTime|hour: 3\n").unwrap_err();
-        assert!(e.reason.contains("not supported"), "{e:?}");
-        let e = compile("sel:\n  - a\n  - k: v\n").unwrap_err();
-        assert!(e.reason.contains("not a mix"), "{e:?}");
+        let cases = [
+            ("sel:\n  eventName:\n    - a\n    - null\n", "null cannot be part"),
+            ("sel:\n  eventName|contains|re: a\n", "first modifier"),
+            ("sel:\n  eventName|gt: '5'\n", "takes a number"),
+            ("sel:\n  eventName|re: '((a{100}){100}){100}'\n", "refused"),
+            ("sel:\n  eventName|re: '(?<=a)b'\n", "bad regex"),
+            ("sel:\n  sourceIPAddress|expand: '%Admins%'\n", "not defined"),
+            ("sel:\n  eventName|base64: 'a*'\n", "wildcards"),
+            ("sel:\n  eventName|wide: 'a'\n", "followed by"),
+            ("sel:\n  eventTime|hour: 3\n", "not supported"),
+            ("sel:\n  - a\n  - k: v\n", "not a mix"),
+            ("sel:\n  eventName|i: a\n", "applies to `re` only"),
+            ("sel:\n  eventName|exists: 'yes'\n", "takes true or false"),
+            ("sel:\n  sourceIPAddress|cidr: 10.0.0.1/8\n", "host bits"),
+            ("sel:\n  eventName|fieldref: 'a*'\n", "without wildcards"),
+            ("sel: {}\n", "empty selection"),
+            ("sel:\n  eventName: []\n", "empty value list"),
+        ];
+        for (text, want) in cases {
+            let e = compile(text).unwrap_err();
+            assert!(e.reason.contains(want), "{text}: {e:?}");
+            assert!(e.line >= 1, "{text}");
+        }
     }
 }

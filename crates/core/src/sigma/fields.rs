@@ -88,15 +88,21 @@ pub fn map(name: &str) -> Result<String, String> {
     if let Some((_, f)) = FIXED.iter().find(|(s, _)| *s == name) {
         return Ok((*f).to_owned());
     }
-    for (doc, prefix) in DOCUMENTS {
-        if name == *doc {
-            return Ok((*prefix).to_owned());
-        }
-        if let Some(rest) = name.strip_prefix(doc).and_then(|r| r.strip_prefix('.')) {
-            return Ok(format!("{prefix}.{rest}"));
-        }
+    Ok(DOCUMENTS
+        .iter()
+        .find_map(|(doc, prefix)| rebase(name, doc, prefix))
+        .unwrap_or_else(|| format!("record.{name}")))
+}
+
+/// `path` with its first segments `from` replaced by `to` (`requestParameters.x` →
+/// `api.request.x`), when it starts with them.
+fn rebase(path: &str, from: &str, to: &str) -> Option<String> {
+    if path == from {
+        return Some(to.to_owned());
     }
-    Ok(format!("record.{name}"))
+    path.strip_prefix(from)
+        .and_then(|r| r.strip_prefix('.'))
+        .map(|rest| format!("{to}.{rest}"))
 }
 
 /// The CloudTrail field a laneguard path reads (the inverse of [`map`], for building test
@@ -105,15 +111,10 @@ pub fn unmap(path: &str) -> Option<String> {
     if let Some((s, _)) = FIXED.iter().find(|(_, f)| *f == path) {
         return Some((*s).to_owned());
     }
-    for (doc, prefix) in DOCUMENTS {
-        if path == *prefix {
-            return Some((*doc).to_owned());
-        }
-        if let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
-            return Some(format!("{doc}.{rest}"));
-        }
-    }
-    path.strip_prefix("record.").map(str::to_owned)
+    DOCUMENTS
+        .iter()
+        .find_map(|(doc, prefix)| rebase(path, prefix, doc))
+        .or_else(|| path.strip_prefix("record.").map(str::to_owned))
 }
 
 /// Whether a Sigma name starts with a field CloudTrail writes.
