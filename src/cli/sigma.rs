@@ -126,24 +126,10 @@ impl CommonArgs {
     }
 }
 
-/// Read and convert one file (size checked before reading).
+/// Read (size checked first) and convert one file.
 fn convert_file(path: &Path, settings: &SigmaSettings) -> Result<Converted, SigmaError> {
-    let file = path.display().to_string();
-    let fail = |reason: String| SigmaError {
-        file: file.clone(),
-        line: None,
-        id: None,
-        reason,
-    };
-    let len = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.len();
-    if len > sigma::MAX_RULE_BYTES as u64 {
-        return Err(fail(format!(
-            "{len} bytes: Sigma rule files over {} bytes are refused",
-            sigma::MAX_RULE_BYTES
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    sigma::convert(&file, &text, settings)
+    let text = sigma::read(path)?;
+    sigma::convert(&path.display().to_string(), &text, settings)
 }
 
 fn mode_name(m: Mode) -> &'static str {

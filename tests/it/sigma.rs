@@ -924,7 +924,10 @@ fn bad_rules_are_refused_with_coordinates_and_the_rest_loads() {
         assert!(e.contains("(Sigma rule "), "{name}: the Sigma id is named: {e}");
     }
     let e = errors.iter().find(|e| e.contains("huge.yml")).unwrap();
-    assert!(e.contains("over 1048576 bytes are refused"), "{e}");
+    assert!(
+        e.contains("over 1048576 bytes are refused") && e.contains("(Sigma rule 22222222-"),
+        "{e}"
+    );
     // The same text handed over as a bundle is refused too, without parsing it.
     let cfg = config(vec![("huge.yml".into(), huge)], PolicySource::Embedded);
     assert!(cfg.rejected[0].reason.contains("refused"));

@@ -175,14 +175,7 @@ impl RuleSet {
             if !crate::sigma::is_sigma_file(file) {
                 return Rule::compile(file, text, shared);
             }
-            let converted = crate::sigma::convert(file, text, sigma).map_err(|e| RuleError {
-                file: e.file.clone(),
-                line: e.line,
-                reason: match &e.id {
-                    Some(id) => format!("{} (Sigma rule {id})", e.reason),
-                    None => e.reason,
-                },
-            })?;
+            let converted = crate::sigma::convert(file, text, sigma)?;
             let mut rule = Rule::compile(file, &converted.toml, shared)?;
             rule.warnings = converted.warnings;
             Ok(rule)
@@ -293,29 +286,19 @@ impl RuleSet {
         paths.sort();
         for p in paths {
             let file = p.display().to_string();
-            // A Sigma file over the limit is refused without reading it.
-            if crate::sigma::is_sigma_file(&file)
-                && let Ok(meta) = std::fs::metadata(&p)
-                && meta.len() > crate::sigma::MAX_RULE_BYTES as u64
-            {
-                errors.push(RuleError {
-                    file,
-                    line: None,
-                    reason: format!(
-                        "{} bytes: Sigma rule files over {} bytes are refused",
-                        meta.len(),
-                        crate::sigma::MAX_RULE_BYTES
-                    ),
-                });
-                continue;
-            }
-            match std::fs::read_to_string(&p) {
-                Ok(text) => files.push((file, text)),
-                Err(e) => errors.push(RuleError {
-                    file,
+            let text = if crate::sigma::is_sigma_file(&file) {
+                // A Sigma file over the limit is refused without reading it whole.
+                crate::sigma::read(&p).map_err(RuleError::from)
+            } else {
+                std::fs::read_to_string(&p).map_err(|e| RuleError {
+                    file: file.clone(),
                     line: None,
                     reason: e.to_string(),
-                }),
+                })
+            };
+            match text {
+                Ok(text) => files.push((file, text)),
+                Err(e) => errors.push(e),
             }
         }
         let (set, mut more) =

@@ -24,6 +24,8 @@ pub mod value;
 pub mod yaml;
 
 use std::fmt;
+use std::io::Read as _;
+use std::path::Path;
 
 pub use self::detection::Warning;
 use self::detection::{Ctx, Expr};
@@ -92,6 +94,20 @@ impl fmt::Display for SigmaError {
 }
 
 impl std::error::Error for SigmaError {}
+
+impl From<SigmaError> for crate::rules::RuleError {
+    /// A refused Sigma rule among the rule errors: `file:line: reason (Sigma rule <id>)`.
+    fn from(e: SigmaError) -> Self {
+        crate::rules::RuleError {
+            reason: match &e.id {
+                Some(id) => format!("{} (Sigma rule {id})", e.reason),
+                None => e.reason,
+            },
+            file: e.file,
+            line: e.line,
+        }
+    }
+}
 
 /// A Sigma rule compiled into a laneguard rule.
 #[derive(Clone, Debug)]
@@ -168,6 +184,39 @@ pub fn severity(level: &str) -> Option<Severity> {
     }
 }
 
+/// The error of a file over [`MAX_RULE_BYTES`], naming the rule's id when `head` (the start of
+/// the file) shows it.
+fn too_large(file: &str, len: u64, head: &str) -> SigmaError {
+    SigmaError {
+        file: file.to_owned(),
+        line: None,
+        id: id_in_text(head),
+        reason: format!("{len} bytes: Sigma rule files over {MAX_RULE_BYTES} bytes are refused"),
+    }
+}
+
+/// Read a Sigma rule file; one over [`MAX_RULE_BYTES`] is refused without reading it whole (its
+/// first 64 KiB name the rule in the error). The import's only file I/O, done when
+/// configuration loads.
+pub fn read(path: &Path) -> Result<String, SigmaError> {
+    let file = path.display().to_string();
+    let fail = |e: std::io::Error| SigmaError {
+        file: file.clone(),
+        line: None,
+        id: None,
+        reason: e.to_string(),
+    };
+    let len = std::fs::metadata(path).map_err(fail)?.len();
+    if len > MAX_RULE_BYTES as u64 {
+        let mut head = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+            .map_err(fail)?;
+        return Err(too_large(&file, len, &String::from_utf8_lossy(&head)));
+    }
+    std::fs::read_to_string(path).map_err(fail)
+}
+
 /// Compile a Sigma rule file into its laneguard rule.
 pub fn convert(file: &str, text: &str, settings: &SigmaSettings) -> Result<Converted, SigmaError> {
     let fail = |line: Option<usize>, id: Option<String>, reason: String| SigmaError {
@@ -177,14 +226,7 @@ pub fn convert(file: &str, text: &str, settings: &SigmaSettings) -> Result<Conve
         reason,
     };
     if text.len() > MAX_RULE_BYTES {
-        return Err(fail(
-            None,
-            None,
-            format!(
-                "{} bytes: Sigma rule files over {MAX_RULE_BYTES} bytes are refused",
-                text.len()
-            ),
-        ));
+        return Err(too_large(file, text.len() as u64, text));
     }
     let docs = yaml::parse(text).map_err(|e| fail(Some(e.line), id_in_text(text), e.reason))?;
     let doc = match docs.as_slice() {
