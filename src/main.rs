@@ -38,6 +38,8 @@ enum Command {
     /// findings (SNS, SIEM); a message is deleted once delivered.
     #[cfg(feature = "aws")]
     Redrive(cli::redrive::RedriveArgs),
+    /// Sigma rules: print the laneguard rule each compiles into, or check what loads and why not.
+    Sigma(cli::sigma::SigmaArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Redrive(args) => cli::redrive::run(args),
         Command::Tune(args) => cli::tune::run(args),
         Command::Learn(args) => cli::learn::run(args),
+        Command::Sigma(args) => cli::sigma::run(args),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub mod learn;
 pub mod redrive;
 pub mod replay;
 pub mod rules;
+pub mod sigma;
 pub mod tune;
 
 use std::path::PathBuf;

@@ -19,7 +19,8 @@ pub struct ConfigArgs {
     /// `.tar.gz`, or `s3://bucket/key[?versionId=…]`: exactly what the deployed functions load.
     #[arg(long, value_name = "BUNDLE", conflicts_with_all = ["rules", "policy"])]
     pub config: Option<String>,
-    /// Directory of rule files (`*.toml`, one rule each; default: the embedded pack).
+    /// Directory of rule files: `*.toml` (one rule each) and Sigma rules (`*.yml`, `*.yaml`)
+    /// beside them (default: the embedded pack).
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
     /// Policy file (default: the embedded example `rules/policy.toml`).
@@ -147,6 +148,53 @@ pub struct TestArgs {
     /// Print every test, not only failures.
     #[arg(long, short)]
     verbose: bool,
+    /// Print each rule's card first: mode, severity, ATT&CK, and for an imported Sigma rule its
+    /// Sigma id, status, level, author and credit, references, false positives and warnings.
+    #[arg(long)]
+    explain: bool,
+}
+
+/// The card `test --explain` prints for a rule.
+fn explain(rule: &laneguard_core::rules::Rule) {
+    let mode = match rule.mode {
+        laneguard_core::rules::Mode::Alert => "alert",
+        laneguard_core::rules::Mode::Shadow => "shadow",
+        laneguard_core::rules::Mode::Off => "off",
+    };
+    println!("{} [{mode}, {}] {}", rule.id, rule.severity, rule.title);
+    println!("  file: {}", rule.file);
+    if !rule.attack.is_empty() {
+        println!("  attack: {}", rule.attack.join(", "));
+    }
+    for r in &rule.references {
+        println!("  reference: {r}");
+    }
+    if let Some(s) = &rule.sigma {
+        println!(
+            "  sigma: {} {:?} (status {}, level {})",
+            s.id.as_deref().unwrap_or("(no id)"),
+            s.title,
+            s.status.as_deref().unwrap_or("-"),
+            s.level.as_deref().unwrap_or("-")
+        );
+        println!("  author: {}", s.author.as_deref().unwrap_or("-"));
+        println!("  credit: {}", s.credit);
+        for r in &s.references {
+            println!("  reference: {r}");
+        }
+        for f in &s.falsepositives {
+            println!("  false positive: {f}");
+        }
+        if !s.tags.is_empty() {
+            println!("  tags: {}", s.tags.join(", "));
+        }
+    }
+    for w in &rule.warnings {
+        match w.line {
+            Some(l) => println!("  warning: line {l}: {}", w.text),
+            None => println!("  warning: {}", w.text),
+        }
+    }
 }
 
 /// Run `laneguard validate`: load everything, report every problem with file and line.
@@ -189,6 +237,11 @@ pub fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
     };
     for e in &config.rejected {
         println!("FAIL {e}");
+    }
+    if args.explain {
+        for rule in config.rules.rules() {
+            explain(rule);
+        }
     }
     let outcomes = rule_tests::run_all(&config.rules, Some(&config.policy));
     let mut passed = 0;

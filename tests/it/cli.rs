@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn laneguard(args: &[&str]) -> Output {
+/// Run the built binary in the repository root.
+pub(crate) fn laneguard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_laneguard"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

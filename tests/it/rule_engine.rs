@@ -231,14 +231,97 @@ fn operators() {
         ));
         text.push_str(&test_case("positive", true, &[pos]));
         text.push_str(&test_case("negative", false, &[neg]));
-        for o in tests_of(&text) {
-            assert!(
-                o.passed,
-                "`{body}` {}: {}",
-                o.name.as_deref().unwrap_or(""),
-                o.message
-            );
+        assert_cases_pass(body, &text);
+    }
+}
+
+/// Every test of a rule whose `[match]` is `body` passes.
+fn assert_cases_pass(body: &str, text: &str) {
+    for o in tests_of(text) {
+        assert!(
+            o.passed,
+            "`{body}` {}: {}",
+            o.name.as_deref().unwrap_or(""),
+            o.message
+        );
+    }
+}
+
+/// The CloudTrail paths TOML rules share with imported Sigma rules: `record.<path>`, `**`,
+/// objects as JSON text, null as absent, and the field comparisons.
+#[test]
+fn cloudtrail_record_paths_and_field_comparisons() {
+    let ct = |extra: &str| {
+        format!(
+            r#"{{"eventVersion":"1.10","eventTime":"2026-01-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sourceIPAddress":"192.0.2.7","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Ops/alice","sessionContext":{{"sessionIssuer":{{"type":"Role","userName":"Ops"}}}}}},"requestParameters":{{"userName":"alice","tags":[{{"key":"team","value":"Data"}}]}},"responseElements":null{extra}}}"#
+        )
+    };
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "\"record.userIdentity.sessionContext.sessionIssuer.type\" = \"Role\"",
+            ct(""),
+            ct("").replace(r#""type":"Role""#, r#""type":"User""#),
+        ),
+        (
+            "\"record.sourceIPAddress\" = { cidr = \"192.0.2.0/24\" }",
+            ct(""),
+            ct("").replace("192.0.2.7", "AWS Internal"),
+        ),
+        (
+            "\"record.tlsDetails.tlsVersion\" = { exists = true }",
+            ct(r#","tlsDetails":{"tlsVersion":"TLSv1.3"}"#),
+            ct(""),
+        ),
+        (
+            "\"record.**\" = { contains = \"data\" }",
+            ct(""),
+            ct("").replace("Data", "Ops"),
+        ),
+        (
+            "\"api.request\" = { contains = '\"key\":\"team\"' }",
+            ct(""),
+            ct("").replace("team", "cost"),
+        ),
+        (
+            "\"api.request.tags\" = { glob = \"*value*\" }",
+            ct(""),
+            ct("").replace(r#"[{"key":"team","value":"Data"}]"#, "[]"),
+        ),
+        (
+            "\"api.response\" = { exists = false }",
+            ct(""),
+            ct("").replace(r#""responseElements":null"#, r#""responseElements":{"ok":true}"#),
+        ),
+        (
+            "\"record.errorCode\" = { exists = false }",
+            ct(r#","errorCode":null"#),
+            ct(r#","errorCode":"AccessDenied""#),
+        ),
+        (
+            "\"actor.principal\" = { ends_with_field = \"api.request.userName\" }",
+            ct(""),
+            ct("").replace(r#""userName":"alice""#, r#""userName":"bob""#),
+        ),
+        (
+            "\"actor.principal\" = { contains_field = \"api.request.userName\" }",
+            ct(""),
+            ct("").replace(r#""userName":"alice""#, r#""userName":"bob""#),
+        ),
+        (
+            "\"actor.principal\" = { starts_with_field = \"record.userIdentity.sessionContext.sessionIssuer.userName\" }",
+            ct("").replace("\"userName\":\"Ops\"", "\"userName\":\"arn:aws:sts\""),
+            ct(""),
+        ),
+    ];
+    for (body, pos, neg) in cases {
+        let mut text = rule(&format!("sources = [\"cloudtrail\"]\n[match]\n{body}\n"));
+        for (name, expect, rec) in [("positive", true, &pos), ("negative", false, &neg)] {
+            text.push_str(&format!(
+                "[[tests]]\nname = \"{name}\"\nexpect = {expect}\ninput = {{ source = \"cloudtrail\", record = {} }}\n",
+                toml_str(rec)
+            ));
         }
+        assert_cases_pass(body, &text);
     }
 }
 

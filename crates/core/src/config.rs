@@ -37,9 +37,11 @@ pub enum RulesSource {
     /// The default pack embedded in the binary (`rules/*.toml`).
     #[default]
     Embedded,
-    /// Every `*.toml` of a directory but `policy.toml`, in sorted order.
+    /// Every `*.toml` of a directory but `policy.toml`, and every Sigma rule (`*.yml`,
+    /// `*.yaml`), in sorted order.
     Dir(PathBuf),
-    /// Rule files already read: `(origin, text)` pairs.
+    /// Rule files already read: `(origin, text)` pairs; an origin ending in `.yml`/`.yaml` is a
+    /// Sigma rule.
     Files(Vec<(String, String)>),
 }
 
@@ -138,14 +140,18 @@ impl Config {
             PolicySource::File(p) => Policy::load(p)?,
             PolicySource::Text { origin, text } => Policy::from_toml(text, origin)?,
         };
+        // Sigma rules are imported with the policy's `[sigma]` settings (modes, placeholders).
+        let sigma = policy.sigma_settings();
         let (rules, rejected) = match &sources.rules {
             RulesSource::Embedded => RuleSet::embedded(),
-            RulesSource::Dir(dir) => RuleSet::load_dir(dir).map_err(|source| ConfigError::RulesDir {
-                dir: dir.clone(),
-                source,
-            })?,
+            RulesSource::Dir(dir) => {
+                RuleSet::load_dir_with(dir, sigma).map_err(|source| ConfigError::RulesDir {
+                    dir: dir.clone(),
+                    source,
+                })?
+            }
             RulesSource::Files(files) => {
-                RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())))
+                RuleSet::from_sources_with(files.iter().map(|(o, t)| (o.as_str(), t.as_str())), sigma)
             }
         };
         Ok(Config {
@@ -157,11 +163,18 @@ impl Config {
 
     /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone` or
     /// `principal_zone` with a name the policy does not define (it can never match; the rule
-    /// should match `zone.role`). One message per rule and name, with the rule's file.
+    /// should match `zone.role`), and the warnings of imported Sigma rules ("matches calls that
+    /// AWS refused", …). One message per rule and problem, with the rule's file.
     pub fn warnings(&self) -> Vec<String> {
         let zones: Vec<&str> = self.policy.zone_names().collect();
         let mut out = Vec::new();
         for rule in self.rules.rules() {
+            for w in &rule.warnings {
+                match w.line {
+                    Some(l) => out.push(format!("{}:{l}: rule {}: {}", rule.file, rule.id, w.text)),
+                    None => out.push(format!("{}: rule {}: {}", rule.file, rule.id, w.text)),
+                }
+            }
             for field in ["zone", "principal_zone"] {
                 let mut names = Vec::new();
                 rule.condition.literals_of(field, &mut names);

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod rule_tests;
 pub mod rules;
+pub mod sigma;
 pub mod sources;
 pub mod sql;
 pub mod time;

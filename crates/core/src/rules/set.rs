@@ -16,6 +16,7 @@ use super::{Mode, OnFailure, Rule, RuleError, failed};
 use crate::detector::{DeferredThreshold, Detector};
 use crate::event::{Event, Kind, Source};
 use crate::finding::Finding;
+use crate::sigma::settings::SigmaSettings;
 use crate::sql::Analysis;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
@@ -158,10 +159,35 @@ fn source_index(s: Source) -> usize {
 }
 
 impl RuleSet {
-    /// Compile rules from `(file, text)` pairs. Files that fail are returned as errors; the others
+    /// Compile rules from `(file, text)` pairs: TOML rules, and Sigma rules (`*.yml`, `*.yaml`)
+    /// imported with the default settings. Files that fail are returned as errors; the others
     /// load. Duplicate ids are errors too (the later file is rejected).
     pub fn from_sources<'t>(
         files: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> (RuleSet, Vec<RuleError>) {
+        RuleSet::from_sources_with(files, &SigmaSettings::default())
+    }
+
+    /// [`RuleSet::from_sources`] with the Sigma settings of the policy (`[sigma]`: modes,
+    /// require success, placeholders).
+    pub fn from_sources_with<'t>(
+        files: impl IntoIterator<Item = (&'t str, &'t str)>,
+        sigma: &SigmaSettings,
+    ) -> (RuleSet, Vec<RuleError>) {
+        RuleSet::compile_all(files, |file, text, shared| {
+            if !crate::sigma::is_sigma_file(file) {
+                return Rule::compile(file, text, shared);
+            }
+            let converted = crate::sigma::convert(file, text, sigma)?;
+            let mut rule = Rule::compile(file, &converted.toml, shared)?;
+            rule.warnings = converted.warnings;
+            Ok(rule)
+        })
+    }
+
+    fn compile_all<'t>(
+        files: impl IntoIterator<Item = (&'t str, &'t str)>,
+        compile: impl Fn(&str, &str, &mut Shared) -> Result<Rule, RuleError>,
     ) -> (RuleSet, Vec<RuleError>) {
         let mut shared = Shared::default();
         let mut rules: Vec<Rule> = Vec::new();
@@ -173,7 +199,7 @@ impl RuleSet {
                 fields: shared.fields.clone(),
                 regexes: shared.regexes.clone(),
             };
-            match Rule::compile(file, text, &mut scratch) {
+            match compile(file, text, &mut scratch) {
                 Ok(rule) if rules.iter().any(|r| r.id == rule.id) => errors.push(RuleError {
                     file: file.to_owned(),
                     line: None,
@@ -221,7 +247,8 @@ impl RuleSet {
     /// `rule` alone, as its own set, with `off` run as `alert`: its tests must hold whatever its
     /// mode ([`crate::rule_tests`]).
     pub fn isolated(rule: &Rule) -> RuleSet {
-        let (mut set, _) = RuleSet::from_sources([(rule.file.as_str(), rule.text.as_str())]);
+        // `text` is always a laneguard rule (a Sigma rule's is the TOML it was compiled into).
+        let (mut set, _) = RuleSet::compile_all([(rule.file.as_str(), rule.text.as_str())], Rule::compile);
         for r in &mut set.rules {
             if r.mode == Mode::Off {
                 r.mode = Mode::Alert;
@@ -236,30 +263,51 @@ impl RuleSet {
         RuleSet::from_sources(EMBEDDED_RULES.iter().copied())
     }
 
-    /// Load every `*.toml` of a directory (but `policy.toml`), in sorted order.
+    /// Load every `*.toml` of a directory (but `policy.toml`) and every Sigma rule (`*.yml`,
+    /// `*.yaml`, default settings), in sorted order.
     pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
+        RuleSet::load_dir_with(dir, &SigmaSettings::default())
+    }
+
+    /// [`RuleSet::load_dir`] with the Sigma settings of the policy.
+    pub fn load_dir_with(
+        dir: &Path,
+        sigma: &SigmaSettings,
+    ) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
         let mut paths: Vec<_> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                p.extension().is_some_and(|x| x == "toml")
-                    && p.file_name().is_some_and(|n| n != "policy.toml")
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (p.extension().is_some_and(|x| x == "toml") && name != "policy.toml")
+                    || crate::sigma::is_sigma_file(&name)
             })
             .collect();
         paths.sort();
         for p in paths {
-            match std::fs::read_to_string(&p) {
-                Ok(text) => files.push((p.display().to_string(), text)),
-                Err(e) => errors.push(RuleError {
-                    file: p.display().to_string(),
+            let file = p.display().to_string();
+            let text = if crate::sigma::is_sigma_file(&file) {
+                // A Sigma file over the limit is refused without reading it whole.
+                crate::sigma::read(&p).map_err(RuleError::from)
+            } else {
+                std::fs::read_to_string(&p).map_err(|e| RuleError {
+                    file: file.clone(),
                     line: None,
                     reason: e.to_string(),
-                }),
+                })
+            };
+            match text {
+                Ok(text) => files.push((file, text)),
+                Err(e) => errors.push(e),
             }
         }
-        let (set, mut more) = RuleSet::from_sources(files.iter().map(|(f, t)| (f.as_str(), t.as_str())));
+        let (set, mut more) =
+            RuleSet::from_sources_with(files.iter().map(|(f, t)| (f.as_str(), t.as_str())), sigma);
         errors.append(&mut more);
         Ok((set, errors))
     }
