@@ -31,6 +31,15 @@ enum Command {
     Learn(cli::learn::LearnArgs),
     /// Wrap raw log records into a CloudWatch Logs subscription Lambda event (for local runs).
     Envelope(cli::envelope::EnvelopeArgs),
+    /// Validate a configuration directory (policy.toml + rules/) and pack it as the bundle the
+    /// functions load (`LANEGUARD_CONFIG`).
+    Bundle(cli::rules::BundleArgs),
+    /// Re-run detection on the batches on the functions' on-failure queue and deliver their
+    /// findings (SNS, SIEM); a message is deleted once delivered.
+    #[cfg(feature = "aws")]
+    Redrive(cli::redrive::RedriveArgs),
+    /// Sigma rules: print the laneguard rule each compiles into, or check what loads and why not.
+    Sigma(cli::sigma::SigmaArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,8 +58,12 @@ fn main() -> ExitCode {
         Command::Test(args) => cli::rules::test(args),
         Command::Validate(args) => cli::rules::validate(args),
         Command::Envelope(args) => cli::envelope::run(args),
+        Command::Bundle(args) => cli::rules::bundle(args),
+        #[cfg(feature = "aws")]
+        Command::Redrive(args) => cli::redrive::run(args),
         Command::Tune(args) => cli::tune::run(args),
         Command::Learn(args) => cli::learn::run(args),
+        Command::Sigma(args) => cli::sigma::run(args),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use laneguard_aws::logs::{self, LogGroupQuery};
 use laneguard_aws::{RetryPolicy, SnsReport, SnsSink, aws_sdk_cloudwatchlogs, aws_sdk_sns, sdk};
+use laneguard_core::bundle::{Bundle, BundleLimits};
 use laneguard_core::envelope::RecordSink;
 use laneguard_core::event::Timestamp;
 use laneguard_core::finding::{Finding, Severity};
@@ -23,6 +24,19 @@ pub fn publish(topic: &str, min: Severity, findings: &[Finding]) -> anyhow::Resu
         let sdk = sdk::load(&RetryPolicy::default()).await;
         let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), topic, min);
         Ok(sink.send(findings).await?)
+    })
+}
+
+/// Read a configuration bundle from S3 (`--config s3://…`): the same object and checks as the
+/// functions.
+pub fn fetch_bundle(uri: &str, limits: &BundleLimits) -> anyhow::Result<Bundle> {
+    let parsed: laneguard_aws::s3::S3Uri = uri.parse().map_err(anyhow::Error::msg)?;
+    runtime()?.block_on(async {
+        let sdk = sdk::load(&RetryPolicy::default()).await;
+        let client = laneguard_aws::s3::client(&sdk);
+        Ok(laneguard_aws::s3::load_bundle(&client, &parsed, limits)
+            .await?
+            .bundle)
     })
 }
 

@@ -6,8 +6,11 @@ pub mod aws;
 pub mod classify;
 pub mod envelope;
 pub mod learn;
+#[cfg(feature = "aws")]
+pub mod redrive;
 pub mod replay;
 pub mod rules;
+pub mod sigma;
 pub mod tune;
 
 use std::path::PathBuf;

@@ -156,7 +156,7 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
             // The same policy, the baseline's rules.
             let sources = Sources {
                 rules: RulesSource::Dir(dir.clone()),
-                ..args.config.sources()
+                ..args.config.sources()?
             };
             let base = Config::load(&sources)?;
             for e in &base.rejected {

@@ -5,6 +5,7 @@
 //! Every test starts what it needs and stops it on drop. Without moto or cargo-lambda a test
 //! prints SKIP; with `CI=true` their absence fails it (`.ci/run` installs them).
 
+mod deploy;
 mod support;
 
 use std::sync::Arc;
@@ -96,6 +97,8 @@ async fn destinations(moto: &Moto, topic: &str, log_group: &str) -> Destinations
 
 fn config(kind: FunctionKind, d: &Destinations, extra: &[(&str, &str)]) -> FunctionConfig {
     let mut vars: Vec<(String, String)> = vec![
+        // The tests' records are those of the example estate.
+        ("LANEGUARD_ALLOW_EXAMPLE_POLICY".into(), "true".into()),
         ("LANEGUARD_SNS_TOPIC_ARN".into(), d.topic_arn.clone()),
         ("LANEGUARD_SIEM_LOG_GROUP".into(), d.log_group.clone()),
         (
@@ -209,6 +212,7 @@ fn rds_audit_alerts_siem_redaction_and_redelivery() {
         let retry = fast_retry(3);
         let conf = config(FunctionKind::RdsAudit, &d, &[("LANEGUARD_SIEM_EVENTS", "true")]);
         let handler = Handler::new(&conf, &sdk(&moto.url, &retry).await)
+            .await
             .unwrap()
             .with_stdout(None);
         let event = sample("samples/envelopes/cwl-lambda-event-mariadb.json");
@@ -316,6 +320,7 @@ fn cloudtrail_min_severity_and_control_message() {
             &[("LANEGUARD_MIN_SEVERITY", "high")],
         );
         let handler = Handler::new(&conf, &sdk(&moto.url, &fast_retry(3)).await)
+            .await
             .unwrap()
             .with_stdout(None);
 
@@ -366,6 +371,7 @@ fn vpc_flow_to_a_fifo_topic() {
         let d = destinations(&moto, "flow-alerts.fifo", "/laneguard/siem-flow").await;
         let conf = config(FunctionKind::VpcFlow, &d, &[("LANEGUARD_SIEM_EVENTS", "true")]);
         let handler = Handler::new(&conf, &sdk(&moto.url, &fast_retry(3)).await)
+            .await
             .unwrap()
             .with_stdout(None);
         assert!(handler.sns().unwrap().is_fifo());
@@ -425,6 +431,7 @@ fn throttling_and_5xx_are_retried_without_loss_or_duplicates() {
         );
         let conf = config(FunctionKind::CloudTrail, &d, &[]);
         let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(5)).await)
+            .await
             .unwrap()
             .with_stdout(None);
         let report = handler.handle(cloudtrail_event().as_bytes()).await.unwrap();
@@ -467,6 +474,7 @@ fn exhausted_retries_fail_the_invocation_and_the_retry_publishes_only_the_rest()
         );
         let conf = config(FunctionKind::CloudTrail, &d, &[]);
         let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(3)).await)
+            .await
             .unwrap()
             .with_stdout(None);
         let event = cloudtrail_event();
@@ -578,6 +586,7 @@ fn function_binary_under_cargo_lambda_watch() {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true")
             .env("LANEGUARD_SNS_TOPIC_ARN", &d.topic_arn)
             .env("LANEGUARD_SIEM_LOG_GROUP", &d.log_group)
             .env("LANEGUARD_STDOUT_FINDINGS", "false")

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn laneguard(args: &[&str]) -> Output {
+/// Run the built binary in the repository root.
+pub(crate) fn laneguard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_laneguard"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -162,4 +163,88 @@ fn findings_as_json_table_and_ocsf() {
     let out = String::from_utf8(table.stdout).unwrap();
     assert!(out.starts_with("TIME"), "{out}");
     assert_eq!(out.lines().count(), lines.lines().count() + 1);
+}
+
+/// `laneguard bundle` packs a configuration directory only when it validates and its rule tests
+/// pass, and `--config` reads the directory or the archive exactly as the functions do.
+#[test]
+fn bundle_then_run_on_it() {
+    let dir = std::env::temp_dir().join(format!("lg-bundle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("conf/rules")).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("rules/policy.toml"), dir.join("conf/policy.toml")).unwrap();
+    for rule in ["sql.destructive-ddl.toml", "sql.brute-force-external.toml"] {
+        std::fs::copy(root.join("rules").join(rule), dir.join("conf/rules").join(rule)).unwrap();
+    }
+    std::fs::write(dir.join("conf/README.md"), "notes").unwrap();
+    let archive = dir.join("conf.tar.gz");
+    let o = laneguard(&[
+        "bundle",
+        dir.join("conf").to_str().unwrap(),
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 rules"), "{}", stderr(&o));
+    for config in [dir.join("conf"), archive.clone()] {
+        let o = laneguard(&["validate", "--config", config.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("2 rules loaded, 0 invalid"));
+        let o = laneguard(&[
+            "replay",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+            "samples/mysql-audit/attack",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let rules: std::collections::BTreeSet<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["rule_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            rules.iter().all(|r| r.starts_with("policy.")
+                || r == "sql.destructive-ddl"
+                || r == "sql.brute-force-external"),
+            "{rules:?}"
+        );
+        assert!(rules.contains("sql.brute-force-external"), "{rules:?}");
+    }
+    // A rule whose test fails is not packed; nothing is written.
+    std::fs::write(
+        dir.join("conf/rules/broken.toml"),
+        std::fs::read_to_string(root.join("rules/sql.destructive-ddl.toml"))
+            .unwrap()
+            .replace("id = \"sql.destructive-ddl\"", "id = \"t.broken\"")
+            .replace("expect = true", "expect = false"),
+    )
+    .unwrap();
+    let second = dir.join("second.tar.gz");
+    let o = laneguard(&[
+        "bundle",
+        dir.join("conf").to_str().unwrap(),
+        "-o",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("FAIL t.broken") && !second.exists(),
+        "{}",
+        stderr(&o)
+    );
+    // No policy, --config with --policy: usage errors.
+    std::fs::remove_file(dir.join("conf/policy.toml")).unwrap();
+    let o = laneguard(&["validate", "--config", dir.join("conf").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no policy.toml"), "{}", stderr(&o));
+    let o = laneguard(&["validate", "--config", "x", "--policy", "y"]);
+    assert_eq!(o.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }

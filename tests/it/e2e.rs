@@ -528,22 +528,23 @@ fn through_the_lambda_handler(rec: &Recording, dir: &Path) {
     let config =
         laneguard_lambda::FunctionConfig::from_vars(laneguard_lambda::FunctionKind::RdsAudit, |k| match k {
             "LANEGUARD_SOURCE" => Some(source.to_owned()),
+            "LANEGUARD_ALLOW_EXAMPLE_POLICY" => Some("true".to_owned()),
             "AWS_LAMBDA_FUNCTION_NAME" => Some("laneguard-rds-audit-e2e".to_owned()),
             _ => None,
         })
         .expect("function config");
-    let sdk = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_sns::config::Credentials::new(
-                    "e2e", "e2e", None, None, "static",
-                ))
-                .load(),
-        );
+        .unwrap();
+    let sdk = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                "e2e", "e2e", None, None, "static",
+            ))
+            .load(),
+    );
     for part in ["benign", "attack"] {
         let file = dir.join(part).join(rec.engine.file_name());
         let out = Command::new(env!("CARGO_BIN_EXE_laneguard"))
@@ -559,10 +560,13 @@ fn through_the_lambda_handler(rec: &Recording, dir: &Path) {
             .output()
             .expect("run laneguard envelope");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let handler = laneguard_lambda::Handler::new(&config, &sdk)
+        let handler = runtime
+            .block_on(laneguard_lambda::Handler::new(&config, &sdk))
             .expect("handler")
-            .with_stdout(None);
-        let (report, findings, _) = handler.detect(&out.stdout);
+            .with_stdout(None)
+            .with_metrics(None);
+        let detected = handler.detect(&out.stdout);
+        let (report, findings) = (detected.report, detected.findings);
         assert_eq!(report.diagnostics, 0, "{:?}", report.diagnostic_samples);
         let mut via_lambda: Vec<String> = findings.iter().map(|f| f.rule_id.clone()).collect();
         let mut via_replay: Vec<String> = replay(&file).into_iter().map(|f| f.rule_id).collect();

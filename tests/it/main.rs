@@ -15,5 +15,6 @@ mod golden;
 mod ocsf;
 mod policy;
 mod rule_engine;
+mod sigma;
 mod sql;
 mod tuning;

@@ -55,6 +55,11 @@ impl Schemas {
     }
 }
 
+/// The vendored-schema errors of one OCSF record (for other test modules).
+pub fn schema_errors(record: &Value) -> Vec<String> {
+    Schemas::load().errors(record)
+}
+
 fn sample_files() -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(repo().join("samples/reference"))
         .unwrap()

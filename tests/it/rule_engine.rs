@@ -257,14 +257,97 @@ fn operators() {
         ));
         text.push_str(&test_case("positive", true, &[pos]));
         text.push_str(&test_case("negative", false, &[neg]));
-        for o in tests_of(&text) {
-            assert!(
-                o.passed,
-                "`{body}` {}: {}",
-                o.name.as_deref().unwrap_or(""),
-                o.message
-            );
+        assert_cases_pass(body, &text);
+    }
+}
+
+/// Every test of a rule whose `[match]` is `body` passes.
+fn assert_cases_pass(body: &str, text: &str) {
+    for o in tests_of(text) {
+        assert!(
+            o.passed,
+            "`{body}` {}: {}",
+            o.name.as_deref().unwrap_or(""),
+            o.message
+        );
+    }
+}
+
+/// The CloudTrail paths TOML rules share with imported Sigma rules: `record.<path>`, `**`,
+/// objects as JSON text, null as absent, and the field comparisons.
+#[test]
+fn cloudtrail_record_paths_and_field_comparisons() {
+    let ct = |extra: &str| {
+        format!(
+            r#"{{"eventVersion":"1.10","eventTime":"2026-01-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","sourceIPAddress":"192.0.2.7","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Ops/alice","sessionContext":{{"sessionIssuer":{{"type":"Role","userName":"Ops"}}}}}},"requestParameters":{{"userName":"alice","tags":[{{"key":"team","value":"Data"}}]}},"responseElements":null{extra}}}"#
+        )
+    };
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "\"record.userIdentity.sessionContext.sessionIssuer.type\" = \"Role\"",
+            ct(""),
+            ct("").replace(r#""type":"Role""#, r#""type":"User""#),
+        ),
+        (
+            "\"record.sourceIPAddress\" = { cidr = \"192.0.2.0/24\" }",
+            ct(""),
+            ct("").replace("192.0.2.7", "AWS Internal"),
+        ),
+        (
+            "\"record.tlsDetails.tlsVersion\" = { exists = true }",
+            ct(r#","tlsDetails":{"tlsVersion":"TLSv1.3"}"#),
+            ct(""),
+        ),
+        (
+            "\"record.**\" = { contains = \"data\" }",
+            ct(""),
+            ct("").replace("Data", "Ops"),
+        ),
+        (
+            "\"api.request\" = { contains = '\"key\":\"team\"' }",
+            ct(""),
+            ct("").replace("team", "cost"),
+        ),
+        (
+            "\"api.request.tags\" = { glob = \"*value*\" }",
+            ct(""),
+            ct("").replace(r#"[{"key":"team","value":"Data"}]"#, "[]"),
+        ),
+        (
+            "\"api.response\" = { exists = false }",
+            ct(""),
+            ct("").replace(r#""responseElements":null"#, r#""responseElements":{"ok":true}"#),
+        ),
+        (
+            "\"record.errorCode\" = { exists = false }",
+            ct(r#","errorCode":null"#),
+            ct(r#","errorCode":"AccessDenied""#),
+        ),
+        (
+            "\"actor.principal\" = { ends_with_field = \"api.request.userName\" }",
+            ct(""),
+            ct("").replace(r#""userName":"alice""#, r#""userName":"bob""#),
+        ),
+        (
+            "\"actor.principal\" = { contains_field = \"api.request.userName\" }",
+            ct(""),
+            ct("").replace(r#""userName":"alice""#, r#""userName":"bob""#),
+        ),
+        (
+            "\"actor.principal\" = { starts_with_field = \"record.userIdentity.sessionContext.sessionIssuer.userName\" }",
+            ct("").replace("\"userName\":\"Ops\"", "\"userName\":\"arn:aws:sts\""),
+            ct(""),
+        ),
+    ];
+    for (body, pos, neg) in cases {
+        let mut text = rule(&format!("sources = [\"cloudtrail\"]\n[match]\n{body}\n"));
+        for (name, expect, rec) in [("positive", true, &pos), ("negative", false, &neg)] {
+            text.push_str(&format!(
+                "[[tests]]\nname = \"{name}\"\nexpect = {expect}\ninput = {{ source = \"cloudtrail\", record = {} }}\n",
+                toml_str(rec)
+            ));
         }
+        assert_cases_pass(body, &text);
     }
 }
 
@@ -612,4 +695,64 @@ fn matcher_reference_matches_the_code() {
             );
         }
     }
+}
+
+/// With a shared state store, a volume threshold hands the store each observation's amount (the
+/// rows it read), a counting threshold 1: the store adds them up across containers.
+#[test]
+fn deferred_thresholds_carry_their_amounts() {
+    use laneguard_core::config::{Config, EngineOptions, RulesSource, Sources};
+    use laneguard_core::event::Event;
+    use laneguard_core::finding::Finding;
+    use laneguard_core::input::{self, InputOptions};
+    use laneguard_core::pipeline::{Output, Pipeline};
+    use laneguard_core::sources::ParseOptions;
+
+    struct Nothing;
+    impl Output for Nothing {
+        fn event(&mut self, _event: &Event<'_>, _matched: &[String]) {}
+        fn findings(&mut self, _findings: &[Finding]) {}
+    }
+    let volume = rule(
+        "sources = [\"pgaudit\"]\n[match]\nclass = \"DQL\"\n[threshold]\ncount = 1000\nwindow = \"1m\"\ngroup_by = [\"actor.session\"]\nsum = \"statement.rows\"\n",
+    );
+    let count = rule(
+        "sources = [\"pgaudit\"]\n[match]\nclass = \"DQL\"\n[threshold]\ncount = 3\nwindow = \"1m\"\ngroup_by = [\"actor.session\"]\n",
+    )
+    .replace("t.rule", "t.count");
+    let config = Config::load(&Sources {
+        rules: RulesSource::Files(vec![("v.toml".into(), volume), ("c.toml".into(), count)]),
+        ..Sources::default()
+    })
+    .unwrap()
+    .require_all_rules()
+    .unwrap();
+    let mut engine = config.engine_with(&EngineOptions {
+        defer_thresholds: true,
+        ..EngineOptions::default()
+    });
+    let log: String = [(1, 600), (2, 500)]
+        .iter()
+        .map(|(sec, rows)| {
+            format!(
+                "2026-11-28 00:25:{sec:02} UTC:10.0.16.5(51175):app@shop:[20057]:LOG:  AUDIT: SESSION,{sec},1,READ,SELECT,TABLE,public.cards,SELECT pan FROM cards,<none>,{rows}\n"
+            )
+        })
+        .collect();
+    {
+        let mut out = Nothing;
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
+        input::read_stream("t.log", log.as_bytes(), &InputOptions::default(), &mut pipeline);
+    }
+    let deferred = engine.take_deferred();
+    let of = |id: &str| -> Vec<u64> {
+        deferred
+            .iter()
+            .filter(|d| d.finding.rule_id == id)
+            .map(|d| d.amount)
+            .collect()
+    };
+    assert_eq!(of("t.rule"), [600, 500]);
+    assert_eq!(of("t.count"), [1, 1]);
+    assert!(deferred.iter().all(|d| d.distinct.is_none()));
 }

@@ -10,15 +10,21 @@
 //! - [`siem`] — the SIEM sink ([`SiemSink`]: OCSF records to a log group with `PutLogEvents`
 //!   within its limits);
 //! - [`logs`] — reading a log group through `FilterLogEvents` for `laneguard replay --log-group`;
+//! - [`s3`] — S3 objects and the configuration bundle; [`state`] — threshold windows shared by
+//!   containers in DynamoDB; `redrive` (feature `redrive`) — the on-failure queue;
 //! - [`retry`] and [`sent`] — the backoff policy and the bounded per-container record of what was
 //!   delivered, so a failed invocation fails loudly and its retry does not deliver twice.
 
 pub mod logs;
+#[cfg(feature = "redrive")]
+pub mod redrive;
 pub mod retry;
+pub mod s3;
 pub mod sdk;
 pub mod sent;
 pub mod siem;
 pub mod sns;
+pub mod state;
 
 pub use retry::RetryPolicy;
 pub use sent::SentLog;
@@ -53,4 +59,4 @@ pub enum DeliveryError {
 
 /// The SDK crates laneguard builds its clients from, re-exported so adapters (the CLI, the
 /// Lambda crate) use exactly these versions and features.
-pub use {aws_config, aws_sdk_cloudwatchlogs, aws_sdk_sns};
+pub use {aws_config, aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sns};

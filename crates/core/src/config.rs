@@ -37,9 +37,11 @@ pub enum RulesSource {
     /// The default pack embedded in the binary (`rules/*.toml`).
     #[default]
     Embedded,
-    /// Every `*.toml` of a directory but `policy.toml`, in sorted order.
+    /// Every `*.toml` of a directory but `policy.toml`, and every Sigma rule (`*.yml`,
+    /// `*.yaml`), in sorted order.
     Dir(PathBuf),
-    /// Rule files already read: `(origin, text)` pairs.
+    /// Rule files already read: `(origin, text)` pairs; an origin ending in `.yml`/`.yaml` is a
+    /// Sigma rule.
     Files(Vec<(String, String)>),
 }
 
@@ -94,6 +96,24 @@ pub enum ConfigError {
     },
 }
 
+/// How [`Config::engine_with`] builds the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Statement shapes kept in the SQL analysis cache.
+    pub sql_cache: usize,
+    /// Leave threshold decisions to a shared state store ([`crate::rules::RuleSet::defer_thresholds`]).
+    pub defer_thresholds: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            sql_cache: crate::engine::DEFAULT_SQL_CACHE,
+            defer_thresholds: false,
+        }
+    }
+}
+
 /// A loaded configuration: the policy, the rules that compiled, and the rule files that did not.
 pub struct Config {
     /// The compiled policy (shared by enrichment and the policy checks).
@@ -123,15 +143,19 @@ impl Config {
             PolicySource::File(p) => Policy::load(p)?,
             PolicySource::Text { origin, text } => Policy::from_toml(text, origin)?,
         };
+        // Sigma rules are imported with the policy's `[sigma]` settings (modes, placeholders).
+        let sigma = policy.sigma_settings();
         let (rules, rejected) = if sources.extra_rules.is_empty() {
             match &sources.rules {
                 RulesSource::Embedded => RuleSet::embedded(),
-                RulesSource::Dir(dir) => RuleSet::load_dir(dir).map_err(|source| ConfigError::RulesDir {
-                    dir: dir.clone(),
-                    source,
-                })?,
+                RulesSource::Dir(dir) => {
+                    RuleSet::load_dir_with(dir, sigma).map_err(|source| ConfigError::RulesDir {
+                        dir: dir.clone(),
+                        source,
+                    })?
+                }
                 RulesSource::Files(files) => {
-                    RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())))
+                    RuleSet::from_sources_with(files.iter().map(|(o, t)| (o.as_str(), t.as_str())), sigma)
                 }
             }
         } else {
@@ -145,17 +169,13 @@ impl Config {
                 RulesSource::Files(files) => (files.clone(), Vec::new()),
             };
             for p in &sources.extra_rules {
-                match std::fs::read_to_string(p) {
+                match RuleSet::read_file(p) {
                     Ok(text) => files.push((p.display().to_string(), text)),
-                    Err(e) => unreadable.push(RuleError {
-                        file: p.display().to_string(),
-                        line: None,
-                        reason: e.to_string(),
-                    }),
+                    Err(e) => unreadable.push(e),
                 }
             }
             let (set, mut errors) =
-                RuleSet::from_sources(files.iter().map(|(o, t)| (o.as_str(), t.as_str())));
+                RuleSet::from_sources_with(files.iter().map(|(o, t)| (o.as_str(), t.as_str())), sigma);
             unreadable.append(&mut errors);
             (set, unreadable)
         };
@@ -168,13 +188,20 @@ impl Config {
 
     /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone`,
     /// `principal_zone` or `application` with a name the policy does not define (it can never
-    /// match; the rule should match `zone.role` or `application.expected`). One message per
-    /// rule and name, with the rule's file.
+    /// match; the rule should match `zone.role` or `application.expected`), and the warnings of
+    /// imported Sigma rules ("matches calls that AWS refused", …). One message per rule and
+    /// problem, with the rule's file.
     pub fn warnings(&self) -> Vec<String> {
         let zones: Vec<&str> = self.policy.zone_names().collect();
         let applications: Vec<&str> = self.policy.application_names().collect();
         let mut out = Vec::new();
         for rule in self.rules.rules() {
+            for w in &rule.warnings {
+                match w.line {
+                    Some(l) => out.push(format!("{}:{l}: rule {}: {}", rule.file, rule.id, w.text)),
+                    None => out.push(format!("{}: rule {}: {}", rule.file, rule.id, w.text)),
+                }
+            }
             for (field, known, what, instead) in [
                 (
                     "zone",
@@ -224,12 +251,16 @@ impl Config {
 
     /// The engine: SQL analysis, enrichment with the policy, the policy checks, then the rules.
     pub fn engine(self) -> Engine {
-        self.engine_with_cache(crate::engine::DEFAULT_SQL_CACHE)
+        self.engine_with(&EngineOptions::default())
     }
 
-    /// [`Config::engine`] with an SQL analysis cache of `sql_cache` statement shapes.
-    pub fn engine_with_cache(self, sql_cache: usize) -> Engine {
-        let mut engine = Engine::new(sql_cache);
+    /// [`Config::engine`] with options (the Lambda functions defer thresholds to a shared
+    /// store).
+    pub fn engine_with(mut self, options: &EngineOptions) -> Engine {
+        if options.defer_thresholds {
+            self.rules.defer_thresholds();
+        }
+        let mut engine = Engine::new(options.sql_cache);
         engine.set_policy(Arc::clone(&self.policy));
         engine.add_detector(Box::new(PolicyChecks::new(self.policy)));
         engine.add_detector(Box::new(self.rules));

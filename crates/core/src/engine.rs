@@ -130,6 +130,16 @@ impl Engine {
         }
     }
 
+    /// The threshold observations the detectors left for a shared state store since the last
+    /// call (see [`crate::detector::DeferredThreshold`]).
+    pub fn take_deferred(&mut self) -> Vec<crate::detector::DeferredThreshold> {
+        let mut out = Vec::new();
+        for d in &mut self.detectors {
+            d.take_deferred(&mut out);
+        }
+        out
+    }
+
     /// Analyse, enrich and detect.
     pub fn process(&mut self, event: &mut Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
         self.analyze(event);

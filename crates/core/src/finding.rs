@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +117,47 @@ pub struct FindingFlow {
     pub bytes: Option<u64>,
 }
 
+/// Where an imported Sigma rule comes from, kept with the rule (the `[sigma]` table of a rule
+/// file) and with every finding it raises: the Detection Rule License under which SigmaHQ
+/// publishes its rules asks that views of matches name the rule's author, and an analyst triaging
+/// the finding needs the upstream id, level, references and known false positives.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigmaOrigin {
+    /// Sigma rule id (normally a UUID), as written.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    /// Sigma title.
+    pub title: String,
+    /// Sigma `status` (`stable`, `test`, `experimental`, `deprecated`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    /// Sigma `level` (`informational` … `critical`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub level: Option<String>,
+    /// The rule's author(s), as written: must be shown with its matches (DRL 1.1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub author: Option<String>,
+    /// Every tag, as written (`attack.t1098`, `attack.persistence`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<String>,
+    /// The rule's references.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub references: Vec<String>,
+    /// Known false positives, as the author listed them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub falsepositives: Vec<String>,
+    /// The rule's own `license` (SPDX), when it names one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub license: Option<String>,
+    /// The attribution shown with every match: author, and SigmaHQ with the DRL for a rule that
+    /// names no licence of its own.
+    pub credit: String,
+    /// The Sigma file the rule was imported from (its name).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+}
+
 /// Where the evidence is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -174,6 +216,9 @@ pub struct Finding {
     /// Raised by a rule in shadow mode: counted and reported, never paged.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub shadow: bool,
+    /// The Sigma rule behind the finding, for rules imported from Sigma (author, upstream id).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sigma: Option<Arc<SigmaOrigin>>,
 }
 
 impl Finding {
@@ -237,6 +282,7 @@ impl Finding {
             classification: event.enrichment.classification,
             attack: Vec::new(),
             shadow: false,
+            sigma: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! [`input`] reads replay inputs. The engine does no I/O: only `input`, `sink`, the CLI and the
 //! Lambda functions do.
 
+pub mod bundle;
 pub mod config;
 pub mod detector;
 pub mod diagnostic;
@@ -27,6 +28,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod rule_tests;
 pub mod rules;
+pub mod sigma;
 pub mod sources;
 pub mod sql;
 pub mod time;

@@ -72,7 +72,7 @@ impl<W: Write> FindingWriter<W> {
             f.title.clone()
         };
         let time = f.time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-        writeln!(
+        write!(
             self.out,
             "{:<20}  {:<8}  {:<28}  {:<12}  {:<24}  {:<16}  {}",
             time,
@@ -82,7 +82,12 @@ impl<W: Write> FindingWriter<W> {
             actor,
             f.datastore.as_deref().unwrap_or("-"),
             what.chars().take(120).collect::<String>()
-        )
+        )?;
+        // A Sigma rule's matches name its author, never cut (the Detection Rule License asks).
+        match &f.sigma {
+            Some(s) => writeln!(self.out, "  [{}]", s.credit),
+            None => writeln!(self.out),
+        }
     }
 
     /// Write a batch of findings (call as often as needed; [`FindingWriter::flush`] at the end).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use laneguard_aws::RetryPolicy;
+use laneguard_aws::s3::S3Uri;
 use laneguard_core::event::Source;
 use laneguard_core::finding::Severity;
 use laneguard_core::sources::pgaudit::RDS_PREFIX;
@@ -34,15 +35,46 @@ impl FunctionKind {
     }
 }
 
+/// Where a function's policy and rules come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigLocation {
+    /// `LANEGUARD_CONFIG=s3://bucket/key[?versionId=…]`: a bundle archive in S3, re-checked every
+    /// `LANEGUARD_CONFIG_TTL_SECONDS`.
+    S3(S3Uri),
+    /// `LANEGUARD_CONFIG=<path>`: a bundle directory or archive on the function's file system (a
+    /// layer under `/opt`).
+    Bundle(PathBuf),
+    /// `LANEGUARD_POLICY` (and optionally `LANEGUARD_RULES`): files; rules default to the pack.
+    Files {
+        /// Policy file.
+        policy: PathBuf,
+        /// Rules directory (none: the embedded pack).
+        rules: Option<PathBuf>,
+    },
+    /// The embedded example policy and pack: only with `LANEGUARD_ALLOW_EXAMPLE_POLICY=true`,
+    /// and a warning at every cold start.
+    Example {
+        /// `LANEGUARD_RULES`, when only the rules are the user's.
+        rules: Option<PathBuf>,
+    },
+}
+
 /// Everything a function reads from its environment (see `docs/DEPLOY.md` for the table).
 #[derive(Clone, Debug)]
 pub struct FunctionConfig {
     /// Which function.
     pub kind: FunctionKind,
-    /// `LANEGUARD_POLICY`: policy file; none → the embedded example policy.
-    pub policy: Option<PathBuf>,
-    /// `LANEGUARD_RULES`: rules directory; none → the embedded pack.
-    pub rules: Option<PathBuf>,
+    /// Where the policy and rules come from.
+    pub config: ConfigLocation,
+    /// `LANEGUARD_CONFIG_TTL_SECONDS`: how often an S3 bundle is re-checked (0: only at cold
+    /// start; default 300).
+    pub config_ttl: Duration,
+    /// `LANEGUARD_STATE_TABLE`: DynamoDB table of the threshold windows shared by containers;
+    /// none → each container counts alone.
+    pub state_table: Option<String>,
+    /// `LANEGUARD_METRICS_NAMESPACE`: CloudWatch namespace of the EMF metrics (default
+    /// `laneguard`).
+    pub metrics_namespace: String,
     /// `LANEGUARD_SNS_TOPIC_ARN`: alert topic; none → no alerts (SIEM and logs only).
     pub sns_topic_arn: Option<String>,
     /// `LANEGUARD_SIEM_LOG_GROUP`: SIEM log group; none → no SIEM records.
@@ -81,6 +113,12 @@ pub enum ConfigError {
     /// The policy or the rules did not load (a function does not start on part of its rules).
     #[error(transparent)]
     Detection(#[from] laneguard_core::config::ConfigError),
+    /// The S3 bundle could not be read or is not a bundle.
+    #[error(transparent)]
+    Bundle(#[from] laneguard_aws::s3::BundleLoadError),
+    /// The local bundle could not be read or is not a bundle.
+    #[error(transparent)]
+    LocalBundle(#[from] laneguard_core::bundle::BundleError),
 }
 
 fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -172,10 +210,58 @@ impl FunctionConfig {
                 "expected a topic ARN (arn:aws:sns:…)",
             ));
         }
+        let allow_example = get("LANEGUARD_ALLOW_EXAMPLE_POLICY")
+            .map(|v| parse_bool("LANEGUARD_ALLOW_EXAMPLE_POLICY", &v))
+            .transpose()?
+            .unwrap_or(false);
+        let rules = get("LANEGUARD_RULES").map(PathBuf::from);
+        let config = match (get("LANEGUARD_CONFIG"), get("LANEGUARD_POLICY")) {
+            (Some(c), Some(_)) => {
+                return Err(invalid(
+                    "LANEGUARD_POLICY",
+                    &c,
+                    "set LANEGUARD_CONFIG (a bundle) or LANEGUARD_POLICY/LANEGUARD_RULES (files), not both",
+                ));
+            }
+            (Some(c), None) if rules.is_some() => {
+                return Err(invalid(
+                    "LANEGUARD_RULES",
+                    &c,
+                    "a bundle (LANEGUARD_CONFIG) carries its own rules/; unset LANEGUARD_RULES",
+                ));
+            }
+            (Some(c), None) if c.starts_with("s3://") => ConfigLocation::S3(
+                c.parse()
+                    .map_err(|e: String| invalid("LANEGUARD_CONFIG", &c, e))?,
+            ),
+            (Some(c), None) => ConfigLocation::Bundle(PathBuf::from(c)),
+            (None, Some(p)) => ConfigLocation::Files {
+                policy: PathBuf::from(p),
+                rules,
+            },
+            (None, None) if allow_example => ConfigLocation::Example { rules },
+            (None, None) => {
+                return Err(invalid(
+                    "LANEGUARD_CONFIG",
+                    "",
+                    "no policy configured: set LANEGUARD_CONFIG=s3://bucket/key of your bundle (docs/DEPLOY.md), \
+                     or LANEGUARD_ALLOW_EXAMPLE_POLICY=true to run on the example policy (its CIDRs and \
+                     datastores are not yours)",
+                ));
+            }
+        };
+        let config_ttl = Duration::from_secs(
+            get("LANEGUARD_CONFIG_TTL_SECONDS")
+                .map(|v| parse_num("LANEGUARD_CONFIG_TTL_SECONDS", &v))
+                .transpose()?
+                .unwrap_or(300),
+        );
         Ok(FunctionConfig {
             kind,
-            policy: get("LANEGUARD_POLICY").map(PathBuf::from),
-            rules: get("LANEGUARD_RULES").map(PathBuf::from),
+            config,
+            config_ttl,
+            state_table: get("LANEGUARD_STATE_TABLE"),
+            metrics_namespace: get("LANEGUARD_METRICS_NAMESPACE").unwrap_or_else(|| "laneguard".to_owned()),
             sns_topic_arn,
             siem_log_group: get("LANEGUARD_SIEM_LOG_GROUP"),
             siem_events: get("LANEGUARD_SIEM_EVENTS")
@@ -217,17 +303,22 @@ mod tests {
         }
     }
 
+    const EXAMPLE: (&str, &str) = ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true");
+
     #[test]
     fn config_defaults_and_errors() {
-        let c = FunctionConfig::from_vars(FunctionKind::VpcFlow, vars(&[])).unwrap();
+        let c = FunctionConfig::from_vars(FunctionKind::VpcFlow, vars(&[EXAMPLE])).unwrap();
         assert_eq!(c.source, Some(Source::VpcFlow));
         assert_eq!(c.min_severity, Severity::Low);
         assert!(c.sns_topic_arn.is_none() && !c.siem_events);
+        assert_eq!(c.config, ConfigLocation::Example { rules: None });
+        assert_eq!(c.config_ttl, Duration::from_secs(300));
         let c = FunctionConfig::from_vars(
             FunctionKind::RdsAudit,
             vars(&[
                 ("LANEGUARD_MIN_SEVERITY", "HIGH"),
                 ("LANEGUARD_SNS_TOPIC_ARN", ""),
+                EXAMPLE,
             ]),
         )
         .unwrap();
@@ -253,5 +344,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("LANEGUARD_SOURCE"), "{e}");
+    }
+
+    #[test]
+    fn the_example_policy_needs_an_opt_in_and_a_bundle_excludes_files() {
+        let e = FunctionConfig::from_vars(FunctionKind::VpcFlow, vars(&[])).unwrap_err();
+        assert!(
+            e.to_string().contains("LANEGUARD_CONFIG") && e.to_string().contains("ALLOW_EXAMPLE"),
+            "{e}"
+        );
+        let c = FunctionConfig::from_vars(
+            FunctionKind::VpcFlow,
+            vars(&[("LANEGUARD_CONFIG", "s3://cfg/laneguard.tar.gz?versionId=v1")]),
+        )
+        .unwrap();
+        let ConfigLocation::S3(uri) = c.config else {
+            panic!("{:?}", c.config)
+        };
+        assert_eq!(
+            (uri.bucket.as_str(), uri.version_id.as_deref()),
+            ("cfg", Some("v1"))
+        );
+        let c = FunctionConfig::from_vars(
+            FunctionKind::VpcFlow,
+            vars(&[("LANEGUARD_CONFIG", "/opt/laneguard")]),
+        )
+        .unwrap();
+        assert_eq!(c.config, ConfigLocation::Bundle(PathBuf::from("/opt/laneguard")));
+        for bad in [
+            &[("LANEGUARD_CONFIG", "s3://b/k"), ("LANEGUARD_POLICY", "/p.toml")][..],
+            &[("LANEGUARD_CONFIG", "s3://b/k"), ("LANEGUARD_RULES", "/r")][..],
+            &[("LANEGUARD_CONFIG", "s3://")][..],
+            &[
+                ("LANEGUARD_CONFIG", "s3://b/k"),
+                ("LANEGUARD_CONFIG_TTL_SECONDS", "soon"),
+            ][..],
+        ] {
+            assert!(
+                FunctionConfig::from_vars(FunctionKind::VpcFlow, vars(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,11 +1,19 @@
 //! The invocation handler of every function: decode the event, detect, deliver.
 //!
 //! Why it is built this way:
-//! - **Built once, used per invocation.** [`Handler::new`] compiles the policy and rules
-//!   ([`laneguard_core::config`], the same assembly as the CLI) and builds the sinks once. The
-//!   engine — its SQL analysis cache and the detectors' threshold state — lives in the handler
-//!   behind one mutex, taken once per invocation for the synchronous pipeline run, so a warm
-//!   container analyses each statement shape once and counts across invocations.
+//! - **Built once, used per invocation.** [`Handler::new`] loads the policy and rules — a bundle
+//!   from S3 or the function's file system, validated exactly as `laneguard validate` does; an
+//!   invalid one fails the start-up with its `file:line` — compiles them ([`laneguard_core::config`],
+//!   the same assembly as the CLI) and builds the sinks once. The engine — its SQL analysis
+//!   cache and the detectors' state — lives in the handler behind one mutex, taken once per
+//!   invocation for the synchronous pipeline run, so a warm container analyses each statement
+//!   shape once. An S3 bundle is re-checked every `LANEGUARD_CONFIG_TTL_SECONDS`; a new version
+//!   replaces the engine only if it loads whole (otherwise the running one stays, and the error
+//!   is logged and counted as `ConfigErrors`).
+//! - **Thresholds across containers.** With `LANEGUARD_STATE_TABLE`, threshold rules count in
+//!   DynamoDB ([`laneguard_aws::state`]), so a burst spread over several containers is seen
+//!   whole and raised once.
+//! - **Health.** Every invocation writes EMF metric lines ([`crate::metrics`]).
 //! - **The same path as replay.** The raw event bytes go through laneguard's own capped envelope
 //!   decoder ([`decode_lambda_event`]) and the shared [`Pipeline`] with the function's forced
 //!   source, so a result seen in `laneguard replay` is the result production gives.
@@ -17,23 +25,31 @@
 //! - **No locks across `.await`.** The engine's mutex is held only inside the synchronous
 //!   pipeline run; the sinks' dedup records only for a lookup or insert.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use laneguard_aws::s3::{self, ObjectIdentity};
+use laneguard_aws::state::{Resolution, SharedState};
 use laneguard_aws::{DeliveryError, SiemRecord, SiemReport, SiemSink, SnsReport, SnsSink};
-use laneguard_core::config::{Config, Sources};
+use laneguard_aws::{aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sns};
+use laneguard_core::bundle::{Bundle, BundleLimits};
+use laneguard_core::config::{Config, EngineOptions, Sources};
+use laneguard_core::detector::DeferredThreshold;
 use laneguard_core::diagnostic::Diagnostic;
 use laneguard_core::engine::Engine;
 use laneguard_core::envelope::{DocContext, Limits, RecordSink, decode_lambda_event};
-use laneguard_core::event::{Event, Origin, Source};
+use laneguard_core::event::{Event, Origin, Source, Timestamp};
 use laneguard_core::finding::Finding;
 use laneguard_core::output::{FindingFormat, FindingWriter};
 use laneguard_core::pipeline::{Output, Pipeline};
 use laneguard_core::sources::ParseOptions;
 
-use crate::env::{ConfigError, FunctionConfig};
+use crate::env::{ConfigError, ConfigLocation, FunctionConfig};
+use crate::metrics::Health;
 
 /// SQL analysis cache of a container (kept across invocations; most traffic repeats a few
 /// hundred statement shapes).
@@ -52,7 +68,8 @@ pub struct InvocationReport {
     pub skipped: u64,
     /// Records that could not be read.
     pub diagnostics: u64,
-    /// Findings raised (alerts and shadow).
+    /// Findings raised (alerts and shadow, threshold findings decided by the shared store
+    /// included).
     pub findings: u64,
     /// The first diagnostics in full.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +77,9 @@ pub struct InvocationReport {
     /// The finding ids raised.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub finding_ids: Vec<String>,
+    /// What the shared threshold store decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Resolution>,
     /// What the SNS sink did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sns: Option<SnsReport>,
@@ -78,16 +98,28 @@ pub struct HandlerError {
     pub report: Box<InvocationReport>,
 }
 
-/// Collects one invocation's findings and (optionally) OCSF activity records.
+/// Collects one invocation's findings, (optionally) OCSF activity records, and the facts the
+/// health metrics need.
 struct Collect {
     activity: bool,
     findings: Vec<Finding>,
     records: Vec<SiemRecord>,
     render_errors: u64,
+    newest: Option<Timestamp>,
+    by_log_group: BTreeMap<String, u64>,
 }
 
 impl Output for Collect {
     fn event(&mut self, event: &Event<'_>, _matched: &[String]) {
+        self.newest = self.newest.max(Some(event.time));
+        if let Some(group) = event.origin.log_group {
+            match self.by_log_group.get_mut(group) {
+                Some(n) => *n += 1,
+                None => {
+                    self.by_log_group.insert(group.to_owned(), 1);
+                }
+            }
+        }
         if !self.activity {
             return;
         }
@@ -109,38 +141,146 @@ impl Output for Collect {
     }
 }
 
+/// What [`Handler::detect`] produced from one event, before delivery.
+#[derive(Debug, Default)]
+pub struct Detected {
+    /// Counters and samples.
+    pub report: InvocationReport,
+    /// Findings decided during the run (threshold findings of a shared store come later).
+    pub findings: Vec<Finding>,
+    /// OCSF activity records for the SIEM (when configured).
+    pub records: Vec<SiemRecord>,
+    /// Threshold observations left for the shared store.
+    pub deferred: Vec<DeferredThreshold>,
+    /// The health counters of the run.
+    pub health: Health,
+}
+
+/// The engine of the container and where its configuration came from.
+struct Detection {
+    engine: Engine,
+    /// The bundle or files, for logs.
+    origin: String,
+    /// The S3 object the configuration was read from.
+    identity: Option<ObjectIdentity>,
+    /// When the S3 object was last checked.
+    checked: Instant,
+}
+
+/// Where the EMF metric lines go.
+struct Metrics {
+    namespace: String,
+    function: String,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
 /// The invocation handler of every function: decode, detect, deliver.
 pub struct Handler {
-    /// The engine of the container: its SQL analysis cache and detection state (threshold
-    /// windows) survive between invocations. Locked once per invocation, for the synchronous
-    /// pipeline run only (never across an `.await`).
-    engine: Mutex<Engine>,
+    /// Locked once per invocation, for the synchronous pipeline run only (never across an
+    /// `.await`).
+    detection: Mutex<Detection>,
+    location: ConfigLocation,
+    config_ttl: Duration,
+    s3: Option<aws_sdk_s3::Client>,
+    state: Option<SharedState>,
     parse: ParseOptions,
     source: Option<Source>,
     siem_events: bool,
     sns: Option<SnsSink>,
     siem: Option<SiemSink>,
     stdout: Option<Mutex<FindingWriter<Box<dyn Write + Send>>>>,
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handler")
+            .field("config", &self.location)
             .field("source", &self.source)
+            .field("state_table", &self.state.as_ref().map(SharedState::table))
             .field("sns", &self.sns.as_ref().map(SnsSink::topic_arn))
             .field("siem", &self.siem.as_ref().map(SiemSink::log_group))
             .finish_non_exhaustive()
     }
 }
 
+/// Load the policy and rules from `location` and compile the engine: strict (every rule file
+/// must load), warnings logged.
+async fn load_detection(
+    location: &ConfigLocation,
+    s3: Option<&aws_sdk_s3::Client>,
+    options: &EngineOptions,
+) -> Result<Detection, ConfigError> {
+    let limits = BundleLimits::default();
+    let (sources, origin, identity) = match location {
+        ConfigLocation::S3(uri) => {
+            let client = s3.ok_or_else(|| ConfigError::Invalid {
+                var: "LANEGUARD_CONFIG",
+                value: uri.to_string(),
+                reason: "no S3 client".into(),
+            })?;
+            let loaded = s3::load_bundle(client, uri, &limits).await?;
+            for ignored in &loaded.bundle.ignored {
+                tracing::info!(bundle = %loaded.bundle.origin, entry = %ignored, "bundle entry is not a policy or rule file; not loaded");
+            }
+            (
+                loaded.bundle.sources(),
+                loaded.bundle.origin.clone(),
+                Some(loaded.identity),
+            )
+        }
+        ConfigLocation::Bundle(path) => {
+            let bundle = Bundle::from_path(path, &limits)?;
+            (bundle.sources(), bundle.origin.clone(), None)
+        }
+        ConfigLocation::Files { policy, rules } => (
+            Sources::from_paths(Some(policy), rules.as_deref()),
+            policy.display().to_string(),
+            None,
+        ),
+        ConfigLocation::Example { rules } => {
+            tracing::warn!(
+                "running on the EMBEDDED EXAMPLE POLICY (LANEGUARD_ALLOW_EXAMPLE_POLICY=true): its zones, CIDRs and \
+                 datastores describe an example estate, not yours; deploy your bundle with LANEGUARD_CONFIG"
+            );
+            (
+                Sources::from_paths(None, rules.as_deref()),
+                "embedded example policy".to_owned(),
+                None,
+            )
+        }
+    };
+    let config = Config::load(&sources)?.require_all_rules()?;
+    for w in config.warnings() {
+        tracing::warn!(warning = %w, "configuration");
+    }
+    tracing::info!(config = %origin, rules = config.rules.rules().len(), "configuration loaded");
+    Ok(Detection {
+        engine: config.engine_with(options),
+        origin,
+        identity,
+        checked: Instant::now(),
+    })
+}
+
 impl Handler {
-    /// Load the policy and rules of `config` and build its sinks on `sdk` (the SNS and SIEM
-    /// sinks exist only when their variables are set).
-    pub fn new(config: &FunctionConfig, sdk: &aws_config::SdkConfig) -> Result<Handler, ConfigError> {
-        let sources = Sources::from_paths(config.policy.as_deref(), config.rules.as_deref());
-        let engine = Config::load(&sources)?
-            .require_all_rules()?
-            .engine_with_cache(INVOCATION_SQL_CACHE);
+    /// Load the configuration of `config` and build its sinks and stores on `sdk` (each exists
+    /// only when its variable is set). An invalid configuration is an error naming the file and
+    /// line (the function then fails its start-up, which the template alarms on).
+    pub async fn new(config: &FunctionConfig, sdk: &aws_config::SdkConfig) -> Result<Handler, ConfigError> {
+        let s3 = matches!(config.config, ConfigLocation::S3(_)).then(|| s3::client(sdk));
+        let state = config
+            .state_table
+            .as_ref()
+            .map(|t| SharedState::new(aws_sdk_dynamodb::Client::new(sdk), t));
+        if state.is_none() {
+            tracing::warn!("LANEGUARD_STATE_TABLE is not set: threshold rules count per container");
+        }
+        let options = EngineOptions {
+            sql_cache: INVOCATION_SQL_CACHE,
+            defer_thresholds: state.is_some(),
+        };
+        let detection = load_detection(&config.config, s3.as_ref(), &options).await?;
         let sns = config.sns_topic_arn.as_ref().map(|arn| {
             SnsSink::new(aws_sdk_sns::Client::new(sdk), arn, config.min_severity)
                 .with_retry(config.retry)
@@ -159,20 +299,42 @@ impl Handler {
             let out: Box<dyn Write + Send> = Box::new(std::io::stdout());
             Mutex::new(FindingWriter::new(out, FindingFormat::Json))
         });
+        let metrics_out: Box<dyn Write + Send> = Box::new(std::io::stdout());
         Ok(Handler {
-            engine: Mutex::new(engine),
+            detection: Mutex::new(detection),
+            location: config.config.clone(),
+            config_ttl: config.config_ttl,
+            s3,
+            state,
             parse: config.parse.clone(),
             source: config.source,
             siem_events: config.siem_events,
             sns,
             siem,
             stdout,
+            metrics: Some(Metrics {
+                namespace: config.metrics_namespace.clone(),
+                function: config.function_name.clone(),
+                out: Mutex::new(metrics_out),
+            }),
         })
     }
 
     /// Write findings as JSON lines to `out` instead of stdout (tests), or nowhere (`None`).
     pub fn with_stdout(mut self, out: Option<Box<dyn Write + Send>>) -> Self {
         self.stdout = out.map(|o| Mutex::new(FindingWriter::new(o, FindingFormat::Json)));
+        self
+    }
+
+    /// Write the EMF metric lines to `out` instead of stdout (tests), or nowhere (`None`).
+    pub fn with_metrics(mut self, out: Option<Box<dyn Write + Send>>) -> Self {
+        self.metrics = match (self.metrics.take(), out) {
+            (Some(m), Some(out)) => Some(Metrics {
+                out: Mutex::new(out),
+                ..m
+            }),
+            _ => None,
+        };
         self
     }
 
@@ -186,37 +348,89 @@ impl Handler {
         self.siem.as_ref()
     }
 
+    /// Where the running configuration came from (bundle URI with its version, or files).
+    pub fn config_origin(&self) -> String {
+        lock(&self.detection).origin.clone()
+    }
+
+    /// Re-check an S3 bundle when its TTL has passed: a new object replaces the engine if it
+    /// loads whole; otherwise the running configuration stays and the error is counted.
+    async fn refresh(&self, health: &mut Health) {
+        let (ConfigLocation::S3(uri), Some(client)) = (&self.location, &self.s3) else {
+            return;
+        };
+        if self.config_ttl.is_zero() {
+            return;
+        }
+        let current = {
+            let d = lock(&self.detection);
+            if d.checked.elapsed() < self.config_ttl {
+                return;
+            }
+            d.identity.clone()
+        };
+        let result = match s3::head(client, uri).await {
+            Ok(now) if Some(&now) == current.as_ref() => Ok(None),
+            Ok(_) => {
+                let options = EngineOptions {
+                    sql_cache: INVOCATION_SQL_CACHE,
+                    defer_thresholds: self.state.is_some(),
+                };
+                load_detection(&self.location, Some(client), &options)
+                    .await
+                    .map(Some)
+            }
+            Err(e) => Err(ConfigError::Bundle(e.into())),
+        };
+        let mut d = lock(&self.detection);
+        d.checked = Instant::now();
+        match result {
+            Ok(None) => {}
+            Ok(Some(new)) => {
+                tracing::info!(from = %d.origin, to = %new.origin, "configuration bundle changed; new engine in use");
+                *d = new;
+            }
+            Err(e) => {
+                health.count("ConfigErrors", 1);
+                tracing::error!(error = %e, running = %d.origin, "configuration bundle not reloaded; the running configuration stays");
+            }
+        }
+    }
+
     /// Run the pipeline over one invocation's raw event bytes (`{"awslogs":{"data":…}}`) and
     /// return what it produced, without delivering anything.
-    pub fn detect(&self, event: &[u8]) -> (InvocationReport, Vec<Finding>, Vec<SiemRecord>) {
-        // A panic elsewhere cannot leave the engine half-updated in a way that matters more than
-        // losing the container: keep going with what it holds.
-        let mut engine = match self.engine.lock() {
-            Ok(e) => e,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+    pub fn detect(&self, event: &[u8]) -> Detected {
+        let mut detection = lock(&self.detection);
         let mut collect = Collect {
             activity: self.siem_events && self.siem.is_some(),
             findings: Vec::new(),
             records: Vec::new(),
             render_errors: 0,
+            newest: None,
+            by_log_group: BTreeMap::new(),
         };
         let ctx = DocContext {
             limits: Limits::default(),
             source: self.source,
         };
-        let mut report = InvocationReport::default();
+        let mut out = Detected::default();
         {
-            let mut pipeline = Pipeline::new(&self.parse, &mut engine, &mut collect);
+            let mut pipeline = Pipeline::new(&self.parse, &mut detection.engine, &mut collect);
             decode_lambda_event(event, &Origin::default(), &ctx, &mut pipeline);
             RecordSink::end_stream(&mut pipeline);
             let stats = pipeline.stats();
+            let report = &mut out.report;
             report.records = stats.records;
             report.events = stats.total_events();
             report.skipped = stats.total_skipped();
-            report.findings = stats.findings;
+            out.health.events_by_source = stats.events.iter().map(|(s, n)| (s.to_string(), *n)).collect();
             let diagnostics = pipeline.diagnostics_mut();
             report.diagnostics = diagnostics.total();
+            out.health.diagnostics_by_kind = diagnostics
+                .counts()
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect();
             report.diagnostic_samples = diagnostics
                 .take_kept()
                 .iter()
@@ -224,29 +438,79 @@ impl Handler {
                 .map(Diagnostic::to_string)
                 .collect();
         }
-        report.finding_ids = collect.findings.iter().map(|f| f.id.clone()).collect();
-        let mut records = collect.records;
-        // OCSF findings are rendered only for a SIEM that will receive them.
-        if self.siem.is_some() {
-            for f in &collect.findings {
-                match serde_json::to_string(&laneguard_core::ocsf::detection_finding(f)) {
-                    Ok(message) => records.push(SiemRecord {
-                        key: format!("finding\u{1f}{}", f.id),
-                        timestamp_ms: f.time.as_millisecond(),
-                        message,
-                    }),
-                    Err(e) => tracing::error!(finding = %f.id, error = %e, "cannot render OCSF finding"),
-                }
-            }
+        out.deferred = detection.engine.take_deferred();
+        drop(detection);
+        let h = &mut out.health;
+        h.count("Records", out.report.records);
+        h.count("Events", out.report.events);
+        h.count("Skipped", out.report.skipped);
+        h.count("Diagnostics", out.report.diagnostics);
+        h.count("RenderErrors", collect.render_errors);
+        if let Some(newest) = collect.newest {
+            let lag = Timestamp::now().duration_since(newest).as_secs_f64().max(0.0);
+            h.seconds("LagSeconds", lag);
         }
-        (report, collect.findings, records)
+        h.events_by_log_group = collect.by_log_group;
+        out.findings = collect.findings;
+        out.records = collect.records;
+        out
     }
 
-    /// Handle one invocation: detect, then deliver to stdout, the SIEM and SNS (the last two
-    /// concurrently). Any sink still failing after its retries fails the invocation; what was
-    /// delivered before is remembered, so Lambda's retry does not deliver it again.
+    /// OCSF Detection Finding records of `findings`, for the SIEM (rendered only when a SIEM
+    /// will receive them).
+    fn finding_records(&self, findings: &[Finding], records: &mut Vec<SiemRecord>) {
+        if self.siem.is_none() {
+            return;
+        }
+        for f in findings {
+            match serde_json::to_string(&laneguard_core::ocsf::detection_finding(f)) {
+                Ok(message) => records.push(SiemRecord {
+                    key: format!("finding\u{1f}{}", f.id),
+                    timestamp_ms: f.time.as_millisecond(),
+                    message,
+                }),
+                Err(e) => tracing::error!(finding = %f.id, error = %e, "cannot render OCSF finding"),
+            }
+        }
+    }
+
+    /// Handle one invocation: refresh the configuration if due, detect, settle thresholds in the
+    /// shared store, then deliver to stdout, the SIEM and SNS (the last two concurrently). Any
+    /// sink still failing after its retries fails the invocation; what was delivered before is
+    /// remembered, so Lambda's retry does not deliver it again. Health metrics are written
+    /// either way.
     pub async fn handle(&self, event: &[u8]) -> Result<InvocationReport, HandlerError> {
-        let (mut report, findings, records) = self.detect(event);
+        let mut refresh_health = Health::default();
+        self.refresh(&mut refresh_health).await;
+        let Detected {
+            mut report,
+            mut findings,
+            mut records,
+            deferred,
+            mut health,
+        } = self.detect(event);
+        health.totals.extend(refresh_health.totals);
+        if let Some(state) = &self.state
+            && !deferred.is_empty()
+        {
+            let mut res = state.resolve(deferred).await;
+            findings.append(&mut res.findings);
+            health.count("ThresholdsDecidedLocally", res.decided_locally);
+            health.count("StateStoreErrors", res.store_errors);
+            health.count("StateItemsIgnored", res.items_ignored);
+            report.thresholds = Some(res);
+        }
+        self.finding_records(&findings, &mut records);
+        report.findings = findings.len() as u64;
+        report.finding_ids = findings.iter().map(|f| f.id.clone()).collect();
+        for f in &findings {
+            *health
+                .findings_by_severity
+                .entry(f.severity.as_str().to_owned())
+                .or_default() += 1;
+            *health.findings_by_rule.entry(f.rule_id.clone()).or_default() += 1;
+        }
+        health.count("Findings", report.findings);
         for d in &report.diagnostic_samples {
             tracing::warn!(diagnostic = %d, "record not read");
         }
@@ -254,10 +518,7 @@ impl Handler {
         if let Some(out) = &self.stdout
             && !findings.is_empty()
         {
-            let mut sink = match out.lock() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut sink = lock(out);
             if let Err(e) = sink.write(&findings).and_then(|()| sink.flush()) {
                 // The function's own log is not a delivery target: report, do not fail.
                 tracing::error!(error = %e, "cannot write findings to stdout");
@@ -287,6 +548,12 @@ impl Handler {
             Some(Err(e)) => errors.push(e),
             None => {}
         }
+        health.count("Alerts", report.sns.map_or(0, |s| s.published));
+        health.count("SiemRecords", report.siem.map_or(0, |s| s.written));
+        health.count("DeliveryFailures", errors.len() as u64);
+        if let Some(m) = &self.metrics {
+            health.emit(&mut **lock(&m.out), &m.namespace, &m.function, now_ms);
+        }
         tracing::info!(
             records = report.records,
             events = report.events,
@@ -310,6 +577,27 @@ impl Handler {
             })
         }
     }
+}
+
+/// Lock a mutex; a panic that poisoned it elsewhere does not stop the function.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Write the start-up failure as an EMF `ConfigErrors` metric, so the alarm on it fires even
+/// though no invocation will ever run.
+pub fn report_init_failure(namespace: &str, function: &str) {
+    let mut h = Health::default();
+    h.count("ConfigErrors", 1);
+    h.emit(
+        &mut std::io::stdout(),
+        namespace,
+        function,
+        jiff::Timestamp::now().as_millisecond(),
+    );
 }
 
 /// `function/YYYY/MM/DD/<16 hex>`: one SIEM stream per container, named like Lambda's own.

@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod handler;
+pub mod metrics;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -36,9 +37,27 @@ pub fn run(kind: FunctionKind) -> Result<(), Error> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let config = FunctionConfig::from_env(kind)?;
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|_| format!("laneguard-{}", kind.as_str()));
+        let namespace =
+            std::env::var("LANEGUARD_METRICS_NAMESPACE").unwrap_or_else(|_| "laneguard".to_owned());
+        let config = match FunctionConfig::from_env(kind) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration invalid; the function does not start");
+                handler::report_init_failure(&namespace, &function);
+                return Err(e.into());
+            }
+        };
         let sdk = laneguard_aws::sdk::load(&config.retry).await;
-        let handler = Handler::new(&config, &sdk)?;
+        let handler = match Handler::new(&config, &sdk).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration invalid; the function does not start");
+                handler::report_init_failure(&config.metrics_namespace, &config.function_name);
+                return Err(e.into());
+            }
+        };
         tracing::info!(function = kind.as_str(), ?handler, "laneguard ready");
         let handler = &handler;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {

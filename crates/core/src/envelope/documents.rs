@@ -6,7 +6,9 @@
 //! subscription event), `messageType` (decoded subscription payload), `Records` (CloudTrail
 //! archive, or a Kinesis event when its items carry `kinesis`), `records` + `invocationId`
 //! (Firehose transformation event), `events` (a CloudWatch Logs API page), `message` (one
-//! exported CloudWatch Logs event) and `eventVersion`/`eventName` (one CloudTrail record). In a
+//! exported CloudWatch Logs event), `eventVersion`/`eventName` (one CloudTrail record), and
+//! `requestContext` + `requestPayload` (a Lambda on-failure destination record: the original
+//! event is read). In a
 //! run of documents back to back (Firehose objects) the same read also finds where each ends.
 
 use std::borrow::Cow;
@@ -52,16 +54,11 @@ struct Document<'a> {
     invocation_id: Option<&'a RawValue>,
     #[serde(borrow)]
     events: Option<&'a RawValue>,
-    /// One exported log event: the event's own keys.
+    /// One exported log event (`{"timestamp":…,"message":…}`): its keys are common words other
+    /// documents use with other types, so only the key is probed here and the event is read as
+    /// such (a small document) when it is one.
     #[serde(borrow)]
-    message: Option<Cow<'a, str>>,
-    #[serde(alias = "eventId", borrow)]
-    id: Option<Cow<'a, str>>,
-    timestamp: Option<i64>,
-    #[serde(rename = "logStreamName", borrow)]
-    log_stream_name: Option<Cow<'a, str>>,
-    #[serde(rename = "logGroupName", borrow)]
-    log_group_name: Option<Cow<'a, str>>,
+    message: Option<&'a RawValue>,
     #[serde(rename = "eventVersion", borrow)]
     event_version: Option<&'a RawValue>,
     #[serde(rename = "eventName", borrow)]
@@ -74,6 +71,11 @@ struct Document<'a> {
     das: Option<&'a RawValue>,
     #[serde(rename = "databaseActivityEventList", borrow)]
     das_list: Option<&'a RawValue>,
+    /// A Lambda on-failure destination record: the original event, parked after the retries.
+    #[serde(rename = "requestPayload", borrow)]
+    request_payload: Option<&'a RawValue>,
+    #[serde(rename = "requestContext", borrow)]
+    request_context: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -165,7 +167,10 @@ pub fn decode_document(doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &
 
 /// Unwrap a document read into `d`; `doc` is its text.
 fn dispatch(d: Document<'_>, doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
-    if let Some(awslogs) = d.awslogs {
+    if let (Some(payload), Some(_)) = (d.request_payload, d.request_context) {
+        // `laneguard redrive` and replay of a failure-queue dump: the original event.
+        decode_document(payload.get(), origin, ctx, sink);
+    } else if let Some(awslogs) = d.awslogs {
         decode_blob(&awslogs.data, origin, ctx, sink, "awslogs.data");
     } else if let Some(message_type) = d.message_type {
         let events = d.log_events.unwrap_or_default();
@@ -199,15 +204,11 @@ fn dispatch(d: Document<'_>, doc: &str, origin: &Origin<'_>, ctx: &DocContext, s
             source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
             envelope_time: None,
         });
-    } else if let Some(message) = d.message {
-        let ev = CwlEvent {
-            id: d.id,
-            timestamp: d.timestamp,
-            message,
-            log_stream: d.log_stream_name,
-            log_group: d.log_group_name,
-        };
-        emit_cwl_event(&ev, None, None, origin, None, ctx, sink);
+    } else if d.message.is_some() {
+        match serde_json::from_str::<CwlEvent<'_>>(doc) {
+            Ok(ev) => emit_cwl_event(&ev, None, None, origin, None, ctx, sink),
+            Err(e) => json_diag(sink, origin, "exported log event", &e),
+        }
     } else {
         sink.diagnostic(Diagnostic::new(
             DiagnosticKind::Json,
@@ -587,6 +588,20 @@ mod tests {
         assert_eq!(c.records[0].1, "t.json:2 record #0");
         assert_eq!(c.records[1].1, "t.json:3 record #1");
         assert!(c.diags.is_empty() && c.skipped.is_empty());
+    }
+
+    #[test]
+    fn an_on_failure_destination_record_yields_its_original_event() {
+        let inner = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"7","timestamp":1,"message":"m"}]}"#;
+        let doc = format!(
+            r#"{{"version":"1.0","timestamp":"2026-11-28T00:26:01.512Z","requestContext":{{"requestId":"r","condition":"RetriesExhausted"}},"requestPayload":{inner},"responseContext":{{"statusCode":200}},"responsePayload":{{"errorMessage":"x"}}}}"#
+        );
+        let c = run(&doc);
+        assert!(c.diags.is_empty(), "{:?}", c.diags);
+        assert_eq!(
+            c.records,
+            vec![("m".to_owned(), "t.json:1 g/s event 7 record #0".to_owned())]
+        );
     }
 
     #[test]

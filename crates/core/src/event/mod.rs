@@ -350,6 +350,10 @@ pub struct ApiCall<'a> {
     /// VPC endpoint the call went through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpc_endpoint: Option<Cow<'a, str>>,
+    /// The whole record as read, for rule paths into any field of it (`record.…`: imported Sigma
+    /// rules name CloudTrail fields the event model does not keep). Never serialized.
+    #[serde(skip)]
+    pub raw: &'a str,
 }
 
 /// A VPC flow log record.

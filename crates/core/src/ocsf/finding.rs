@@ -10,7 +10,7 @@ use super::{
     Observable, ObservableValue, Service, User, engine_name, millis, set_host, severity,
 };
 use crate::event::{OriginBuf, Source};
-use crate::finding::{Finding, FindingFlow, FindingStatement};
+use crate::finding::{Finding, FindingFlow, FindingStatement, SigmaOrigin};
 
 /// A Detection Finding record, borrowing from the [`Finding`] it renders.
 #[derive(Debug, Serialize)]
@@ -60,6 +60,13 @@ pub struct FindingInfo<'f> {
     /// ATT&CK techniques of the rule.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attacks: Vec<Attack<'f>>,
+    /// The Sigma rule an imported rule came from (its id, title and credit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related_analytics: Vec<Analytic<'f>>,
+    /// Sigma metadata of an imported rule: `sigma.author`, `sigma.credit`, `sigma.level`,
+    /// `sigma.status`, `sigma.tags`, `sigma.references`, `sigma.falsepositives`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue<'f>>,
     /// The log source the finding was raised from.
     pub data_sources: [&'static str; 1],
     /// Same as `time`: a laneguard finding is about one moment.
@@ -80,6 +87,25 @@ pub struct Analytic<'f> {
     /// `Rule`.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// `Sigma` for the Sigma rule behind an imported rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<&'static str>,
+    /// The attribution of a Sigma rule (author; SigmaHQ and its licence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desc: Option<&'f str>,
+}
+
+/// OCSF `key_value_object`: one name with a value or a list of values.
+#[derive(Debug, Serialize)]
+pub struct KeyValue<'f> {
+    /// Name (`sigma.author`).
+    pub name: &'static str,
+    /// A single value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<&'f str>,
+    /// Several values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<&'f [String]>,
 }
 
 /// OCSF `attack`: one MITRE ATT&CK technique (`T1537`) or sub-technique (`T1562.008`).
@@ -319,8 +345,12 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
                 name: &f.title,
                 type_id: 1,
                 kind: "Rule",
+                category: None,
+                desc: None,
             },
             attacks: f.attack.iter().map(|t| attack(t)).collect(),
+            related_analytics: f.sigma.as_deref().map(sigma_analytic).into_iter().collect(),
+            tags: f.sigma.as_deref().map(sigma_tags).unwrap_or_default(),
             data_sources: [f.source.as_str()],
             first_seen_time: time,
             last_seen_time: time,
@@ -344,6 +374,49 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
             shadow: f.shadow,
         },
     }
+}
+
+/// The Sigma rule behind an imported rule, as an OCSF analytic: its id and title, with its
+/// attribution as the description.
+fn sigma_analytic(s: &SigmaOrigin) -> Analytic<'_> {
+    Analytic {
+        uid: s.id.as_deref().unwrap_or(&s.title),
+        name: &s.title,
+        type_id: 1,
+        kind: "Rule",
+        category: Some("Sigma"),
+        desc: Some(&s.credit),
+    }
+}
+
+/// The Sigma metadata a SIEM shows beside the finding (empty values left out).
+fn sigma_tags(s: &SigmaOrigin) -> Vec<KeyValue<'_>> {
+    fn one<'s>(name: &'static str, v: Option<&'s str>) -> Option<KeyValue<'s>> {
+        v.map(|value| KeyValue {
+            name,
+            value: Some(value),
+            values: None,
+        })
+    }
+    fn many<'s>(name: &'static str, v: &'s [String]) -> Option<KeyValue<'s>> {
+        (!v.is_empty()).then_some(KeyValue {
+            name,
+            value: None,
+            values: Some(v),
+        })
+    }
+    [
+        one("sigma.author", s.author.as_deref()),
+        one("sigma.credit", Some(&s.credit)),
+        one("sigma.level", s.level.as_deref()),
+        one("sigma.status", s.status.as_deref()),
+        many("sigma.tags", &s.tags),
+        many("sigma.references", &s.references),
+        many("sigma.falsepositives", &s.falsepositives),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// An ATT&CK id as an OCSF attack: `T1562.008` is sub-technique `T1562.008` of technique

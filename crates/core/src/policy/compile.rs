@@ -12,11 +12,14 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::applications::{self, Application};
-use super::file::{ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, ZoneSpec};
+use super::file::{
+    ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, SigmaSpec, ZoneSpec,
+};
 use super::{
     ClassSet, DEFAULT_DB_PORTS, Datastore, DatastoreId, Policy, PolicyError, Zone, ZoneId, next_policy_id,
 };
 use crate::event::{Classification, ZoneRole};
+use crate::sigma::settings::{Placeholder, RuleSettings, SigmaSettings, StatusModes};
 use crate::sql::StatementClass;
 
 /// The number of the line holding byte `offset` of `text` (1-based).
@@ -173,6 +176,9 @@ impl Compiler<'_> {
         for (i, a) in file.applications.iter().enumerate() {
             self.application(i, a, &zone_ids, &mut policy)?;
         }
+        if let Some(s) = &file.sigma {
+            policy.sigma = self.sigma(s, &file.zones, &policy)?;
+        }
         Ok(policy)
     }
 
@@ -252,6 +258,90 @@ impl Compiler<'_> {
             expected,
         });
         Ok(())
+    }
+
+    /// `[sigma]`: status modes, overrides, and placeholders resolved to zones and their CIDRs.
+    fn sigma(
+        &self,
+        s: &SigmaSpec,
+        zones: &[ZoneSpec],
+        policy: &Policy,
+    ) -> Result<SigmaSettings, PolicyError> {
+        let d = StatusModes::default();
+        let modes = StatusModes {
+            stable: s.stable.unwrap_or(d.stable),
+            test: s.test.unwrap_or(d.test),
+            experimental: s.experimental.unwrap_or(d.experimental),
+            deprecated: s.deprecated.unwrap_or(d.deprecated),
+            unset: s.unset.unwrap_or(d.unset),
+        };
+        let rules = s
+            .rules
+            .iter()
+            .map(|(id, r)| {
+                (
+                    id.clone(),
+                    RuleSettings {
+                        mode: r.mode,
+                        require_success: r.require_success,
+                    },
+                )
+            })
+            .collect();
+        let mut placeholders = Vec::new();
+        for (name, p) in &s.placeholders {
+            let what = format!("sigma.placeholders.{name}");
+            let mut out = Placeholder {
+                values: p.values.clone(),
+                ..Placeholder::default()
+            };
+            let mut members: Vec<&ZoneSpec> = Vec::new();
+            for z in &p.zones {
+                let zname = z.get_ref().trim();
+                let Some(spec) = zones.iter().find(|x| x.name.get_ref().trim() == zname) else {
+                    return Err(self.err(z.span(), format!("{what}: no zone named {zname:?}")));
+                };
+                out.zones.push(zname.to_owned());
+                members.push(spec);
+            }
+            for r in &p.roles {
+                let role = ZoneRole::from_name(r.get_ref().trim()).ok_or_else(|| {
+                    self.err(
+                        r.span(),
+                        format!(
+                            "{what}: unknown zone role {:?} (expected one of {})",
+                            r.get_ref(),
+                            ZoneRole::ALL.map(ZoneRole::as_str).join(", ")
+                        ),
+                    )
+                })?;
+                out.roles.push(role.as_str().to_owned());
+                for (spec, zone) in zones.iter().zip(&policy.zones) {
+                    if zone.role == Some(role) {
+                        members.push(spec);
+                    }
+                }
+            }
+            for spec in members {
+                for c in &spec.cidrs {
+                    let net = self.cidr(c, "zones")?.to_string();
+                    if !out.cidrs.contains(&net) {
+                        out.cidrs.push(net);
+                    }
+                }
+            }
+            if out.zones.is_empty() && out.roles.is_empty() && out.values.is_empty() {
+                let at = self.text.find(&format!("placeholders.{name}")).unwrap_or(0);
+                return Err(self.err(at..at, format!("{what}: give zones, roles or values")));
+            }
+            placeholders.push((name.clone(), out));
+        }
+        Ok(SigmaSettings {
+            modes,
+            require_success: s.require_success,
+            rules,
+            placeholders,
+        })
     }
 
     fn zone(

@@ -4,8 +4,12 @@
 //! ignored line that leaves a zone without addresses — and every value that is validated later is
 //! `Spanned`, so a validation error can name the line it comes from.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::rules::Mode;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -21,6 +25,8 @@ pub(crate) struct PolicyFile {
     pub classification: Option<ClassificationSpec>,
     #[serde(default)]
     pub applications: Vec<ApplicationSpec>,
+    #[serde(default)]
+    pub sigma: Option<SigmaSpec>,
 }
 
 /// `[[applications]]`.
@@ -38,6 +44,50 @@ pub(crate) struct ApplicationSpec {
     pub expected: Vec<Spanned<String>>,
     #[serde(default)]
     pub expected_fingerprints: Vec<Spanned<String>>,
+}
+
+/// `[sigma]`: how imported Sigma rules run (crate::sigma::settings).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SigmaSpec {
+    #[serde(default)]
+    pub stable: Option<Mode>,
+    #[serde(default)]
+    pub test: Option<Mode>,
+    #[serde(default)]
+    pub experimental: Option<Mode>,
+    #[serde(default)]
+    pub deprecated: Option<Mode>,
+    #[serde(default)]
+    pub unset: Option<Mode>,
+    #[serde(default)]
+    pub require_success: bool,
+    #[serde(default)]
+    pub rules: BTreeMap<String, SigmaRuleSpec>,
+    #[serde(default)]
+    pub placeholders: BTreeMap<String, PlaceholderSpec>,
+}
+
+/// `[sigma.rules."<id>"]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SigmaRuleSpec {
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    #[serde(default)]
+    pub require_success: Option<bool>,
+}
+
+/// `[sigma.placeholders.<name>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlaceholderSpec {
+    #[serde(default)]
+    pub zones: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 /// `[[zones]]`.

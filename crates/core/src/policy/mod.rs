@@ -37,6 +37,7 @@ pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_L
 pub const RULE_IDS: &[&str] = &[ZONE_CLASS, CLEARANCE, SWIM_LANE, MANAGEMENT_FLOW, CONTROL_PLANE];
 
 use crate::event::{Classification, ZoneRole};
+use crate::sigma::settings::SigmaSettings;
 use crate::sql::StatementClass;
 use compile::{Compiler, line_of};
 use file::PolicyFile;
@@ -152,6 +153,8 @@ pub struct Policy {
     applications: Vec<applications::Application>,
     /// Fingerprints of the built-in driver and ORM chatter ([`BUILTIN_CHATTER`]).
     chatter: HashSet<u64>,
+    /// `[sigma]`: how imported Sigma rules run, placeholders resolved against the zones.
+    sigma: SigmaSettings,
 }
 
 impl std::fmt::Debug for Policy {
@@ -229,6 +232,11 @@ impl Policy {
     /// The text of the embedded example policy (for `--help`-style listings and docs).
     pub fn embedded_text() -> &'static str {
         EMBEDDED
+    }
+
+    /// The settings of imported Sigma rules (`[sigma]`; defaults when the policy has none).
+    pub fn sigma_settings(&self) -> &SigmaSettings {
+        &self.sigma
     }
 
     /// Names of the zones, in file order.

@@ -4,7 +4,8 @@
 //! `any` (arrays of tables) and `not` (a table). A spec is a string (equality), an array (set
 //! membership), a number or boolean (equality), or a table of operators (`glob`, `cidr`,
 //! `prefix_lte`, `contains`, `regex`, `gt`/`gte`/`lt`/`lte`, `exists`, `all`, `in`, `eq`,
-//! `starts_with`, `ends_with`). For fields with several values (`sql.flags`, `sql.objects`, JSON
+//! `starts_with`, `ends_with`, and the comparisons with another field `eq_field`, `ne_field`,
+//! `contains_field`, `starts_with_field`, `ends_with_field`). For fields with several values (`sql.flags`, `sql.objects`, JSON
 //! arrays) a condition holds when any value satisfies it, except `all`, which needs every listed
 //! value present.
 //!
@@ -67,10 +68,34 @@ pub enum Test {
     EndsWith(Vec<String>),
     /// The field has (true) or lacks (false) a value.
     Exists(bool),
-    /// Some value equals (`true`) / differs from (`false`) every value of another field —
-    /// e.g. an account in a request that is not the recipient account.
-    Field(Field, bool),
+    /// Some value compares with another field's values — e.g. an account in a request that is
+    /// not the recipient account (`ne_field`), Sigma's `fieldref`.
+    Field(Field, FieldCmp),
 }
+
+/// How [`Test::Field`] compares a value with the other field's values (exactly, case-sensitively).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldCmp {
+    /// Equals one of them (`eq_field`).
+    Eq,
+    /// Differs from every one, and there is one (`ne_field`).
+    Ne,
+    /// Contains one of them (`contains_field`).
+    Contains,
+    /// Starts with one of them (`starts_with_field`).
+    StartsWith,
+    /// Ends with one of them (`ends_with_field`).
+    EndsWith,
+}
+
+/// The field-comparison operators, with what each compares.
+const FIELD_OPERATORS: [(&str, FieldCmp); 5] = [
+    ("eq_field", FieldCmp::Eq),
+    ("ne_field", FieldCmp::Ne),
+    ("contains_field", FieldCmp::Contains),
+    ("starts_with_field", FieldCmp::StartsWith),
+    ("ends_with_field", FieldCmp::EndsWith),
+];
 
 /// A compiled condition tree.
 #[derive(Clone, Debug)]
@@ -262,6 +287,9 @@ pub const OPERATORS: &[&str] = &[
     "exists",
     "eq_field",
     "ne_field",
+    "contains_field",
+    "starts_with_field",
+    "ends_with_field",
 ];
 
 fn compile_path(
@@ -371,21 +399,23 @@ fn compile_spec(
             "lte" => Test::Compare(Cmp::Lte, number(field, v)?),
             "starts_with" => Test::StartsWith(strings(v, "starts_with")?),
             "ends_with" => Test::EndsWith(strings(v, "ends_with")?),
-            "eq_field" | "ne_field" => {
+            name if FIELD_OPERATORS.iter().any(|(n, _)| *n == name) => {
                 let toml::Value::String(path) = v else {
                     return Err(format!("{op} takes a field path"));
                 };
                 let other = Field::parse(path).ok_or_else(|| format!("{op}: unknown field `{path}`"))?;
-                Test::Field(other, op == "eq_field")
+                let cmp = FIELD_OPERATORS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(FieldCmp::Eq, |(_, c)| *c);
+                Test::Field(other, cmp)
             }
             "exists" => match v {
                 toml::Value::Boolean(b) => Test::Exists(*b),
                 _ => return Err("exists must be true or false".into()),
             },
             other => {
-                return Err(format!(
-                    "unknown operator `{other}` (eq, in, all, glob, cidr, prefix_lte, contains, regex, gt, gte, lt, lte, starts_with, ends_with, exists, eq_field, ne_field)"
-                ));
+                return Err(format!("unknown operator `{other}` ({})", OPERATORS.join(", ")));
             }
         });
     }

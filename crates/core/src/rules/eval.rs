@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 
-use super::condition::{Cmp, Condition, REGEX_SIZE_LIMIT, Scalar, Shared, Test};
+use super::condition::{Cmp, Condition, FieldCmp, REGEX_SIZE_LIMIT, Scalar, Shared, Test};
 use super::field::{Docs, Field, Val, any_value, any_value_at, describe, fixed_index};
 use crate::event::{Classification, Event};
 
@@ -188,6 +188,8 @@ fn scalar_eq(s: &Scalar, v: &Val<'_>) -> bool {
         // AWS writes some booleans as strings ("true").
         (Scalar::Bool(a), Val::Bool(b)) => a == b,
         (Scalar::Bool(a), Val::Str(b)) => b.eq_ignore_ascii_case(if *a { "true" } else { "false" }),
+        // An object or array is its compact JSON text.
+        (Scalar::Str(a), Val::Json(j)) => *a == j.to_string(),
         _ => false,
     }
 }
@@ -229,7 +231,7 @@ fn test_holds(
         }
         Test::Regex(ids) => ids.iter().any(|&i| ctx.regex(slot, i)),
         Test::Exists(want) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |_| true) == *want,
-        Test::Field(other, equal) => {
+        Test::Field(other, cmp) => {
             let mut others: Vec<String> = Vec::new();
             any_value(event, &mut ctx.docs, other, &mut |v| {
                 if let Some(t) = v.as_text() {
@@ -239,8 +241,15 @@ fn test_holds(
             });
             any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
                 v.as_text().is_some_and(|t| {
-                    let same = others.iter().any(|o| *o == t);
-                    if *equal { same } else { !same && !others.is_empty() }
+                    let t = t.as_ref();
+                    let some = |f: &dyn Fn(&str) -> bool| others.iter().any(|o| f(o));
+                    match cmp {
+                        FieldCmp::Eq => some(&|o| t == o),
+                        FieldCmp::Ne => !others.is_empty() && !some(&|o| t == o),
+                        FieldCmp::Contains => some(&|o| t.contains(o)),
+                        FieldCmp::StartsWith => some(&|o| t.starts_with(o)),
+                        FieldCmp::EndsWith => some(&|o| t.ends_with(o)),
+                    }
                 })
             })
         }

@@ -3,8 +3,14 @@
 //!
 //! Paths are resolved once, when a rule loads, into a [`Field`]; evaluating a field walks the
 //! event directly and hands each value to a callback (no per-event allocation, except the parse of
-//! a CloudTrail request/response document, done at most once per event and only when a rule asks
-//! for a path inside it).
+//! a CloudTrail request/response document — or of the whole record, for `record.…` paths — done at
+//! most once per event and only when a rule asks for a path inside it).
+//!
+//! Paths into JSON read what the record wrote: an array on the way is searched element-wise, a
+//! JSON `null` is no value (absent and null are one thing, as CloudTrail writes `null` for
+//! "none"), and a path that ends on an object or array yields it whole, matched by the text
+//! operators as its compact JSON text (Sigma's `requestParameters|contains: 'Suspended'`). A last
+//! segment `**` yields every scalar beneath, at any depth (keyword searches over a record).
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -24,8 +30,9 @@ pub enum Val<'e> {
     Bool(bool),
     /// An IP address.
     Ip(IpAddr),
-    /// A JSON object or array at the end of a path: present, not a scalar.
-    Present,
+    /// A JSON object or array at the end of a path: present, and matched by the text operators
+    /// as its compact JSON text.
+    Json(&'e Json),
 }
 
 impl Val<'_> {
@@ -36,7 +43,7 @@ impl Val<'_> {
             Val::Int(n) => Some(Cow::Owned(n.to_string())),
             Val::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             Val::Ip(ip) => Some(Cow::Owned(ip.to_string())),
-            Val::Present => None,
+            Val::Json(j) => Some(Cow::Owned(j.to_string())),
         }
     }
 }
@@ -50,6 +57,8 @@ pub enum Doc {
     Response,
     /// `additionalEventData`.
     Additional,
+    /// The whole record (CloudTrail): every field as the record wrote it.
+    Record,
 }
 
 /// A resolved field path.
@@ -57,9 +66,21 @@ pub enum Doc {
 pub enum Field {
     /// A fixed field, by its canonical path.
     Fixed(&'static str),
-    /// A path inside a CloudTrail document.
+    /// A path inside a CloudTrail document (a last segment [`ANY_DEPTH`] reads every scalar
+    /// beneath).
     Json(Doc, Vec<String>),
 }
+
+/// The last path segment that reads every scalar beneath a node, at any depth (`record.**`).
+pub const ANY_DEPTH: &str = "**";
+
+/// Prefixes of the JSON path fields, with the document each reads.
+const DOCS: [(&str, Doc); 4] = [
+    ("api.request", Doc::Request),
+    ("api.response", Doc::Response),
+    ("api.additional", Doc::Additional),
+    ("record", Doc::Record),
+];
 
 /// Every fixed field path, canonical name first; aliases map to these.
 pub const FIELDS: &[&str] = &[
@@ -165,25 +186,24 @@ impl Field {
         if let Some(f) = FIELDS.iter().find(|f| **f == canonical) {
             return Some(Field::Fixed(f));
         }
-        for (prefix, doc) in [
-            ("api.request.", Doc::Request),
-            ("api.response.", Doc::Response),
-            ("api.additional.", Doc::Additional),
-        ] {
-            if let Some(rest) = canonical.strip_prefix(prefix) {
+        for (prefix, doc) in DOCS {
+            if canonical == prefix {
+                return Some(Field::Json(doc, Vec::new()));
+            }
+            if let Some(rest) = canonical.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
                 let segments: Vec<String> = rest.split('.').map(str::to_owned).collect();
-                if segments.iter().any(String::is_empty) {
+                let last = segments.len() - 1;
+                if segments
+                    .iter()
+                    .enumerate()
+                    .any(|(i, s)| s.is_empty() || (s == ANY_DEPTH && i != last))
+                {
                     return None;
                 }
                 return Some(Field::Json(doc, segments));
             }
         }
-        match canonical {
-            "api.request" => Some(Field::Json(Doc::Request, Vec::new())),
-            "api.response" => Some(Field::Json(Doc::Response, Vec::new())),
-            "api.additional" => Some(Field::Json(Doc::Additional, Vec::new())),
-            _ => None,
-        }
+        None
     }
 
     /// The path as written canonically (for messages).
@@ -191,11 +211,7 @@ impl Field {
         match self {
             Field::Fixed(f) => (*f).to_owned(),
             Field::Json(doc, path) => {
-                let d = match doc {
-                    Doc::Request => "api.request",
-                    Doc::Response => "api.response",
-                    Doc::Additional => "api.additional",
-                };
+                let d = DOCS.iter().find(|(_, x)| x == doc).map_or("record", |(n, _)| n);
                 if path.is_empty() {
                     d.to_owned()
                 } else {
@@ -212,6 +228,7 @@ pub struct Docs {
     request: Option<Option<Json>>,
     response: Option<Option<Json>>,
     additional: Option<Option<Json>>,
+    record: Option<Option<Json>>,
 }
 
 impl Docs {
@@ -220,11 +237,12 @@ impl Docs {
             return None;
         };
         let (slot, raw) = match doc {
-            Doc::Request => (&mut self.request, api.request),
-            Doc::Response => (&mut self.response, api.response),
-            Doc::Additional => (&mut self.additional, api.additional),
+            Doc::Request => (&mut self.request, api.request.map(|r| r.get())),
+            Doc::Response => (&mut self.response, api.response.map(|r| r.get())),
+            Doc::Additional => (&mut self.additional, api.additional.map(|r| r.get())),
+            Doc::Record => (&mut self.record, Some(api.raw).filter(|r| !r.is_empty())),
         };
-        slot.get_or_insert_with(|| raw.and_then(|r| serde_json::from_str(r.get()).ok()))
+        slot.get_or_insert_with(|| raw.and_then(|r| serde_json::from_str(r).ok()))
             .as_ref()
     }
 }
@@ -262,13 +280,25 @@ pub(crate) fn any_value_at(
 }
 
 fn walk(node: &Json, path: &[String], f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool {
+    if path.len() == 1 && path[0] == ANY_DEPTH {
+        return scalars(node, f);
+    }
     match node {
         Json::Array(items) => items.iter().any(|i| walk(i, path, f)),
         Json::Object(map) => match path.split_first() {
             Some((head, rest)) => map.get(head).is_some_and(|child| walk(child, rest, f)),
-            None => f(&Val::Present),
+            None => f(&Val::Json(node)),
         },
         _ if !path.is_empty() => false,
+        scalar => scalars(scalar, f),
+    }
+}
+
+/// Every scalar of `node` at any depth (a scalar node is its own only scalar); `null` is none.
+fn scalars(node: &Json, f: &mut dyn FnMut(&Val<'_>) -> bool) -> bool {
+    match node {
+        Json::Array(items) => items.iter().any(|i| scalars(i, f)),
+        Json::Object(map) => map.values().any(|v| scalars(v, f)),
         Json::String(s) => f(&Val::Str(Cow::Borrowed(s))),
         Json::Bool(b) => f(&Val::Bool(*b)),
         Json::Number(n) => match n.as_i64() {
@@ -566,13 +596,10 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
 pub fn describe(event: &Event<'_>, docs: &mut Docs, field: &Field) -> String {
     let mut out: Vec<String> = Vec::new();
     any_value(event, docs, field, &mut |v| {
-        let shown = match v {
-            Val::Present => "<object>".to_owned(),
-            other => other
-                .as_text()
-                .map(|t| t.chars().take(80).collect())
-                .unwrap_or_default(),
-        };
+        let shown = v
+            .as_text()
+            .map(|t| t.chars().take(80).collect())
+            .unwrap_or_default();
         out.push(shown);
         out.len() >= 8
     });
@@ -610,6 +637,19 @@ mod tests {
             ))
         );
         assert_eq!(Field::parse("api.request..x"), None);
+        assert_eq!(Field::parse("api.requestx"), None);
+        assert_eq!(Field::parse("record"), Some(Field::Json(Doc::Record, vec![])));
+        assert_eq!(
+            Field::parse("record.**"),
+            Some(Field::Json(Doc::Record, vec![ANY_DEPTH.into()]))
+        );
+        assert_eq!(Field::parse("record.**.x"), None, "`**` only last");
+        assert_eq!(
+            Field::parse("record.userIdentity.arn")
+                .map(|f| f.name())
+                .as_deref(),
+            Some("record.userIdentity.arn")
+        );
         assert_eq!(Field::parse("actor.nope"), None);
         let json: Json = serde_json::from_str(r#"{"a":[{"b":1},{"b":"x"}],"c":true}"#).unwrap();
         let mut got = Vec::new();
@@ -618,5 +658,25 @@ mod tests {
             false
         });
         assert_eq!(got, vec![Some("1".into()), Some("x".into())]);
+        let mut text = Vec::new();
+        walk(&json, &["a".into()], &mut |v| {
+            text.push(v.as_text().map(|t| t.into_owned()));
+            false
+        });
+        assert_eq!(
+            text,
+            vec![Some(r#"{"b":1}"#.into()), Some(r#"{"b":"x"}"#.into())],
+            "objects as JSON text"
+        );
+        let mut all = Vec::new();
+        walk(&json, &[ANY_DEPTH.into()], &mut |v| {
+            all.push(v.as_text().map(|t| t.into_owned()));
+            false
+        });
+        assert_eq!(all, vec![Some("1".into()), Some("x".into()), Some("true".into())]);
+        let null: Json = serde_json::from_str(r#"{"a":null,"b":[null]}"#).unwrap();
+        for p in ["a", "b", ANY_DEPTH] {
+            assert!(!walk(&null, &[p.into()], &mut |_| true), "null is no value ({p})");
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::condition::{Condition, Shared};
 use super::field::Field;
 use super::{Mode, OnFailure, Rule, RuleError, Suppress, Threshold, allowlist};
 use crate::event::Source;
-use crate::finding::Severity;
+use crate::finding::{Severity, SigmaOrigin};
 
 /// A rule file as written.
 #[derive(Debug, Deserialize)]
@@ -47,6 +47,8 @@ struct RuleFile {
     allowlist: Option<allowlist::AllowlistFile>,
     #[serde(default)]
     tests: Vec<TestSpec>,
+    #[serde(default)]
+    sigma: Option<SigmaOrigin>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,6 +293,8 @@ impl Rule {
             suppress,
             allowlist,
             tests: raw.tests,
+            sigma: raw.sigma.map(std::sync::Arc::new),
+            warnings: Vec::new(),
             file: file.to_owned(),
             text: text.to_owned(),
         })

@@ -26,6 +26,7 @@ pub mod set;
 pub mod state;
 
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::SignedDuration;
 use serde::Deserialize;
@@ -33,7 +34,7 @@ use serde::Deserialize;
 use self::condition::Condition;
 use self::field::Field;
 use crate::event::{Classification, Event, Kind, Source};
-use crate::finding::Severity;
+use crate::finding::{Severity, SigmaOrigin};
 
 pub use file::{TestInput, TestSpec, parse_duration};
 pub use set::RuleSet;
@@ -126,6 +127,11 @@ pub struct Rule {
     pub allowlist: Option<allowlist::Allowlist>,
     /// The rule's own tests.
     pub tests: Vec<TestSpec>,
+    /// The Sigma rule it was imported from (the `[sigma]` table), carried into its findings.
+    pub sigma: Option<Arc<SigmaOrigin>>,
+    /// Problems found while importing it that do not stop it (a Sigma rule's warnings:
+    /// "matches calls that AWS refused", a field CloudTrail does not write, …).
+    pub warnings: Vec<crate::sigma::Warning>,
     /// File the rule came from.
     pub file: String,
     /// The rule's source text (tests recompile it alone).
@@ -161,6 +167,17 @@ impl Rule {
     pub fn applies(&self, event: &Event<'_>) -> bool {
         (self.sources.is_empty() || self.sources.contains(&event.source))
             && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == event.kind.name()))
+    }
+
+    /// The finding this rule raises on `event`, `count` events behind it.
+    pub fn finding(&self, event: &Event<'_>, count: u64) -> crate::finding::Finding {
+        let mut f =
+            crate::finding::Finding::from_event(&self.id, &self.title, self.severity_for(event), event);
+        f.count = count;
+        f.attack = self.attack.clone();
+        f.shadow = self.mode == Mode::Shadow;
+        f.sigma = self.sigma.clone();
+        f
     }
 
     /// The severity for this event: base, lowered for a failed attempt, raised with the

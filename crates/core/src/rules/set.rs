@@ -13,9 +13,10 @@ use super::field::{self, Field, Val, any_value};
 use super::file::KINDS;
 use super::state::{InMemoryState, StateStore};
 use super::{Mode, OnFailure, Rule, RuleError, failed};
-use crate::detector::Detector;
+use crate::detector::{DeferredThreshold, Detector};
 use crate::event::{Event, Kind, Source};
 use crate::finding::Finding;
+use crate::sigma::settings::SigmaSettings;
 use crate::sql::Analysis;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
@@ -31,6 +32,9 @@ pub struct RuleSet {
     state: Box<dyn StateStore + Send>,
     /// Statement verdicts that depend only on the statement's analysis (see [`sql_field`]).
     gates: SqlGates,
+    /// Threshold observations are left for a shared store ([`RuleSet::defer_thresholds`]).
+    defer: bool,
+    deferred: Vec<DeferredThreshold>,
 }
 
 /// Most audit traffic repeats a few hundred statement shapes, and most rule conditions start
@@ -160,10 +164,35 @@ fn source_index(s: Source) -> usize {
 }
 
 impl RuleSet {
-    /// Compile rules from `(file, text)` pairs. Files that fail are returned as errors; the others
+    /// Compile rules from `(file, text)` pairs: TOML rules, and Sigma rules (`*.yml`, `*.yaml`)
+    /// imported with the default settings. Files that fail are returned as errors; the others
     /// load. Duplicate ids are errors too (the later file is rejected).
     pub fn from_sources<'t>(
         files: impl IntoIterator<Item = (&'t str, &'t str)>,
+    ) -> (RuleSet, Vec<RuleError>) {
+        RuleSet::from_sources_with(files, &SigmaSettings::default())
+    }
+
+    /// [`RuleSet::from_sources`] with the Sigma settings of the policy (`[sigma]`: modes,
+    /// require success, placeholders).
+    pub fn from_sources_with<'t>(
+        files: impl IntoIterator<Item = (&'t str, &'t str)>,
+        sigma: &SigmaSettings,
+    ) -> (RuleSet, Vec<RuleError>) {
+        RuleSet::compile_all(files, |file, text, shared| {
+            if !crate::sigma::is_sigma_file(file) {
+                return Rule::compile(file, text, shared);
+            }
+            let converted = crate::sigma::convert(file, text, sigma)?;
+            let mut rule = Rule::compile(file, &converted.toml, shared)?;
+            rule.warnings = converted.warnings;
+            Ok(rule)
+        })
+    }
+
+    fn compile_all<'t>(
+        files: impl IntoIterator<Item = (&'t str, &'t str)>,
+        compile: impl Fn(&str, &str, &mut Shared) -> Result<Rule, RuleError>,
     ) -> (RuleSet, Vec<RuleError>) {
         let mut shared = Shared::default();
         let mut rules: Vec<Rule> = Vec::new();
@@ -175,7 +204,7 @@ impl RuleSet {
                 fields: shared.fields.clone(),
                 regexes: shared.regexes.clone(),
             };
-            match Rule::compile(file, text, &mut scratch) {
+            match compile(file, text, &mut scratch) {
                 Ok(rule) if rules.iter().any(|r| r.id == rule.id) => errors.push(RuleError {
                     file: file.to_owned(),
                     line: None,
@@ -213,6 +242,8 @@ impl RuleSet {
                 scanners,
                 state: Box::new(InMemoryState::default()),
                 gates: SqlGates::default(),
+                defer: false,
+                deferred: Vec::new(),
             },
             errors,
         )
@@ -221,7 +252,8 @@ impl RuleSet {
     /// `rule` alone, as its own set, with `off` run as `alert`: its tests must hold whatever its
     /// mode ([`crate::rule_tests`]).
     pub fn isolated(rule: &Rule) -> RuleSet {
-        let (mut set, _) = RuleSet::from_sources([(rule.file.as_str(), rule.text.as_str())]);
+        // `text` is always a laneguard rule (a Sigma rule's is the TOML it was compiled into).
+        let (mut set, _) = RuleSet::compile_all([(rule.file.as_str(), rule.text.as_str())], Rule::compile);
         for r in &mut set.rules {
             if r.mode == Mode::Off {
                 r.mode = Mode::Alert;
@@ -244,16 +276,26 @@ impl RuleSet {
             .collect()
     }
 
-    /// Load every `*.toml` of a directory (but `policy.toml`), in sorted order.
+    /// Load every `*.toml` of a directory (but `policy.toml`) and every Sigma rule (`*.yml`,
+    /// `*.yaml`, default settings), in sorted order.
     pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
+        RuleSet::load_dir_with(dir, &SigmaSettings::default())
+    }
+
+    /// [`RuleSet::load_dir`] with the Sigma settings of the policy.
+    pub fn load_dir_with(
+        dir: &Path,
+        sigma: &SigmaSettings,
+    ) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
         let (files, mut errors) = RuleSet::read_dir(dir)?;
-        let (set, mut more) = RuleSet::from_sources(files.iter().map(|(f, t)| (f.as_str(), t.as_str())));
+        let (set, mut more) =
+            RuleSet::from_sources_with(files.iter().map(|(f, t)| (f.as_str(), t.as_str())), sigma);
         errors.append(&mut more);
         Ok((set, errors))
     }
 
-    /// Read every `*.toml` of a directory (but `policy.toml`), in sorted order; files that
-    /// cannot be read are errors.
+    /// Read the rule files of a directory (`*.toml` but `policy.toml`, Sigma `*.yml`/`*.yaml`), in
+    /// sorted order; files that cannot be read are errors.
     pub fn read_dir(dir: &Path) -> Result<(RuleFiles, Vec<RuleError>), std::io::Error> {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
@@ -261,27 +303,49 @@ impl RuleSet {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                p.extension().is_some_and(|x| x == "toml")
-                    && p.file_name().is_some_and(|n| n != "policy.toml")
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (p.extension().is_some_and(|x| x == "toml") && name != "policy.toml")
+                    || crate::sigma::is_sigma_file(&name)
             })
             .collect();
         paths.sort();
         for p in paths {
-            match std::fs::read_to_string(&p) {
+            match RuleSet::read_file(&p) {
                 Ok(text) => files.push((p.display().to_string(), text)),
-                Err(e) => errors.push(RuleError {
-                    file: p.display().to_string(),
-                    line: None,
-                    reason: e.to_string(),
-                }),
+                Err(e) => errors.push(e),
             }
         }
         Ok((files, errors))
     }
 
-    /// Replace the detection state store (a shared store for several Lambda containers).
+    /// Read one rule file (a Sigma file over the limit is refused without reading it whole).
+    pub fn read_file(p: &Path) -> Result<String, RuleError> {
+        let file = p.display().to_string();
+        if crate::sigma::is_sigma_file(&file) {
+            crate::sigma::read(p).map_err(RuleError::from)
+        } else {
+            std::fs::read_to_string(p).map_err(|e| RuleError {
+                file,
+                line: None,
+                reason: e.to_string(),
+            })
+        }
+    }
+
+    /// Replace the detection state store.
     pub fn set_state(&mut self, state: Box<dyn StateStore + Send>) {
         self.state = state;
+    }
+
+    /// Leave threshold decisions to a state store shared by several containers: every
+    /// observation of a threshold rule becomes a [`DeferredThreshold`] (taken with
+    /// [`Detector::take_deferred`]) instead of a finding decided here. Suppression of threshold
+    /// rules moves with it; other rules are unaffected.
+    pub fn defer_thresholds(&mut self) {
+        self.defer = true;
     }
 
     /// The rules.
@@ -295,9 +359,13 @@ impl RuleSet {
     }
 }
 
-fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: usize) -> u64 {
+/// The state key of a rule and the values of `fields`: stable across containers and rule-set
+/// changes (it hashes the rule id, not its position), so a shared store keys the same burst the
+/// same way everywhere.
+fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &str) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&(rule as u64).to_le_bytes());
+    h.update(rule.as_bytes());
+    h.update(&[0x1e]);
     for f in fields {
         any_value(event, docs, f, &mut |v| {
             if let Some(t) = v.as_text() {
@@ -374,34 +442,56 @@ impl Detector for RuleSet {
             matched.push(rule.id.clone());
             let mut count = 1;
             if let Some(t) = &rule.threshold {
-                let key = key_of(event, &mut ctx.docs, &t.group_by, i);
-                count = match &t.sum {
-                    Some(field) => {
-                        let amount = first_int(event, &mut ctx.docs, field);
-                        self.state.observe_sum(key, event.time, t.window, amount)
-                    }
-                    None => {
-                        let distinct = (!t.distinct.is_empty())
-                            .then(|| key_of(event, &mut ctx.docs, &t.distinct, usize::MAX));
-                        self.state.observe(key, event.time, t.window, distinct)
-                    }
+                let key = key_of(event, &mut ctx.docs, &t.group_by, &rule.id);
+                // What this observation adds: 1 (or a distinct value) for a count, the field's
+                // value for a sum.
+                let (amount, distinct) = match &t.sum {
+                    Some(field) => (first_int(event, &mut ctx.docs, field), None),
+                    None => (
+                        1,
+                        (!t.distinct.is_empty()).then(|| key_of(event, &mut ctx.docs, &t.distinct, "")),
+                    ),
                 };
+                count = match &t.sum {
+                    Some(_) => self.state.observe_sum(key, event.time, t.window, amount),
+                    None => self.state.observe(key, event.time, t.window, distinct),
+                };
+                if self.defer {
+                    let suppress = rule.suppress.as_ref().map(|s| {
+                        (
+                            key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed,
+                            s.duration,
+                        )
+                    });
+                    self.deferred.push(DeferredThreshold {
+                        key,
+                        time: event.time,
+                        window: t.window,
+                        threshold: t.count,
+                        distinct,
+                        amount,
+                        local_count: count,
+                        suppress,
+                        finding: rule.finding(event, count),
+                    });
+                    continue;
+                }
                 if count < t.count {
                     continue;
                 }
                 self.state.reset(key);
             }
             if let Some(s) = &rule.suppress {
-                let key = key_of(event, &mut ctx.docs, &s.key, i) ^ 0x5eed;
+                let key = key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed;
                 if self.state.suppressed(key, event.time, s.duration) {
                     continue;
                 }
             }
-            let mut f = Finding::from_event(&rule.id, &rule.title, rule.severity_for(event), event);
-            f.count = count;
-            f.attack = rule.attack.clone();
-            f.shadow = rule.mode == Mode::Shadow;
-            findings.push(f);
+            findings.push(rule.finding(event, count));
         }
+    }
+
+    fn take_deferred(&mut self, out: &mut Vec<DeferredThreshold>) {
+        out.append(&mut self.deferred);
     }
 }

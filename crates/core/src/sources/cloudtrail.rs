@@ -199,6 +199,7 @@ pub fn parse<'a>(record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Pars
         response: r.response,
         additional: r.additional,
         vpc_endpoint: r.vpc_endpoint,
+        raw: record.text.trim(),
     });
     let mut event = Event::new(time, Source::CloudTrail, record.origin.clone(), kind);
     event.actor = actor;

@@ -1,0 +1,211 @@
+//! Amazon S3: object addresses (`s3://bucket/key`), bounded reads, and the configuration bundle
+//! the functions load at start-up.
+//!
+//! Every read is bounded: the object's size is checked against a cap before its body is read,
+//! and the body is read into memory only up to that cap, so a mistaken or hostile object cannot
+//! exhaust a 256 MB function. Errors name the object (`s3://bucket/key`, with its version).
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_sdk_s3::Client;
+use laneguard_core::bundle::{Bundle, BundleLimits};
+
+/// An S3 object address: `s3://bucket/key`, optionally `?versionId=…` (versioned buckets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Uri {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key (may be empty for a prefix that names the whole bucket).
+    pub key: String,
+    /// A pinned object version.
+    pub version_id: Option<String>,
+}
+
+impl FromStr for S3Uri {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{s:?} is not an S3 URI (s3://bucket/key)"))?;
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+        if bucket.is_empty() {
+            return Err(format!("{s:?}: no bucket name"));
+        }
+        let version_id = match query {
+            None => None,
+            Some(q) => match q.strip_prefix("versionId=") {
+                Some(v) if !v.is_empty() && !v.contains('&') => Some(v.to_owned()),
+                _ => return Err(format!("{s:?}: the only query allowed is ?versionId=<id>")),
+            },
+        };
+        Ok(S3Uri {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id,
+        })
+    }
+}
+
+impl fmt::Display for S3Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)?;
+        if let Some(v) = &self.version_id {
+            write!(f, "?versionId={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What identifies the content of an object: its entity tag, and its version in a versioned
+/// bucket. Two reads with the same identity read the same bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectIdentity {
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `VersionId` (versioned buckets).
+    pub version_id: Option<String>,
+}
+
+/// An S3 call that failed (after the SDK's retries), naming the object.
+#[derive(Debug, thiserror::Error)]
+#[error("{uri}: {reason}")]
+pub struct S3Error {
+    /// The object.
+    pub uri: String,
+    /// What S3 (or the cap) said.
+    pub reason: String,
+}
+
+/// An S3 client for `sdk`. Path-style addressing when an endpoint is configured (moto, a
+/// local S3), virtual-hosted style against AWS.
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    let mut conf = aws_sdk_s3::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_some() {
+        conf = conf.force_path_style(true);
+    }
+    Client::from_conf(conf.build())
+}
+
+fn error(uri: &S3Uri, e: impl std::error::Error) -> S3Error {
+    S3Error {
+        uri: uri.to_string(),
+        reason: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The identity of the object now (a `HeadObject`).
+pub async fn head(client: &Client, uri: &S3Uri) -> Result<ObjectIdentity, S3Error> {
+    let out = client
+        .head_object()
+        .bucket(&uri.bucket)
+        .key(&uri.key)
+        .set_version_id(uri.version_id.clone())
+        .send()
+        .await
+        .map_err(|e| error(uri, e))?;
+    Ok(ObjectIdentity {
+        etag: out.e_tag().map(str::to_owned),
+        version_id: out.version_id().map(str::to_owned),
+    })
+}
+
+/// Read a whole object of at most `max_bytes` into memory.
+pub async fn get(client: &Client, uri: &S3Uri, max_bytes: u64) -> Result<(Vec<u8>, ObjectIdentity), S3Error> {
+    let out = client
+        .get_object()
+        .bucket(&uri.bucket)
+        .key(&uri.key)
+        .set_version_id(uri.version_id.clone())
+        .send()
+        .await
+        .map_err(|e| error(uri, e))?;
+    let len = out.content_length().unwrap_or(0).max(0) as u64;
+    if len > max_bytes {
+        return Err(S3Error {
+            uri: uri.to_string(),
+            reason: format!("{len} bytes, more than the cap of {max_bytes}"),
+        });
+    }
+    let identity = ObjectIdentity {
+        etag: out.e_tag().map(str::to_owned),
+        version_id: out.version_id().map(str::to_owned),
+    };
+    let mut body = out.body;
+    let mut bytes = Vec::with_capacity(len as usize);
+    while let Some(chunk) = body.try_next().await.map_err(|e| error(uri, e))? {
+        if (bytes.len() + chunk.len()) as u64 > max_bytes {
+            return Err(S3Error {
+                uri: uri.to_string(),
+                reason: format!("more than the cap of {max_bytes} bytes"),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, identity))
+}
+
+/// A configuration bundle loaded from S3, with the identity of the object it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedBundle {
+    /// The bundle.
+    pub bundle: Bundle,
+    /// The object read.
+    pub identity: ObjectIdentity,
+}
+
+/// Why a bundle could not be loaded from S3.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleLoadError {
+    /// The object could not be read.
+    #[error(transparent)]
+    S3(#[from] S3Error),
+    /// The object is not a valid bundle.
+    #[error(transparent)]
+    Bundle(#[from] laneguard_core::bundle::BundleError),
+}
+
+/// Read the bundle archive at `uri` (a `tar.gz` as `laneguard bundle` writes it). Errors name
+/// the object and, inside it, the entry.
+pub async fn load_bundle(
+    client: &Client,
+    uri: &S3Uri,
+    limits: &BundleLimits,
+) -> Result<LoadedBundle, BundleLoadError> {
+    let (bytes, identity) = get(client, uri, limits.max_bytes).await?;
+    let origin = match (&uri.version_id, &identity.version_id) {
+        (None, Some(v)) => format!("{uri}?versionId={v}"),
+        _ => uri.to_string(),
+    };
+    let bundle = Bundle::from_archive(&bytes, &origin, limits)?;
+    Ok(LoadedBundle { bundle, identity })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        let u: S3Uri = "s3://b/conf/laneguard.tar.gz?versionId=3HL4kqtJlcpXroDTDmJ"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (u.bucket.as_str(), u.key.as_str(), u.version_id.as_deref()),
+            ("b", "conf/laneguard.tar.gz", Some("3HL4kqtJlcpXroDTDmJ"))
+        );
+        assert_eq!(
+            u.to_string(),
+            "s3://b/conf/laneguard.tar.gz?versionId=3HL4kqtJlcpXroDTDmJ"
+        );
+        assert_eq!("s3://b".parse::<S3Uri>().unwrap().key, "");
+        for bad in ["b/k", "s3:///k", "s3://b/k?x=1", "s3://b/k?versionId="] {
+            assert!(bad.parse::<S3Uri>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,648 @@
+//! Deploying for real (issue 16), on moto: the configuration bundle in S3 (good, invalid,
+//! missing, KMS-encrypted, replaced while running), threshold windows shared by several
+//! containers in DynamoDB (one finding for a burst spread over three handlers; throttling
+//! degrades to local counting, never to silence; corrupt items ignored), and the EMF health
+//! lines checked against the EMF specification's required keys.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use laneguard_aws::{aws_sdk_dynamodb, aws_sdk_s3};
+use laneguard_core::bundle::{Bundle, BundleLimits};
+use laneguard_core::envelope::subscription::{LogEventIn, subscription_event};
+use laneguard_lambda::{FunctionConfig, FunctionKind, Handler};
+use serde_json::Value;
+
+use super::support::{Fault, FaultProxy, FaultRule, Moto, http};
+use super::{fast_retry, now_ms, runtime, sdk};
+
+/// A writer tests can read back (the EMF lines of a handler).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn function_config(kind: FunctionKind, vars: &[(&str, String)]) -> Result<FunctionConfig, String> {
+    FunctionConfig::from_vars(kind, |name| {
+        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// A KMS call in the JSON protocol (the tests do not compile the KMS SDK for one CreateKey).
+fn kms(moto: &Moto, action: &str, input: &Value) -> Value {
+    let (status, body) = http(
+        moto.addr,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", &format!("TrentService.{action}")),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        ],
+        input.to_string().as_bytes(),
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "KMS {action}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The example policy and the default pack as a bundle, with `edit` applied to the policy.
+fn bundle_bytes(edit: impl Fn(&str) -> String) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut rules: Vec<(String, String)> = std::fs::read_dir(root.join("rules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && !p.ends_with("policy.toml"))
+        .map(|p| {
+            (
+                format!("conf:rules/{}", p.file_name().unwrap().to_string_lossy()),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    rules.sort();
+    Bundle {
+        origin: "conf".into(),
+        policy: edit(&std::fs::read_to_string(root.join("rules/policy.toml")).unwrap()),
+        rules,
+        ignored: Vec::new(),
+    }
+    .pack()
+    .unwrap()
+}
+
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    kms_key: Option<&str>,
+) -> String {
+    let mut req = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body));
+    if let Some(k) = kms_key {
+        req = req
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(k);
+    }
+    req.send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn configuration_bundle_from_s3() {
+    let Some(moto) = Moto::start() else { return };
+    runtime().block_on(async {
+        let conf = sdk(&moto.url, &fast_retry(2)).await;
+        let s3 = laneguard_aws::s3::client(&conf);
+        s3.create_bucket().bucket("cfg").send().await.unwrap();
+        s3.put_bucket_versioning()
+            .bucket("cfg")
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let key_id = kms(&moto, "CreateKey", &serde_json::json!({}))["KeyMetadata"]["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let v1 = put(
+            &s3,
+            "cfg",
+            "laneguard.tar.gz",
+            bundle_bytes(str::to_owned),
+            Some(&key_id),
+        )
+        .await;
+        assert!(!v1.is_empty(), "a versioned bucket gives versions");
+
+        // Good (and KMS-encrypted): the handler runs the bundle and names its version.
+        let metrics = Captured::default();
+        let vars = [
+            ("LANEGUARD_CONFIG", "s3://cfg/laneguard.tar.gz".to_owned()),
+            ("LANEGUARD_CONFIG_TTL_SECONDS", "1".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let handler = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap()
+            .with_metrics(Some(Box::new(metrics.clone())));
+        assert_eq!(
+            handler.config_origin(),
+            format!("s3://cfg/laneguard.tar.gz?versionId={v1}")
+        );
+        let event = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples/envelopes/cwl-lambda-event-mariadb.json"),
+        )
+        .unwrap();
+        assert_eq!(handler.handle(event.as_bytes()).await.unwrap().findings, 2);
+
+        // A new version that does not validate: the running configuration stays, counted.
+        let bad =
+            bundle_bytes(|p| p.replacen("cidrs = [\"10.0.250.0/24\"]", "cidrs = [\"10.0.250.1/24\"]", 1));
+        put(&s3, "cfg", "laneguard.tar.gz", bad.clone(), None).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(handler.handle(event.as_bytes()).await.unwrap().findings, 2);
+        assert_eq!(
+            handler.config_origin(),
+            format!("s3://cfg/laneguard.tar.gz?versionId={v1}")
+        );
+        let errors: Vec<Value> = metrics
+            .lines()
+            .into_iter()
+            .filter(|l| l.get("ConfigErrors").is_some())
+            .collect();
+        assert_eq!(errors.len(), 1, "one ConfigErrors metric for the failed reload");
+        assert_eq!(errors[0]["ConfigErrors"], 1.0);
+
+        // A valid new version replaces the engine: the shop database is no longer the
+        // payments datastore, so its DROP TABLE is judged without that datastore's domain.
+        let v3 = put(
+            &s3,
+            "cfg",
+            "laneguard.tar.gz",
+            bundle_bytes(|p| p.replace("\"shop-db\", \"shop-pg\",", "")),
+            None,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        handler.handle(event.as_bytes()).await.unwrap();
+        assert_eq!(
+            handler.config_origin(),
+            format!("s3://cfg/laneguard.tar.gz?versionId={v3}")
+        );
+
+        // Invalid at start-up: the init fails with the file and line inside the bundle.
+        put(&s3, "cfg", "broken.tar.gz", bad, None).await;
+        let vars = [("LANEGUARD_CONFIG", "s3://cfg/broken.tar.gz".to_owned())];
+        let e = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("s3://cfg/broken.tar.gz") && e.contains(":policy.toml:") && e.contains("host bits"),
+            "{e}"
+        );
+        // Missing object, and not a bundle.
+        let vars = [("LANEGUARD_CONFIG", "s3://cfg/nothing-here.tar.gz".to_owned())];
+        let e = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s3://cfg/nothing-here.tar.gz"), "{e}");
+        put(&s3, "cfg", "notes.txt", b"just some text".to_vec(), None).await;
+        let vars = [("LANEGUARD_CONFIG", "s3://cfg/notes.txt".to_owned())];
+        let e = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s3://cfg/notes.txt") && e.contains("tar"), "{e}");
+        // Too large.
+        let huge = vec![b'x'; (BundleLimits::default().max_bytes + 1) as usize];
+        put(&s3, "cfg", "huge.tar", huge, None).await;
+        let vars = [("LANEGUARD_CONFIG", "s3://cfg/huge.tar".to_owned())];
+        let e = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cap"), "{e}");
+    });
+}
+
+/// Failed logins from one application host, `n` of them starting at `first`, timestamped now.
+fn failed_logins(first: usize, n: usize) -> String {
+    let t = jiff::Timestamp::now();
+    let stamp = t.strftime("%Y%m%d %H:%M:%S").to_string();
+    let lines: Vec<String> = (first..first + n)
+        .map(|i| {
+            format!(
+                "{stamp},payments-db,app,10.0.16.9,{},0,FAILED_CONNECT,,,1045",
+                7000 + i
+            )
+        })
+        .collect();
+    let events: Vec<LogEventIn<'_>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| LogEventIn {
+            timestamp_ms: now_ms() + i as i64,
+            message: m,
+        })
+        .collect();
+    subscription_event(
+        "111122223333",
+        "/aws/rds/instance/payments-db/audit",
+        &format!("payments-db.audit.log.{first}"),
+        "laneguard",
+        &events,
+    )
+    .unwrap()
+}
+
+async fn create_table(conf: &aws_config::SdkConfig, name: &str) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(conf);
+    ddb.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("k")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("k")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ddb
+}
+
+#[test]
+fn thresholds_shared_by_three_containers_fire_once() {
+    let Some(moto) = Moto::start() else { return };
+    runtime().block_on(async {
+        let conf = sdk(&moto.url, &fast_retry(2)).await;
+        let ddb = create_table(&conf, "laneguard-state").await;
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let config = function_config(FunctionKind::RdsAudit, &vars).unwrap();
+        let findings = Captured::default();
+        let mut handlers = Vec::new();
+        for _ in 0..3 {
+            handlers.push(
+                Handler::new(&config, &conf)
+                    .await
+                    .unwrap()
+                    .with_metrics(None)
+                    .with_stdout(Some(Box::new(findings.clone()))),
+            );
+        }
+        // sql.brute-force-source needs 10 failed logins from one source in 5 minutes: each
+        // container sees 4, 3 and 3 — none alone reaches it.
+        for (h, (first, n)) in handlers.iter().zip([(0, 4), (4, 3), (7, 3)]) {
+            let report = h.handle(failed_logins(first, n).as_bytes()).await.unwrap();
+            let t = report.thresholds.clone().unwrap();
+            assert_eq!((t.store_errors, t.decided_locally), (0, 0), "{t:?}");
+        }
+        let rules = |c: &Captured| -> Vec<String> {
+            let mut r: Vec<String> = c
+                .lines()
+                .iter()
+                .map(|f| f["rule_id"].as_str().unwrap().to_owned())
+                .collect();
+            r.sort();
+            r
+        };
+        let raised = rules(&findings);
+        assert_eq!(
+            raised.iter().filter(|r| *r == "sql.brute-force-source").count(),
+            1,
+            "one finding for the burst: {raised:?}"
+        );
+        let mut unique = raised.clone();
+        unique.dedup();
+        assert_eq!(unique, raised, "no threshold rule fired twice: {raised:?}");
+
+        // The items carry a format version and a TTL.
+        let items = ddb.scan().table_name("laneguard-state").send().await.unwrap();
+        let items = items.items();
+        assert!(!items.is_empty());
+        for item in items {
+            assert_eq!(
+                item.get("v").and_then(|v| v.as_s().ok()).map(String::as_str),
+                Some("1"),
+                "{item:?}"
+            );
+            let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+            assert!(ttl > now_ms() / 1000, "{item:?}");
+        }
+
+        // A corrupt burst marker is ignored and counted; the next burst still fires (the
+        // suppression of the rule is per container: use a fresh one).
+        for marker in items.iter().filter(|i| i["k"].as_s().unwrap().starts_with("f#")) {
+            ddb.put_item()
+                .table_name("laneguard-state")
+                .item("k", marker["k"].clone())
+                .item(
+                    "u",
+                    aws_sdk_dynamodb::types::AttributeValue::S("not a time".into()),
+                )
+                .item("v", aws_sdk_dynamodb::types::AttributeValue::S("1".into()))
+                .send()
+                .await
+                .unwrap();
+        }
+        let again = Captured::default();
+        let fresh = Handler::new(&config, &conf)
+            .await
+            .unwrap()
+            .with_metrics(None)
+            .with_stdout(Some(Box::new(again.clone())));
+        let report = fresh.handle(failed_logins(20, 10).as_bytes()).await.unwrap();
+        let t = report.thresholds.unwrap();
+        assert!(t.items_ignored >= 1, "{t:?}");
+        assert!(
+            rules(&again).contains(&"sql.brute-force-source".to_owned()),
+            "{:?}",
+            rules(&again)
+        );
+    });
+}
+
+#[test]
+fn a_throttled_state_store_degrades_to_local_counting() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![FaultRule {
+            operation: "UpdateItem",
+            faults: vec![Fault::Throttle],
+            always: Arc::new(true.into()),
+            from_call: 0,
+        }],
+    );
+    runtime().block_on(async {
+        let direct = sdk(&moto.url, &fast_retry(2)).await;
+        create_table(&direct, "laneguard-state").await;
+        let throttled = sdk(&proxy.url, &fast_retry(2)).await;
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let metrics = Captured::default();
+        let findings = Captured::default();
+        let handler = Handler::new(
+            &function_config(FunctionKind::RdsAudit, &vars).unwrap(),
+            &throttled,
+        )
+        .await
+        .unwrap()
+        .with_metrics(Some(Box::new(metrics.clone())))
+        .with_stdout(Some(Box::new(findings.clone())));
+        // The whole burst in one batch: decided on this container's count, not lost.
+        let report = handler.handle(failed_logins(0, 10).as_bytes()).await.unwrap();
+        let t = report.thresholds.clone().unwrap();
+        assert!(
+            t.store_errors >= 1 && t.decided_locally == t.store_errors,
+            "{t:?}"
+        );
+        assert!(
+            findings
+                .lines()
+                .iter()
+                .any(|f| f["rule_id"] == "sql.brute-force-source"),
+            "{report:?}"
+        );
+        let (calls, faulted) = proxy.count("UpdateItem");
+        assert!(
+            calls >= 2 && faulted == calls,
+            "retried, all throttled: {calls} {faulted}"
+        );
+        let lines = metrics.lines();
+        let totals = lines.iter().find(|l| l.get("Records").is_some()).unwrap();
+        assert_eq!(totals["StateStoreErrors"], t.store_errors as f64);
+        assert_eq!(totals["ThresholdsDecidedLocally"], t.decided_locally as f64);
+    });
+}
+
+/// Every EMF line has the keys the Embedded Metric Format specification requires: `_aws` with a
+/// numeric `Timestamp` and `CloudWatchMetrics` (each directive with `Namespace`, `Dimensions` —
+/// arrays of dimension names, each a root member with a string value — and `Metrics` — names
+/// that are root members with numeric values).
+fn assert_emf(line: &Value) {
+    let aws = &line["_aws"];
+    assert!(aws["Timestamp"].as_i64().is_some_and(|t| t > 0), "{line}");
+    let directives = aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics");
+    assert!(!directives.is_empty(), "{line}");
+    for d in directives {
+        assert!(d["Namespace"].as_str().is_some_and(|n| !n.is_empty()), "{line}");
+        for set in d["Dimensions"].as_array().expect("Dimensions") {
+            let set = set.as_array().expect("a dimension set is an array");
+            assert!(!set.is_empty() && set.len() <= 30, "{line}");
+            for dim in set {
+                let name = dim.as_str().expect("dimension names are strings");
+                assert!(
+                    line[name].is_string(),
+                    "dimension {name} missing at the root: {line}"
+                );
+            }
+        }
+        let metrics = d["Metrics"].as_array().expect("Metrics");
+        assert!(!metrics.is_empty() && metrics.len() <= 100, "{line}");
+        for m in metrics {
+            let name = m["Name"].as_str().expect("metric Name");
+            assert!(
+                line[name].is_number(),
+                "metric {name} missing at the root: {line}"
+            );
+            if let Some(unit) = m.get("Unit") {
+                assert!(["Count", "Seconds"].contains(&unit.as_str().unwrap()), "{line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn health_metrics_are_emf() {
+    let Some(moto) = Moto::start() else { return };
+    runtime().block_on(async {
+        let conf = sdk(&moto.url, &fast_retry(2)).await;
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "laneguard-rds".to_owned()),
+        ];
+        let metrics = Captured::default();
+        let handler = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap()
+            .with_metrics(Some(Box::new(metrics.clone())));
+        // Two good records and one that is not a database log at all.
+        let batch = {
+            let stamp = jiff::Timestamp::now().strftime("%Y%m%d %H:%M:%S").to_string();
+            let good = format!("{stamp},payments-db,app,10.0.16.9,7001,0,FAILED_CONNECT,,,1045");
+            let drop = format!("{stamp},payments-db,app,10.0.16.9,7002,5,QUERY,shop,'DROP TABLE users',0");
+            let events = [
+                LogEventIn {
+                    timestamp_ms: now_ms(),
+                    message: &good,
+                },
+                LogEventIn {
+                    timestamp_ms: now_ms(),
+                    message: &drop,
+                },
+                LogEventIn {
+                    timestamp_ms: now_ms(),
+                    message: "20261128 garbage,",
+                },
+            ];
+            subscription_event("1", "/aws/rds/instance/payments-db/audit", "s", "f", &events).unwrap()
+        };
+        let report = handler.handle(batch.as_bytes()).await.unwrap();
+        assert_eq!((report.records, report.diagnostics), (3, 1), "{report:?}");
+        let lines = metrics.lines();
+        for l in &lines {
+            assert_emf(l);
+            assert_eq!(l["Function"], "laneguard-rds");
+        }
+        let totals = lines.iter().find(|l| l.get("Records").is_some()).unwrap();
+        assert_eq!(totals["Records"], 3.0);
+        assert_eq!(totals["Events"], 2.0);
+        assert_eq!(totals["Diagnostics"], 1.0);
+        assert_eq!(totals["Findings"], report.findings as f64);
+        assert!(totals["LagSeconds"].as_f64().unwrap() < 60.0);
+        let by = |dim: &str, value: &str| {
+            lines
+                .iter()
+                .any(|l| l.get(dim).and_then(Value::as_str) == Some(value))
+        };
+        assert!(by("LogGroup", "/aws/rds/instance/payments-db/audit"));
+        assert!(by("Source", "mysql-audit"));
+        assert!(by("RuleId", "sql.destructive-ddl"));
+        assert!(by("Severity", "critical"));
+        assert!(lines.iter().any(|l| l.get("DiagnosticKind").is_some()));
+    });
+}
+
+#[test]
+fn redrive_delivers_parked_batches_once() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![FaultRule {
+            operation: "PublishBatch",
+            faults: vec![Fault::Internal],
+            always: Arc::new(true.into()),
+            from_call: 0,
+        }],
+    );
+    let rt = runtime();
+    let (d, failure_queue) = rt.block_on(async {
+        let d = super::destinations(&moto, "laneguard-alerts", "/laneguard/siem").await;
+        let (failure_queue, _) = super::support::create_queue(&moto, "laneguard-failed-batches");
+        // A real failure: SNS keeps failing, the invocation fails after its retries.
+        let conf = super::config(FunctionKind::RdsAudit, &d, &[("LANEGUARD_STDOUT_FINDINGS", "false")]);
+        let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(2)).await)
+            .await
+            .unwrap()
+            .with_metrics(None);
+        let event = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/envelopes/cwl-lambda-event-mariadb.json"),
+        )
+        .unwrap();
+        let err = handler.handle(event.as_bytes()).await.unwrap_err();
+        // What Lambda's on-failure destination writes for it (after its two retries).
+        let record = serde_json::json!({
+            "version": "1.0",
+            "timestamp": "2026-11-28T00:26:01.512Z",
+            "requestContext": {
+                "requestId": "e4b46cbf-b738-4f2c-9b9f-1c7b4e4e5f0a",
+                "functionArn": "arn:aws:lambda:us-east-1:111122223333:function:laneguard-RdsAuditFunction:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3
+            },
+            "requestPayload": serde_json::from_str::<Value>(&event).unwrap(),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorType": "laneguard_lambda::handler::HandlerError", "errorMessage": err.to_string()}
+        });
+        for body in [record.to_string(), "not an on-failure record".to_owned()] {
+            super::support::sqs(
+                &moto,
+                "SendMessage",
+                &serde_json::json!({"QueueUrl": failure_queue, "MessageBody": body}),
+            );
+        }
+        (d, failure_queue)
+    });
+    assert!(
+        super::support::drain_queue(&moto, &d.queue_url).is_empty(),
+        "nothing reached SNS"
+    );
+    let redrive = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+            .args([
+                "redrive",
+                "--queue",
+                &failure_queue,
+                "--sns",
+                &d.topic_arn,
+                "--siem",
+                &d.log_group,
+            ])
+            .args(extra)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let out = redrive(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("2 messages (1 not on-failure records, left)")
+            && stderr.contains("2 published")
+            && stderr.contains("1 deleted"),
+        "{stderr}"
+    );
+    let alerts = super::support::drain_queue(&moto, &d.queue_url);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    // The parked batch is gone; the foreign message stays (made visible again for the check).
+    super::support::sqs(&moto, "PurgeQueue", &serde_json::json!({"QueueUrl": d.queue_url}));
+    let again = redrive(&["--dry-run"]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("0 findings") || stderr.contains("0 messages"),
+        "{stderr}"
+    );
+}
