@@ -646,3 +646,53 @@ fn redrive_delivers_parked_batches_once() {
         "{stderr}"
     );
 }
+
+/// The CLI reads credentials from a `credential_process` profile (people run it with SSO or a
+/// credential helper; the functions use their role): the process runs, its keys sign the calls.
+#[test]
+fn cli_uses_credential_process_profiles() {
+    let Some(moto) = Moto::start() else { return };
+    let dir = std::env::temp_dir().join(format!("lg-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("credential-process-ran");
+    let helper = dir.join("creds.sh");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\ntouch '{}'\necho '{{\"Version\": 1, \"AccessKeyId\": \"AKIDPROCESS\", \"SecretAccessKey\": \"process-secret\"}}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile laneguard-test]\nregion = us-east-1\ncredential_process = {}\n",
+            helper.display()
+        ),
+    )
+    .unwrap();
+    runtime().block_on(async {
+        let conf = sdk(&moto.url, &fast_retry(2)).await;
+        let logs = laneguard_aws::aws_sdk_cloudwatchlogs::Client::new(&conf);
+        logs.create_log_group().log_group_name("/x").send().await.unwrap();
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+        .args(["replay", "--log-group", "/x", "--start", "now-1h", "-q"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_REGION")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
+        .env("AWS_PROFILE", "laneguard-test")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(marker.exists(), "the credential process ran");
+    let _ = std::fs::remove_dir_all(&dir);
+}
