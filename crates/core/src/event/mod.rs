@@ -597,6 +597,29 @@ impl ZoneRole {
     }
 }
 
+/// What an application statement is expected to be (docs/POLICY.md, `[[applications]]`): the
+/// policy found it to be ordinary traffic of the application in the actor's zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expected {
+    /// Driver or ORM chatter: version and setting probes at connect (built in, or the
+    /// application's `expected` statements).
+    Chatter,
+    /// Introspection of the application's own schema (its tables, columns, indexes), scoped to
+    /// the session's database or the application's `databases`.
+    Introspection,
+}
+
+impl Expected {
+    /// The name rules match (`application.expected`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expected::Chatter => "chatter",
+            Expected::Introspection => "introspection",
+        }
+    }
+}
+
 /// What the policy says about an event (DESIGN.md §3, "after enrichment"). Shared strings are
 /// `Arc<str>` owned by the loaded policy, so enriching an event allocates nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -623,6 +646,12 @@ pub struct Enrichment {
     /// Highest classification among the objects touched (or of the datastore).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// The policy's `[[applications]]` entry the actor belongs to (zone and user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<Arc<str>>,
+    /// The statement is ordinary traffic of the application in the actor's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
     /// What the policy resolved, as indexes into the policy that enriched the event: the policy
     /// checks read it instead of resolving the event a second time. Not serialized.
     #[serde(skip)]
@@ -640,6 +669,8 @@ impl Enrichment {
             && self.datastore.is_none()
             && self.domain.is_none()
             && self.classification.is_none()
+            && self.application.is_none()
+            && self.expected.is_none()
     }
 }
 
