@@ -42,14 +42,23 @@ enum Command {
     Sigma(cli::sigma::SigmaArgs),
 }
 
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LANEGUARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // `LANEGUARD_LOG`: `level` or `target=level,…` (tracing's `Targets`, no regex directives:
+    // `EnvFilter` would turn on regex-automata's DFA builder for every regex the rules compile).
+    let filter = std::env::var("LANEGUARD_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        .finish()
+        .with(filter)
         .init();
     let cli = Cli::parse();
     let result = match &cli.command {

@@ -12,6 +12,9 @@ pub mod metrics;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub use env::{ConfigError, FunctionConfig, FunctionKind};
 pub use handler::{Handler, HandlerError, InvocationReport};
@@ -23,15 +26,20 @@ pub type Error = lambda_runtime::Error;
 /// configuration and SDK clients and the compiled engine once per container — any error there
 /// fails the init with its coordinates — then serve invocations until the runtime stops.
 pub fn run(kind: FunctionKind) -> Result<(), Error> {
+    // `LANEGUARD_LOG`: `level` or `target=level,…` (tracing's `Targets`, no regex directives:
+    // `EnvFilter` would turn on regex-automata's DFA builder for every regex the rules compile,
+    // tripling the init time).
+    let filter = std::env::var("LANEGUARD_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LANEGUARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .with_current_span(false)
         .with_target(false)
         .without_time()
+        .finish()
+        .with(filter)
         .init();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -50,8 +50,10 @@ pub enum Test {
     In(Vec<Scalar>),
     /// Every listed value is among the field's values.
     AllOf(Vec<Scalar>),
-    /// Matches one of the globs (compiled into one regex).
-    Glob(Regex),
+    /// Matches one of the globs (compiled into one regex). When no glob has a wildcard and all
+    /// are ASCII, their lower-cased texts too: the test is then an ASCII case-insensitive
+    /// equality, which the rule index can look up ([`super::index`]).
+    Glob(Regex, Option<Box<[String]>>),
     /// An IP address or network inside one of the networks.
     Cidr(Vec<IpNet>),
     /// A network (or address) whose prefix length is at most this (`/0` = everything).
@@ -128,8 +130,8 @@ pub struct Shared {
     pub keywords: Vec<String>,
     /// Fields with `contains`/`regex` tests, by slot.
     pub fields: Vec<Field>,
-    /// Regexes per field slot.
-    pub regexes: Vec<Vec<String>>,
+    /// Regexes per field slot, with their patterns (compiled once, here).
+    pub regexes: Vec<Vec<(String, Regex)>>,
 }
 
 impl Shared {
@@ -153,6 +155,15 @@ fn glob_regex(globs: &[String]) -> Result<Regex, String> {
     crate::glob::compile_globs(globs)
         .map_err(|e| format!("bad glob: {e}"))?
         .ok_or_else(|| "`glob` needs at least one pattern".to_owned())
+}
+
+/// The lower-cased globs when every one is a plain ASCII text (no `*` or `?`): for those the
+/// glob's case-insensitive whole-value match is an ASCII case-insensitive equality.
+fn glob_literals(globs: &[String]) -> Option<Box<[String]>> {
+    globs
+        .iter()
+        .all(|g| g.is_ascii() && !g.contains(['*', '?']))
+        .then(|| globs.iter().map(|g| g.to_ascii_lowercase()).collect())
 }
 
 fn strings(v: &toml::Value, what: &str) -> Result<Vec<String>, String> {
@@ -343,7 +354,10 @@ fn compile_spec(
         tests.push(match op.as_str() {
             "eq" | "in" => Test::In(scalars(v)?),
             "all" => Test::AllOf(scalars(v)?),
-            "glob" => Test::Glob(glob_regex(&strings(v, "glob")?)?),
+            "glob" => {
+                let globs = strings(v, "glob")?;
+                Test::Glob(glob_regex(&globs)?, glob_literals(&globs))
+            }
             "cidr" => Test::Cidr(
                 strings(v, "cidr")?
                     .iter()
@@ -378,15 +392,15 @@ fn compile_spec(
                 let pats = strings(v, "regex")?;
                 let mut ids = Vec::new();
                 for p in pats {
-                    RegexBuilder::new(&p)
-                        .size_limit(REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|e| format!("bad regex {p:?}: {e}"))?;
                     let list = &mut shared.regexes[slot];
-                    ids.push(match list.iter().position(|x| *x == p) {
+                    ids.push(match list.iter().position(|(x, _)| *x == p) {
                         Some(i) => i,
                         None => {
-                            list.push(p);
+                            let re = RegexBuilder::new(&p)
+                                .size_limit(REGEX_SIZE_LIMIT)
+                                .build()
+                                .map_err(|e| format!("bad regex {p:?}: {e}"))?;
+                            list.push((p, re));
                             list.len() - 1
                         }
                     });

@@ -9,9 +9,9 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
-use super::condition::{Cmp, Condition, FieldCmp, REGEX_SIZE_LIMIT, Scalar, Shared, Test};
+use super::condition::{Cmp, Condition, FieldCmp, Scalar, Shared, Test};
 use super::field::{Docs, Field, Val, any_value, any_value_at, describe, fixed_index};
 use crate::event::{Classification, Event};
 
@@ -31,8 +31,8 @@ pub struct EvalCtx<'r, 'e, 'a> {
     scanners: &'r Scanners,
 }
 
-/// The compiled scanners of a rule set: one keyword automaton, one regex set per field.
-#[derive(Debug)]
+/// The compiled scanners of a rule set: one keyword automaton, the regexes of each field.
+#[derive(Clone, Debug)]
 pub struct Scanners {
     pub(crate) keywords: Option<aho_corasick::AhoCorasick>,
     pub(crate) keyword_count: usize,
@@ -59,37 +59,13 @@ impl Scanners {
                     .map_err(|e| format!("keyword automaton: {e}"))?,
             )
         };
-        // The per-field sets are no longer used for matching, but still built: a field whose
-        // regexes together exceed the set size limit is still a rule-set error, as before.
-        shared
-            .regexes
-            .iter()
-            .map(|pats| {
-                if pats.is_empty() {
-                    Ok(())
-                } else {
-                    regex::RegexSetBuilder::new(pats)
-                        .size_limit(REGEX_SIZE_LIMIT * 4)
-                        .build()
-                        .map(|_| ())
-                        .map_err(|e| format!("regex set: {e}"))
-                }
-            })
-            .collect::<Result<Vec<()>, String>>()?;
+        // Each regex was compiled (with its size limit) when its rule compiled; a field's
+        // regexes run one by one, never as a set (see `regexes` above).
         let regexes = shared
             .regexes
             .iter()
-            .map(|pats| {
-                pats.iter()
-                    .map(|p| {
-                        RegexBuilder::new(p)
-                            .size_limit(REGEX_SIZE_LIMIT)
-                            .build()
-                            .map_err(|e| format!("bad regex {p:?}: {e}"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|list| list.iter().map(|(_, re)| re.clone()).collect())
+            .collect();
         let fixed = shared
             .fields
             .iter()
@@ -259,7 +235,7 @@ fn test_holds(
         Test::In(set) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             set.iter().any(|s| scalar_eq(s, v))
         }),
-        Test::Glob(re) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
+        Test::Glob(re, _) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
             v.as_text().is_some_and(|t| re.is_match(&t))
         }),
         Test::StartsWith(p) => any_value_at(event, &mut ctx.docs, field, fixed, &mut |v| {
@@ -304,7 +280,7 @@ impl Condition {
                     .map(|t| match t {
                         Test::Contains(_) | Test::Regex(_) => 50,
                         Test::Field(..) => 20,
-                        Test::Glob(_) | Test::Cidr(_) | Test::PrefixLte(_) => 5,
+                        Test::Glob(..) | Test::Cidr(_) | Test::PrefixLte(_) => 5,
                         _ => 1,
                     })
                     .sum::<u32>()
