@@ -22,6 +22,7 @@ pub mod condition;
 pub mod eval;
 pub mod field;
 pub mod file;
+pub(crate) mod index;
 pub mod set;
 pub mod state;
 

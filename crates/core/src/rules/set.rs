@@ -11,9 +11,10 @@ use super::condition::Shared;
 use super::eval::{EvalCtx, Scanners};
 use super::field::{self, Field, Val, any_value};
 use super::file::KINDS;
+use super::index::Bucket;
 use super::state::{InMemoryState, StateStore};
 use super::{Mode, OnFailure, Rule, RuleError, failed};
-use crate::detector::{DeferredThreshold, Detector};
+use crate::detector::{Decision, DeferredThreshold, Detector, ThresholdStep};
 use crate::event::{Event, Kind, Source};
 use crate::finding::Finding;
 use crate::sigma::settings::SigmaSettings;
@@ -29,12 +30,29 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     scanners: Scanners,
     by_source: Index,
+    /// Reused buffers of the index look-up (no allocation per event).
+    scratch: Vec<u32>,
+    fold: String,
     state: Box<dyn StateStore + Send>,
     /// Statement verdicts that depend only on the statement's analysis (see [`sql_field`]).
     gates: SqlGates,
-    /// Threshold observations are left for a shared store ([`RuleSet::defer_thresholds`]).
-    defer: bool,
+    /// Who decides thresholds and suppression.
+    mode: StateMode,
     deferred: Vec<DeferredThreshold>,
+    decisions: Vec<Decision>,
+}
+
+/// Who decides the stateful part of a match (thresholds, suppression).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StateMode {
+    /// This rule set, with its own state store.
+    Local,
+    /// Thresholds: a store shared by several containers ([`RuleSet::defer_thresholds`]);
+    /// suppression of other rules stays local.
+    Shared,
+    /// Everything stateful: an ordered merge of several workers' results
+    /// ([`RuleSet::order_decisions`]).
+    Ordered,
 }
 
 /// Most audit traffic repeats a few hundred statement shapes, and most rule conditions start
@@ -117,13 +135,14 @@ impl fmt::Debug for RuleSet {
     }
 }
 
-/// Rules to evaluate per (source, event kind): the source and kind prefilters, applied once
-/// when the set is built instead of per event.
-type Index = [[Vec<usize>; KINDS.len()]; 4];
+/// Rules to evaluate per (source, event kind), each bucket filed by its equality keys
+/// ([`super::index`]): the source and kind prefilters are applied once when the set is built, and
+/// an event meets only the rules its key values can match.
+type Index = [[Bucket; KINDS.len()]; 4];
 
-/// Rules to evaluate per source and kind (the prefilters); `off` rules are never evaluated.
+/// Rules per source and kind, filed by key; `off` rules are never evaluated.
 fn index_by_source(rules: &[Rule]) -> Index {
-    let mut by_source: Index = Default::default();
+    let mut members: [[Vec<usize>; KINDS.len()]; 4] = Default::default();
     for (i, r) in rules.iter().enumerate() {
         if r.mode == Mode::Off {
             continue;
@@ -132,13 +151,13 @@ fn index_by_source(rules: &[Rule]) -> Index {
             if r.sources.is_empty() || r.sources.contains(&s) {
                 for (k, kind) in KINDS.iter().enumerate() {
                     if r.kinds.is_empty() || r.kinds.iter().any(|x| x == kind) {
-                        by_source[source_index(s)][k].push(i);
+                        members[source_index(s)][k].push(i);
                     }
                 }
             }
         }
     }
-    by_source
+    members.map(|kinds| kinds.map(|m| Bucket::build(m, rules)))
 }
 
 /// Position of the event's kind in [`KINDS`] (the names `Kind::name` returns).
@@ -238,12 +257,15 @@ impl RuleSet {
         (
             RuleSet {
                 by_source: index_by_source(&rules),
+                scratch: Vec::new(),
+                fold: String::new(),
                 rules,
                 scanners,
                 state: Box::new(InMemoryState::default()),
                 gates: SqlGates::default(),
-                defer: false,
+                mode: StateMode::Local,
                 deferred: Vec::new(),
+                decisions: Vec::new(),
             },
             errors,
         )
@@ -335,6 +357,23 @@ impl RuleSet {
         }
     }
 
+    /// The same compiled rules with fresh detection state and caches: one more engine for
+    /// another thread, without compiling the rules again.
+    pub fn fork(&self) -> RuleSet {
+        RuleSet {
+            rules: self.rules.clone(),
+            scanners: self.scanners.clone(),
+            by_source: self.by_source.clone(),
+            scratch: Vec::new(),
+            fold: String::new(),
+            state: Box::new(InMemoryState::default()),
+            gates: SqlGates::default(),
+            mode: self.mode,
+            deferred: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
+
     /// Replace the detection state store.
     pub fn set_state(&mut self, state: Box<dyn StateStore + Send>) {
         self.state = state;
@@ -345,7 +384,16 @@ impl RuleSet {
     /// [`Detector::take_deferred`]) instead of a finding decided here. Suppression of threshold
     /// rules moves with it; other rules are unaffected.
     pub fn defer_thresholds(&mut self) {
-        self.defer = true;
+        self.mode = StateMode::Shared;
+    }
+
+    /// Leave every stateful decision — threshold windows and suppression — to whoever merges
+    /// this rule set's results in stream order: each match of a threshold or suppressed rule
+    /// becomes a finding (count 1) with a [`Decision`] (taken with [`Detector::take_decisions`])
+    /// that says whether it stands. With one merger applying the decisions of several workers in
+    /// order to one [`StateStore`], the findings are those of a single thread.
+    pub fn order_decisions(&mut self) {
+        self.mode = StateMode::Ordered;
     }
 
     /// The rules.
@@ -398,7 +446,8 @@ impl Detector for RuleSet {
             Some(event.kind.name())
         );
         let source = source_index(event.source);
-        let candidates = &self.by_source[source][kind_index(&event.kind)];
+        let bucket = &self.by_source[source][kind_index(&event.kind)];
+        let candidates = &bucket.rules;
         let gate: Option<&[u8]> = match (&event.kind, &event.sql) {
             (Kind::Statement(_), Some(sql)) => {
                 let key = (Arc::as_ptr(&sql.analysis).addr(), sql.flags.0, source);
@@ -420,7 +469,9 @@ impl Detector for RuleSet {
             }
             _ => None,
         };
-        for (n, &i) in candidates.iter().enumerate() {
+        for &n in bucket.candidates(event, &mut self.scratch, &mut self.fold) {
+            let n = n as usize;
+            let i = candidates[n];
             let rule = &self.rules[i];
             // Source and kind were applied by the index (`applies` holds for every candidate).
             if rule.on_failure == OnFailure::Ignore && failed(event) {
@@ -440,58 +491,88 @@ impl Detector for RuleSet {
                 continue;
             }
             matched.push(rule.id.clone());
-            let mut count = 1;
-            if let Some(t) = &rule.threshold {
+            let step = rule.threshold.as_ref().map(|t| {
                 let key = key_of(event, &mut ctx.docs, &t.group_by, &rule.id);
                 // What this observation adds: 1 (or a distinct value) for a count, the field's
                 // value for a sum.
-                let (amount, distinct) = match &t.sum {
-                    Some(field) => (first_int(event, &mut ctx.docs, field), None),
+                let (sum, distinct) = match &t.sum {
+                    Some(field) => (Some(first_int(event, &mut ctx.docs, field)), None),
                     None => (
-                        1,
+                        None,
                         (!t.distinct.is_empty()).then(|| key_of(event, &mut ctx.docs, &t.distinct, "")),
                     ),
                 };
-                count = match &t.sum {
-                    Some(_) => self.state.observe_sum(key, event.time, t.window, amount),
-                    None => self.state.observe(key, event.time, t.window, distinct),
-                };
-                if self.defer {
-                    let suppress = rule.suppress.as_ref().map(|s| {
-                        (
-                            key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed,
-                            s.duration,
-                        )
-                    });
+                ThresholdStep {
+                    key,
+                    window: t.window,
+                    needed: t.count,
+                    sum,
+                    distinct,
+                }
+            });
+            let suppress_key = |ctx: &mut EvalCtx<'_, '_, '_>| {
+                rule.suppress.as_ref().map(|s| {
+                    (
+                        key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed,
+                        s.duration,
+                    )
+                })
+            };
+            match self.mode {
+                StateMode::Ordered => {
+                    if step.is_some() || rule.suppress.is_some() {
+                        self.decisions.push(Decision {
+                            finding: findings.len(),
+                            time: event.time,
+                            threshold: step,
+                            suppress: suppress_key(&mut ctx),
+                        });
+                    }
+                    findings.push(rule.finding(event, 1));
+                }
+                StateMode::Shared if step.is_some() => {
+                    let Some(step) = step else { continue };
+                    let count = step.count(&mut *self.state, event.time);
                     self.deferred.push(DeferredThreshold {
-                        key,
+                        key: step.key,
                         time: event.time,
-                        window: t.window,
-                        threshold: t.count,
-                        distinct,
-                        amount,
+                        window: step.window,
+                        threshold: step.needed,
+                        distinct: step.distinct,
+                        amount: step.sum.unwrap_or(1),
                         local_count: count,
-                        suppress,
+                        suppress: suppress_key(&mut ctx),
                         finding: rule.finding(event, count),
                     });
-                    continue;
                 }
-                if count < t.count {
-                    continue;
+                StateMode::Local | StateMode::Shared => {
+                    let count = match &step {
+                        Some(step) => match step.observe(&mut *self.state, event.time) {
+                            Some(count) => count,
+                            None => continue,
+                        },
+                        None => 1,
+                    };
+                    if let Some((key, duration)) = suppress_key(&mut ctx)
+                        && self.state.suppressed(key, event.time, duration)
+                    {
+                        continue;
+                    }
+                    findings.push(rule.finding(event, count));
                 }
-                self.state.reset(key);
             }
-            if let Some(s) = &rule.suppress {
-                let key = key_of(event, &mut ctx.docs, &s.key, &rule.id) ^ 0x5eed;
-                if self.state.suppressed(key, event.time, s.duration) {
-                    continue;
-                }
-            }
-            findings.push(rule.finding(event, count));
         }
     }
 
     fn take_deferred(&mut self, out: &mut Vec<DeferredThreshold>) {
         out.append(&mut self.deferred);
+    }
+
+    fn take_decisions(&mut self, out: &mut Vec<Decision>) {
+        out.append(&mut self.decisions);
+    }
+
+    fn order_decisions(&mut self) {
+        RuleSet::order_decisions(self);
     }
 }
