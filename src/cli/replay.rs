@@ -13,12 +13,16 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use laneguard_core::diagnostic::Diagnostics;
 use laneguard_core::envelope::Limits;
+use laneguard_core::envelope::RecordSink;
 use laneguard_core::event::{Event, EventJson, Source};
 use laneguard_core::finding::Finding;
 use laneguard_core::input::{self, Input, InputOptions};
 use laneguard_core::output::{FindingFormat, FindingWriter};
+use laneguard_core::parallel::{MergedOutput, Parallel, Render};
 use laneguard_core::pipeline::{Output, Pipeline, Stats};
+use laneguard_core::rules::state::InMemoryState;
 use laneguard_core::sources::{FlowFormat, LinePrefix, ParseOptions};
 
 /// Source names accepted by `--source`.
@@ -160,6 +164,15 @@ pub struct ReplayArgs {
     /// Print at most this many diagnostics in full (all are counted).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_diagnostics: usize,
+    /// Detection threads (default: every core). One thread reads and decompresses; the workers
+    /// parse and detect batches of records; findings, events and counts come out in the same
+    /// order, and the same, as with `--threads 1` (thresholds and suppression are decided in
+    /// stream order). With more than one thread, output appears a batch (2,048 records) at a time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Records per batch with more than one thread (tests cut streams into tiny batches).
+    #[arg(long, value_name = "N", hide = true, default_value_t = laneguard_core::parallel::BATCH_RECORDS)]
+    pub batch_records: usize,
 }
 
 /// The `--log-group` query of the arguments, or a usage error.
@@ -206,7 +219,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 struct ReplayOutput<W: Write> {
     events: bool,
-    raw: bool,
+    lines: EventLines,
+    /// Reused buffer of one event line (`--events`, single-threaded).
+    line: Vec<u8>,
     /// Findings kept for `--sns`.
     keep: Option<Vec<Finding>>,
     sink: FindingWriter<BufWriter<W>>,
@@ -234,24 +249,37 @@ impl<W: Write> ReplayOutput<W> {
     }
 }
 
-impl<W: Write> Output for ReplayOutput<W> {
-    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
-        if self.events {
-            let matched: Vec<&str> = matched.iter().map(String::as_str).collect();
-            let json = EventJson {
-                event,
-                raw: self.raw,
-                matched: &matched,
-            };
-            self.write(|out| {
-                serde_json::to_writer(&mut *out, &json)?;
-                out.write_all(b"\n")
-            });
-        }
-        self.tick();
-    }
+/// How `--events` prints an event: one JSON line (raw text only with `--show-literals`).
+#[derive(Clone, Copy, Debug)]
+struct EventLines {
+    events: bool,
+    raw: bool,
+}
 
-    fn findings(&mut self, findings: &[Finding]) {
+impl Render for EventLines {
+    fn render(&self, event: &Event<'_>, matched: &[String], out: &mut Vec<u8>) {
+        if !self.events {
+            return;
+        }
+        let matched: Vec<&str> = matched.iter().map(String::as_str).collect();
+        let json = EventJson {
+            event,
+            raw: self.raw,
+            matched: &matched,
+        };
+        let start = out.len();
+        // Serializing an event into memory cannot fail (string keys only); if it ever did,
+        // the partial line is dropped rather than printed.
+        if serde_json::to_writer(&mut *out, &json).is_ok() {
+            out.push(b'\n');
+        } else {
+            out.truncate(start);
+        }
+    }
+}
+
+impl<W: Write> ReplayOutput<W> {
+    fn write_findings(&mut self, findings: &[Finding]) {
         if let Some(keep) = &mut self.keep {
             keep.extend_from_slice(findings);
         }
@@ -263,6 +291,36 @@ impl<W: Write> Output for ReplayOutput<W> {
         {
             self.error = Some(e);
         }
+    }
+}
+
+impl<W: Write> MergedOutput for ReplayOutput<W> {
+    fn event(&mut self, rendered: &[u8]) {
+        if !rendered.is_empty() {
+            self.write(|out| out.write_all(rendered));
+        }
+        self.tick();
+    }
+
+    fn findings(&mut self, findings: &[Finding]) {
+        self.write_findings(findings);
+    }
+}
+
+impl<W: Write> Output for ReplayOutput<W> {
+    fn event(&mut self, event: &Event<'_>, matched: &[String]) {
+        if self.events {
+            let mut line = std::mem::take(&mut self.line);
+            line.clear();
+            self.lines.render(event, matched, &mut line);
+            self.write(|out| out.write_all(&line));
+            self.line = line;
+        }
+        self.tick();
+    }
+
+    fn findings(&mut self, findings: &[Finding]) {
+        self.write_findings(findings);
     }
 }
 
@@ -299,7 +357,6 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     for e in &config.rejected {
         eprintln!("laneguard: rule not loaded: {e}");
     }
-    let mut engine = config.engine();
     #[cfg(not(feature = "aws"))]
     if args.log_group.is_some() || args.sns.is_some() {
         return Ok(usage_error(
@@ -350,9 +407,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         bar.enable_steady_tick(Duration::from_millis(200));
         (bar, Arc::clone(&bytes_read))
     });
-    let mut output = ReplayOutput {
+    let lines = EventLines {
         events: args.events,
         raw: args.show_literals,
+    };
+    let mut output = ReplayOutput {
+        events: args.events,
+        lines,
+        line: Vec::new(),
         keep: args.sns.as_ref().map(|_| Vec::new()),
         sink: FindingWriter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), format),
         error: None,
@@ -364,24 +426,48 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     for e in &input_errors {
         eprintln!("laneguard: {e}");
     }
-    let (stats, diagnostic_counts, total_diagnostics, kept) = {
-        let mut pipeline = Pipeline::new(&parse_options, &mut engine, &mut output);
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    // Everything the input holds, fed to `sink`; the failures are counted in `failed`.
+    let read = |sink: &mut dyn RecordSink| {
+        let mut failed = 0;
         #[cfg(feature = "aws")]
         if let Some(query) = &log_query
-            && let Err(e) = super::aws::read_log_group(query, &mut pipeline, args.quiet || args.no_progress)
+            && let Err(e) = super::aws::read_log_group(query, sink, args.quiet || args.no_progress)
         {
             eprintln!("laneguard: {e:#}");
             failed += 1;
         }
         for input in &inputs {
-            if let Err(e) = input::read_input(input, &input_options, &mut pipeline, &bytes_read) {
+            if let Err(e) = input::read_input(input, &input_options, sink, &bytes_read) {
                 eprintln!("laneguard: {e}");
                 failed += 1;
             }
         }
+        failed
+    };
+    let (stats, diagnostic_counts, total_diagnostics, kept) = if threads <= 1 {
+        let mut engine = config.engine();
+        let mut pipeline = Pipeline::new(&parse_options, &mut engine, &mut output);
+        failed += read(&mut pipeline);
         let stats = pipeline.stats().clone();
         let d = pipeline.diagnostics_mut();
         (stats, d.counts().clone(), d.total(), d.take_kept())
+    } else {
+        let parallel = Parallel {
+            engines: (0..threads).map(|_| config.fork().engine()).collect(),
+            parse: &parse_options,
+            state: Box::new(InMemoryState::default()),
+            render: &lines,
+            keep_diagnostics: Diagnostics::default().keep(),
+            batch_records: args.batch_records,
+        };
+        let (read_failed, mut summary) = parallel.run(&mut output, read);
+        failed += read_failed;
+        let d = &mut summary.diagnostics;
+        (summary.stats, d.counts().clone(), d.total(), d.take_kept())
     };
     if let Some((bar, _)) = &output.progress {
         bar.finish_and_clear();

@@ -592,6 +592,8 @@ fn end_to_end(engine: Engine, test: &str) {
     let out = Scratch::new("replay");
     write_parts(&rec, &out.0);
     check(&rec, &out.0);
+    // What the servers wrote, replayed in parallel, gives what one thread gives.
+    crate::parallel::assert_parallel_is_single(&[&out.0]);
     through_the_lambda_handler(&rec, &out.0);
 }
 

@@ -13,6 +13,7 @@ mod e2e;
 mod envelopes;
 mod golden;
 mod ocsf;
+mod parallel;
 mod policy;
 mod rule_engine;
 mod sigma;

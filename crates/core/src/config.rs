@@ -249,6 +249,16 @@ impl Config {
         }
     }
 
+    /// A copy sharing the compiled policy and rules, with fresh detection state (what a second
+    /// engine needs: `replay --threads` builds one per worker).
+    pub fn fork(&self) -> Config {
+        Config {
+            policy: Arc::clone(&self.policy),
+            rules: self.rules.fork(),
+            rejected: Vec::new(),
+        }
+    }
+
     /// The engine: SQL analysis, enrichment with the policy, the policy checks, then the rules.
     pub fn engine(self) -> Engine {
         self.engine_with(&EngineOptions::default())

@@ -19,6 +19,85 @@ pub trait Detector {
     /// Move the threshold observations this detector left for a shared state store into `out`
     /// (see [`DeferredThreshold`]); detectors that defer nothing have nothing to give.
     fn take_deferred(&mut self, _out: &mut Vec<DeferredThreshold>) {}
+
+    /// Move the stateful decisions this detector left for an ordered merge into `out` (see
+    /// [`Decision`]); detectors without state have none.
+    fn take_decisions(&mut self, _out: &mut Vec<Decision>) {}
+
+    /// Leave stateful decisions to an ordered merge from now on (see [`Decision`]); detectors
+    /// without state have nothing to leave.
+    fn order_decisions(&mut self) {}
+}
+
+/// A stateful step of a threshold observation: what [`Decision::apply`] feeds the state store.
+#[derive(Clone, Copy, Debug)]
+pub struct ThresholdStep {
+    /// Stable key of (rule, `group_by` values).
+    pub key: u64,
+    /// The rule's window.
+    pub window: SignedDuration,
+    /// Observations, distinct values or sum needed.
+    pub needed: u64,
+    /// What the observation adds to a `sum` threshold (`None`: a count).
+    pub sum: Option<u64>,
+    /// Hash of the `distinct` fields' values, when the rule counts distinct values.
+    pub distinct: Option<u64>,
+}
+
+/// The part of a rule match that depends on what came before it — the threshold window and the
+/// suppression of the rule — left undecided so that several workers can detect on parts of one
+/// stream and a single merger, reading their results in stream order, decides it against one
+/// state store exactly as a single thread would have (`laneguard replay --threads N`).
+///
+/// The finding at index `finding` of the event's findings stands if [`Decision::apply`] says so,
+/// with the count it returns.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// Index of the finding in the event's findings.
+    pub finding: usize,
+    /// Event time of the observation.
+    pub time: Timestamp,
+    /// The threshold observation, for a threshold rule.
+    pub threshold: Option<ThresholdStep>,
+    /// Suppression of the rule: key and duration.
+    pub suppress: Option<(u64, SignedDuration)>,
+}
+
+impl Decision {
+    /// Apply the decision to `state`: `Some(count)` when the finding stands.
+    pub fn apply(&self, state: &mut dyn crate::rules::state::StateStore) -> Option<u64> {
+        let count = match &self.threshold {
+            Some(t) => t.observe(state, self.time)?,
+            None => 1,
+        };
+        if let Some((key, duration)) = self.suppress
+            && state.suppressed(key, self.time, duration)
+        {
+            return None;
+        }
+        Some(count)
+    }
+}
+
+impl ThresholdStep {
+    /// Record the observation; `Some(count)` (and the window reset) when it completes the
+    /// threshold. The one place a threshold is decided, for local and ordered detection alike.
+    pub fn observe(&self, state: &mut dyn crate::rules::state::StateStore, time: Timestamp) -> Option<u64> {
+        let count = self.count(state, time);
+        if count < self.needed {
+            return None;
+        }
+        state.reset(self.key);
+        Some(count)
+    }
+
+    /// Record the observation and return the count in the window, without deciding.
+    pub fn count(&self, state: &mut dyn crate::rules::state::StateStore, time: Timestamp) -> u64 {
+        match self.sum {
+            Some(amount) => state.observe_sum(self.key, time, self.window, amount),
+            None => state.observe(self.key, time, self.window, self.distinct),
+        }
+    }
 }
 
 /// A threshold observation a detector does not decide alone: with a state store shared by

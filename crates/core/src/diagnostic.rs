@@ -147,6 +147,11 @@ impl Diagnostics {
         self.total
     }
 
+    /// How many diagnostics are kept in full.
+    pub fn keep(&self) -> usize {
+        self.keep
+    }
+
     /// The diagnostics kept in full (the first ones).
     pub fn kept(&self) -> &[Diagnostic] {
         &self.kept

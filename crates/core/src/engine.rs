@@ -140,6 +140,22 @@ impl Engine {
         out
     }
 
+    /// The stateful decisions the detectors left for an ordered merge since the last call (see
+    /// [`crate::detector::Decision`]), appended to `out`.
+    pub fn take_decisions(&mut self, out: &mut Vec<crate::detector::Decision>) {
+        for d in &mut self.detectors {
+            d.take_decisions(out);
+        }
+    }
+
+    /// Leave every stateful decision of the rule sets to an ordered merge
+    /// ([`crate::rules::RuleSet::order_decisions`]); used by the workers of a parallel replay.
+    pub fn order_decisions(&mut self) {
+        for d in &mut self.detectors {
+            d.order_decisions();
+        }
+    }
+
     /// Analyse, enrich and detect.
     pub fn process(&mut self, event: &mut Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
         self.analyze(event);

@@ -24,6 +24,7 @@ pub mod input;
 pub mod learn;
 pub mod ocsf;
 pub mod output;
+pub mod parallel;
 pub mod pipeline;
 pub mod policy;
 pub mod rule_tests;

@@ -21,6 +21,17 @@ pub trait Output {
     fn event(&mut self, event: &Event<'_>, matched: &[String]);
     /// Findings of one event.
     fn findings(&mut self, findings: &[Finding]);
+    /// Findings of one event of which some are still subject to `decisions` (an engine that
+    /// leaves stateful decisions to an ordered merge, [`Engine::order_decisions`]). Only the
+    /// workers of a parallel run ([`crate::parallel`]) see this; the default, for outputs of an
+    /// engine that decides itself, never runs.
+    fn undecided(&mut self, findings: &[Finding], decisions: &[crate::detector::Decision]) {
+        debug_assert!(
+            decisions.is_empty(),
+            "an ordered engine needs an output that merges"
+        );
+        self.findings(findings);
+    }
 }
 
 /// Counters of a run.
@@ -60,6 +71,7 @@ pub struct Pipeline<'p> {
     warnings: Warnings,
     findings: Vec<Finding>,
     matched: Vec<String>,
+    decisions: Vec<crate::detector::Decision>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -82,7 +94,14 @@ impl<'p> Pipeline<'p> {
             warnings: Vec::new(),
             findings: Vec::new(),
             matched: Vec::new(),
+            decisions: Vec::new(),
         }
+    }
+
+    /// Continue a stream another parser started (see [`Parsers::carry`]): the parallel
+    /// workers' pipelines start each batch with the parser state at its start.
+    pub fn resume(&mut self, carry: sources::StreamCarry) {
+        self.parsers.resume(carry);
     }
 
     /// Counters so far.
@@ -131,9 +150,13 @@ impl<'p> Pipeline<'p> {
                 self.matched.clear();
                 self.engine
                     .process(&mut event, &mut self.findings, &mut self.matched);
+                self.engine.take_decisions(&mut self.decisions);
                 self.stats.findings += self.findings.len() as u64;
                 self.output.event(&event, &self.matched);
-                if !self.findings.is_empty() {
+                if !self.decisions.is_empty() {
+                    self.output.undecided(&self.findings, &self.decisions);
+                    self.decisions.clear();
+                } else if !self.findings.is_empty() {
                     self.output.findings(&self.findings);
                 }
             }

@@ -70,6 +70,13 @@ pub struct ParseOptions {
     pub mysql_query_log_limit: Option<usize>,
 }
 
+/// The per-stream state of [`Parsers`] at one point of a stream.
+#[derive(Clone, Debug, Default)]
+pub struct StreamCarry {
+    pg_pending: std::collections::HashMap<String, String>,
+    vpc_format: FlowFormat,
+}
+
 /// The parsers of all sources, with their per-stream state.
 #[derive(Debug)]
 pub struct Parsers {
@@ -106,6 +113,29 @@ impl Parsers {
     /// Forget per-stream state (pending PostgreSQL errors) at the end of a file or batch.
     pub fn end_stream(&mut self) {
         self.pg.end_stream();
+    }
+
+    /// Follow a record's effect on the per-stream state without parsing it (PostgreSQL errors
+    /// waiting for their statement; see [`Parsers::carry`]).
+    pub fn track(&mut self, source: Source, text: &str) {
+        if source == Source::Pgaudit {
+            self.pg.track(text);
+        }
+    }
+
+    /// The per-stream state at this point of a stream: what a parser that continues the stream
+    /// elsewhere needs ([`Parsers::resume`]) to parse the rest exactly as this one would.
+    pub fn carry(&self) -> StreamCarry {
+        StreamCarry {
+            pg_pending: self.pg.pending_errors().clone(),
+            vpc_format: self.vpc.format().clone(),
+        }
+    }
+
+    /// Continue a stream from the state another parser had at this point ([`Parsers::carry`]).
+    pub fn resume(&mut self, carry: StreamCarry) {
+        self.pg.set_pending_errors(carry.pg_pending);
+        self.vpc.set_format(carry.vpc_format);
     }
 
     /// Parse one record of `source`.

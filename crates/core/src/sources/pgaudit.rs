@@ -300,25 +300,68 @@ impl PgParser {
         self.pending_errors.clear();
     }
 
+    /// Prefix fields, severity and message of an entry (`None`: not an entry of this log).
+    fn split_entry<'a>(&self, text: &'a str) -> Option<(PrefixFields<'a>, &'a str, &'a str)> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (prefix, rest) = match self.prefix.strip(text) {
+            Some((p, rest)) if split_level(rest).is_some() => (p, rest),
+            _ if is_bare_record_start(text) => (PrefixFields::default(), text),
+            _ => return None,
+        };
+        let (level, msg) = split_level(rest)?;
+        Some((prefix, level, msg))
+    }
+
+    /// Keep a backend's error until its `STATEMENT` line (bounded: the oldest are forgotten
+    /// all at once past [`MAX_PENDING_ERRORS`]).
+    fn remember_error(&mut self, pid: &str, msg: &str) {
+        if self.pending_errors.len() >= MAX_PENDING_ERRORS {
+            self.pending_errors.clear();
+        }
+        self.pending_errors.insert(pid.to_owned(), msg.to_owned());
+    }
+
+    /// Follow an entry's effect on the pending errors without parsing it (what [`PgParser::parse`]
+    /// would remember or consume), so a reader that hands parts of one stream to several
+    /// parsers can give each the errors still waiting where its part starts.
+    pub fn track(&mut self, text: &str) {
+        let Some((prefix, level, msg)) = self.split_entry(text) else {
+            return;
+        };
+        if msg.starts_with("AUDIT: ") {
+            return;
+        }
+        let pid = prefix.pid.unwrap_or("");
+        match level {
+            "ERROR" | "FATAL" | "PANIC" if auth_failure(msg).is_none() => self.remember_error(pid, msg),
+            "STATEMENT" => {
+                self.pending_errors.remove(pid);
+            }
+            _ => {}
+        }
+    }
+
+    /// The errors waiting for their `STATEMENT` line, by backend pid.
+    pub fn pending_errors(&self) -> &HashMap<String, String> {
+        &self.pending_errors
+    }
+
+    /// Continue a stream whose earlier part left these errors waiting.
+    pub fn set_pending_errors(&mut self, pending: HashMap<String, String>) {
+        self.pending_errors = pending;
+    }
+
     /// Parse one log entry (possibly multi-line).
     pub fn parse<'a>(
         &mut self,
         record: &RawRecord<'a>,
         warnings: &mut Warnings,
     ) -> Result<Parsed<'a>, ParseError> {
-        let text = record.text.trim_end_matches(['\r', '\n']);
-        let (prefix, rest) = match self.prefix.strip(text) {
-            Some((p, rest)) if split_level(rest).is_some() => (p, rest),
-            _ if is_bare_record_start(text) => (PrefixFields::default(), text),
-            _ => {
-                return Err(ParseError::format(format!(
-                    "line does not start with the log_line_prefix {:?} and a severity",
-                    self.prefix.template()
-                )));
-            }
-        };
-        let Some((level, msg)) = split_level(rest) else {
-            return Err(ParseError::format("no severity after the prefix"));
+        let Some((prefix, level, msg)) = self.split_entry(record.text) else {
+            return Err(ParseError::format(format!(
+                "line does not start with the log_line_prefix {:?} and a severity",
+                self.prefix.template()
+            )));
         };
         let time = match prefix.time {
             Some(raw) => time_or_fallback(time::parse_pg(raw), raw, record, warnings),
@@ -355,10 +398,7 @@ impl PgParser {
                     if let Some(session) = auth_failure(msg) {
                         Kind::FailedConnect(session)
                     } else {
-                        if self.pending_errors.len() >= MAX_PENDING_ERRORS {
-                            self.pending_errors.clear();
-                        }
-                        self.pending_errors.insert(pid.to_owned(), msg.to_owned());
+                        self.remember_error(pid, msg);
                         return Ok(Parsed::Skip(Skip::NoActivity));
                     }
                 }

@@ -169,6 +169,11 @@ impl VpcFlowParser {
         self.current = format;
     }
 
+    /// The format of the next records.
+    pub fn format(&self) -> &FlowFormat {
+        &self.current
+    }
+
     /// Back to the configured format.
     pub fn reset_format(&mut self) {
         self.current = self.configured.clone();
