@@ -6,11 +6,16 @@ repeats a few hundred shapes), connects/disconnects, TABLE events, some failures
 Deterministic (seeded).
 
     python3 benches/gen_corpus.py 1000000 | gzip -6 > /tmp/audit-1m.log.gz
+    python3 benches/gen_corpus.py 1000000 0.10 | gzip -6 > /tmp/audit-1m-unique.log.gz
+
+The optional second argument is the share of statements with a shape of their own (a column
+alias no other statement uses): the cache-miss path of the SQL analysis.
 """
 import random
 import sys
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+UNIQUE = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
 rng = random.Random(42)
 
 TABLES = ["users", "orders", "order_items", "payments", "products", "carts", "sessions", "addresses",
@@ -50,6 +55,9 @@ for i in range(N):
     else:
         sql = rng.choice(shapes).format(n=rng.randint(1, 10_000_000), s="x%06d@example.com" % rng.randint(0, 999999),
                                         d="%02d" % rng.randint(1, 28))
+        if UNIQUE and rng.random() < UNIQUE:
+            # A shape of its own: an alias no other statement uses.
+            sql = f"SELECT id AS c{qid}, status FROM orders WHERE id = {rng.randint(1, 10_000_000)}"
         rc = 0 if rng.random() > 0.01 else 1146
         w(f"{ts},shop-db,app,{host},{conn},{qid},QUERY,shop,'{sql}',{rc}\n")
         qid += 1
