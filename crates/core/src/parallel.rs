@@ -27,7 +27,9 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use aho_corasick::AhoCorasick;
 
 use jiff::Timestamp;
 
@@ -311,10 +313,10 @@ impl Batcher {
 /// Whether a PostgreSQL entry can change the errors waiting for a statement (an error or a
 /// `STATEMENT` line); everything else is not tracked.
 fn may_pair(text: &str) -> bool {
-    let b = text.as_bytes();
-    ["ERROR:", "FATAL:", "PANIC:", "STATEMENT:"]
-        .iter()
-        .any(|needle| memchr::memmem::find(b, needle.as_bytes()).is_some())
+    static LEVELS: LazyLock<Option<AhoCorasick>> =
+        LazyLock::new(|| AhoCorasick::new(["ERROR:", "FATAL:", "PANIC:", "STATEMENT:"]).ok());
+    // Without the automaton (it cannot fail to build from four literals), track every record.
+    LEVELS.as_ref().is_none_or(|levels| levels.is_match(text))
 }
 
 impl RecordSink for Batcher {

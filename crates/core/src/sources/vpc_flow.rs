@@ -129,6 +129,19 @@ impl FlowFormat {
 
     /// Parse a header line; `None` when the line is not made of field names only.
     pub fn from_header(line: &str) -> Option<FlowFormat> {
+        // Called on every line of a flow file (a header may come back): a record is refused at
+        // its first value, before anything is allocated.
+        if !line
+            .split_ascii_whitespace()
+            .map(|t| {
+                t.strip_prefix("${")
+                    .and_then(|t| t.strip_suffix('}'))
+                    .unwrap_or(t)
+            })
+            .all(|t| KNOWN.iter().any(|k| *k == t))
+        {
+            return None;
+        }
         let format = FlowFormat::parse(line).ok()?;
         format
             .fields
