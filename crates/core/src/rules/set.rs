@@ -114,7 +114,7 @@ impl fmt::Debug for RuleSet {
 
 /// Rules to evaluate per (source, event kind): the source and kind prefilters, applied once
 /// when the set is built instead of per event.
-type Index = [[Vec<usize>; KINDS.len()]; 4];
+type Index = [[Vec<usize>; KINDS.len()]; Source::ALL.len()];
 
 /// Rules to evaluate per source and kind (the prefilters); `off` rules are never evaluated.
 fn index_by_source(rules: &[Rule]) -> Index {
@@ -150,12 +150,7 @@ fn kind_index(kind: &Kind<'_>) -> usize {
 }
 
 fn source_index(s: Source) -> usize {
-    match s {
-        Source::CloudTrail => 0,
-        Source::MysqlAudit => 1,
-        Source::Pgaudit => 2,
-        Source::VpcFlow => 3,
-    }
+    s.index()
 }
 
 impl RuleSet {
