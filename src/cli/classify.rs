@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
-use laneguard_core::sql::{self, Analyzer, Dialect, Flags, StatementClass};
+use laneguard_core::sql::{self, Analyzer, CatalogScope, Catalogs, Dialect, Flags, StatementClass};
 
 use super::ClassifyArgs;
 
@@ -21,8 +21,22 @@ struct Line<'a> {
     command: &'a str,
     objects: &'a [String],
     flags: Flags,
+    #[serde(skip_serializing_if = "no_catalogs")]
+    catalogs: Catalogs,
+    #[serde(skip_serializing_if = "is_none")]
+    catalog_scope: &'a CatalogScope,
     fingerprint: String,
     normalized: &'a str,
+    family: String,
+    family_normalized: &'a str,
+}
+
+fn no_catalogs(c: &Catalogs) -> bool {
+    c.is_empty()
+}
+
+fn is_none(scope: &&CatalogScope) -> bool {
+    **scope == CatalogScope::None
 }
 
 /// Reads the input (file, or stdin for none or `-`), prints one JSON line per statement.
@@ -58,8 +72,12 @@ pub fn classify_text(text: &str, dialect: Dialect, out: &mut impl Write) -> anyh
             command: &a.command,
             objects: &a.objects,
             flags: a.flags,
+            catalogs: a.catalogs,
+            catalog_scope: &a.catalog_scope,
             fingerprint: format!("{:016x}", a.fingerprint),
             normalized: &a.normalized,
+            family: format!("{:016x}", a.family),
+            family_normalized: &a.family_normalized,
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;

@@ -26,6 +26,9 @@ pub struct ConfigArgs {
     /// Policy file (default: the embedded example `rules/policy.toml`).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// A rule file added to the rules (repeatable): a learned allowlist on top of the pack.
+    #[arg(long, value_name = "FILE")]
+    pub add_rules: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
@@ -33,7 +36,10 @@ impl ConfigArgs {
     /// one).
     pub fn sources(&self) -> anyhow::Result<Sources> {
         let Some(config) = &self.config else {
-            return Ok(Sources::from_paths(self.policy.as_deref(), self.rules.as_deref()));
+            return Ok(Sources {
+                extra_rules: self.add_rules.clone(),
+                ..Sources::from_paths(self.policy.as_deref(), self.rules.as_deref())
+            });
         };
         let limits = BundleLimits::default();
         let bundle = if config.starts_with("s3://") {
@@ -47,7 +53,10 @@ impl ConfigArgs {
                 bundle.origin
             );
         }
-        Ok(bundle.sources())
+        Ok(Sources {
+            extra_rules: self.add_rules.clone(),
+            ..bundle.sources()
+        })
     }
 
     /// Load the policy (an invalid policy is an error) and the rules (invalid rule files are

@@ -17,7 +17,7 @@ use laneguard_core::pipeline::Pipeline;
 use laneguard_core::policy;
 use laneguard_core::rules::Mode;
 use laneguard_core::sources::ParseOptions;
-use laneguard_core::tune::{self, Labels, Tally};
+use laneguard_core::tune::{self, Baseline, Labels, Split, Tally};
 
 use super::rules::ConfigArgs;
 
@@ -38,15 +38,40 @@ pub struct TuneArgs {
     pub corpus: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// A baseline rule directory to compare with: prints the fire-set diff (new, lost, unchanged).
-    #[arg(long, value_name = "DIR")]
+    /// A baseline to compare with. A rule directory: prints the fire-set diff (new, lost,
+    /// unchanged). A baseline file (`--write-baseline`): fails (exit 1) when a benign record is
+    /// newly flagged or a flagged attack record is lost.
+    #[arg(long, value_name = "DIR|FILE")]
     pub baseline: Option<PathBuf>,
+    /// Write the records this run flags, per labeled file, to FILE (a baseline to commit).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Score only the last part of each benign file: the first FRACTION (0 to 1) of its lines
+    /// is what `laneguard learn --split FRACTION` learned from.
+    #[arg(long, value_name = "FRACTION")]
+    pub split: Option<f64>,
     /// Fail (exit 1) when non-shadow findings on benign records exceed N.
     #[arg(long, value_name = "N")]
     pub max_fp: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: TuneFormat,
+}
+
+/// A [`Split`] of `fraction` over `inputs` (one counting pass over them), or `None`.
+pub(crate) fn split_of<'i>(
+    fraction: Option<f64>,
+    inputs: impl Iterator<Item = &'i input::Input>,
+    counter: &Arc<AtomicU64>,
+) -> anyhow::Result<Option<Split>> {
+    let Some(fraction) = fraction else {
+        return Ok(None);
+    };
+    let mut split = Split::new(fraction);
+    for i in inputs {
+        input::read_input(i, &InputOptions::default(), &mut split.counter(), counter)?;
+    }
+    Ok(Some(split))
 }
 
 struct RuleInfo {
@@ -57,14 +82,15 @@ struct RuleInfo {
 
 fn run_corpus(args: &TuneArgs, config: Config) -> anyhow::Result<Tally> {
     let mut engine = config.engine();
-    let mut tally = Tally::new(Labels::for_corpus(&args.corpus)?);
+    let (inputs, errors) = input::expand(std::slice::from_ref(&args.corpus));
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e.into());
+    }
+    let counter = Arc::new(AtomicU64::new(0));
+    let split = split_of(args.split, inputs.iter(), &counter)?;
+    let mut tally = Tally::with_split(Labels::for_corpus(&args.corpus)?, split);
     {
         let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut tally);
-        let (inputs, errors) = input::expand(std::slice::from_ref(&args.corpus));
-        if let Some(e) = errors.into_iter().next() {
-            return Err(e.into());
-        }
-        let counter = Arc::new(AtomicU64::new(0));
         for i in &inputs {
             input::read_input(i, &InputOptions::default(), &mut pipeline, &counter)?;
         }
@@ -110,8 +136,23 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let tally = run_corpus(args, config)?;
+    let corpus = args.corpus.display().to_string();
+    if let Some(path) = &args.write_baseline {
+        std::fs::write(path, tally.baseline().render(&corpus))
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    // A baseline file: regressions against the records it lists.
+    let regressions = match &args.baseline {
+        Some(path) if path.is_file() => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let base = Baseline::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some(base.compare(&tally.baseline()))
+        }
+        _ => None,
+    };
     let fire_diff = match &args.baseline {
-        Some(dir) => {
+        Some(dir) if !dir.is_file() => {
             // The same policy, the baseline's rules.
             let sources = Sources {
                 rules: RulesSource::Dir(dir.clone()),
@@ -124,7 +165,7 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
             let base_tally = run_corpus(args, base)?;
             Some(tune::diff(&tally.fired, &base_tally.fired))
         }
-        None => None,
+        _ => None,
     };
 
     let mut over_budget: Vec<String> = Vec::new();
@@ -138,6 +179,15 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
                 info.id, t.benign
             ));
         }
+    }
+    if let Some(r) = &regressions
+        && !r.is_clean()
+    {
+        over_budget.push(format!(
+            "against the baseline: {} benign records newly flagged, {} attack records lost",
+            r.new_benign.len(),
+            r.lost_attack.len()
+        ));
     }
     let fp = tally.false_positives();
     if let Some(max) = args.max_fp
@@ -156,8 +206,10 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         TuneFormat::Json => {
             let doc = serde_json::json!({
-                "corpus": args.corpus.display().to_string(),
+                "corpus": corpus,
                 "events": tally.events,
+                "statements": tally.statements,
+                "regressions": regressions,
                 "rules": tally.rules.iter().map(|(id, t)| {
                     let mode = infos.iter().find(|i| i.id == *id).map_or(Mode::Alert, |i| i.mode);
                     let mut top: Vec<(&String, &u64)> = t.shapes.iter().collect();
@@ -216,6 +268,19 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
                 fp,
                 tally.uncaught_attack
             )?;
+            for (source, c) in &tally.statements {
+                writeln!(
+                    out,
+                    "{source}: {} benign statements, {} flagged ({:.3} %; {} = {:.3} % with shadow rules); {} attack statements, {} flagged",
+                    c.benign,
+                    c.benign_flagged,
+                    100.0 * c.fp_rate(false),
+                    c.benign_flagged_with_shadow,
+                    100.0 * c.fp_rate(true),
+                    c.attack,
+                    c.attack_flagged
+                )?;
+            }
             if !never.is_empty() {
                 writeln!(out, "never fired ({}): {}", never.len(), never.join(", "))?;
             }
@@ -235,6 +300,27 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
                 }
                 for f in d.lost.iter().take(20) {
                     writeln!(out, "  - {} {}", f.rule, f.origin)?;
+                }
+            }
+            if let Some(r) = &regressions {
+                writeln!(
+                    out,
+                    "\nagainst the baseline file: {} benign records newly flagged, {} attack records lost; {} attack records newly caught, {} benign records no longer flagged{}",
+                    r.new_benign.len(),
+                    r.lost_attack.len(),
+                    r.new_attack,
+                    r.fixed_benign,
+                    if r.new_attack + r.fixed_benign > 0 {
+                        " (update it with --write-baseline)"
+                    } else {
+                        ""
+                    }
+                )?;
+                for o in r.new_benign.iter().take(20) {
+                    writeln!(out, "  + benign {o}")?;
+                }
+                for o in r.lost_attack.iter().take(20) {
+                    writeln!(out, "  - attack {o}")?;
                 }
             }
             for o in &over_budget {

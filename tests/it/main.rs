@@ -3,6 +3,7 @@
 // Tests state expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod apptraffic;
 mod architecture;
 mod aws;
 mod bad_input;

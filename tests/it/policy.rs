@@ -236,6 +236,35 @@ fn validation_errors_name_file_and_line() {
             "p.toml:2: empty pattern in classification.public",
         ),
         ("not toml at all", "p.toml:1:"),
+        // [[applications]]
+        (
+            "[[zones]]\nname = \"a\"\n[[applications]]\nname = \"shop\"\nzone = [\"a\"]\n",
+            "p.toml:5: unknown field `zone`",
+        ),
+        (
+            "[[zones]]\nname = \"a\"\n[[applications]]\nname = \"shop\"\nzones = [\"a\",\n  \"b\"]\n",
+            "p.toml:6: unknown zone \"b\" in applications[0].zones (zones: a)",
+        ),
+        (
+            "[[applications]]\nname = \"shop\"\n[[applications]]\nname = \"shop\"\n",
+            "p.toml:4: application \"shop\" is defined twice",
+        ),
+        (
+            "[[applications]]\nname = \" \"\n",
+            "p.toml:2: empty application name",
+        ),
+        (
+            "[[applications]]\nname = \"shop\"\nexpected = [\"SELECT 1\", \"-- nothing\"]\n",
+            "p.toml:3: applications[0].expected holds no SQL statement: \"-- nothing\"",
+        ),
+        (
+            "[[applications]]\nname = \"shop\"\nexpected_fingerprints = [\"abc\"]\n",
+            "p.toml:3: \"abc\" in applications[0].expected_fingerprints is not a fingerprint",
+        ),
+        (
+            "[[applications]]\nname = \"shop\"\nusers = [\"\"]\n",
+            "p.toml:3: empty pattern in applications[0].users",
+        ),
     ];
     for (text, want) in cases {
         let err = Policy::from_toml(text, "p.toml").expect_err(text).to_string();
@@ -1031,4 +1060,119 @@ input = { source = "mysql-audit", record = "20261128 00:25:11,db1,app,10.0.16.5,
         w[0].contains("rules/t.toml") && w[0].contains("\"corp-vpn\"") && w[0].contains("zone.role"),
         "{w:?}"
     );
+    // The same for an application the policy does not name.
+    let rule = rule
+        .replace("t.zone-name", "t.app-name")
+        .replace("zone = [\"management\", \"corp-vpn\"]", "application = \"shop\"");
+    let config = Config {
+        policy: embedded(),
+        rules: RuleSet::from_sources([("rules/a.toml", rule.as_str())]).0,
+        rejected: Vec::new(),
+    };
+    let w = config.warnings();
+    assert!(
+        w.len() == 1 && w[0].contains("application = \"shop\"") && w[0].contains("application.expected"),
+        "{w:?}"
+    );
+}
+
+/// `application` and `application.expected` (docs/POLICY.md, `[[applications]]`): driver
+/// chatter and own-schema introspection are expected in application zones only; other
+/// schemas, privileges and data queries never are; a policy narrows and extends it.
+#[test]
+fn applications_expect_chatter_and_own_schema_introspection() {
+    let expected = |c: &Collect, i: usize| c.events[i]["enrichment"]["expected"].as_str().map(str::to_owned);
+    let lines = [
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SELECT VERSION()", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SHOW FULL TABLES FROM `shop`", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "DESCRIBE `shop`.`orders`", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SELECT table_name FROM information_schema.tables WHERE table_schema = \\'mysql\\'", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SELECT table_name FROM information_schema.tables", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SELECT user, host FROM mysql.user", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SELECT id FROM orders WHERE id = 1 UNION SELECT table_name FROM information_schema.tables WHERE table_schema = \\'shop\\'", 0),
+        mysql("shop_app", "10.0.250.10", "QUERY", "shop", "SELECT VERSION()", 0),
+        mysql("shop_app", "203.0.113.9", "QUERY", "shop", "SHOW FULL TABLES FROM `shop`", 0),
+        mysql("shop_app", "10.0.16.5", "QUERY", "shop", "SELECT @@session.tx_read_only", 0),
+    ]
+    .concat();
+    let c = run("app.log", &lines);
+    let got: Vec<Option<String>> = (0..c.events.len()).map(|i| expected(&c, i)).collect();
+    let want = [
+        Some("chatter"),
+        Some("introspection"),
+        Some("introspection"),
+        None,            // another schema
+        None,            // every schema
+        None,            // accounts
+        None,            // a catalog read inside a data query
+        None,            // the management zone is no application zone
+        None,            // the internet
+        Some("chatter"), // Connector/J, built in
+    ];
+    assert_eq!(got, want.map(|w| w.map(str::to_owned)), "{:#?}", c.events);
+    assert!(
+        c.events
+            .iter()
+            .all(|e| e["enrichment"].get("application").is_none())
+    );
+
+    // A named application: its users only, its own databases, its driver's statements.
+    let policy = format!(
+        "{}\n[[applications]]\nname = \"shop\"\nzones = [\"app-payments\"]\nusers = [\"shop_*\"]\ndatabases = [\"reporting\"]\nexpected = [\"SELECT @@session.auto_increment_increment AS x\"]\n",
+        Policy::embedded_text()
+    );
+    let policy = Arc::new(Policy::from_toml(&policy, "p.toml").unwrap());
+    let c = run_with(
+        policy,
+        "app.log",
+        &[
+            mysql(
+                "shop_app",
+                "10.0.16.5",
+                "QUERY",
+                "shop",
+                "SELECT @@session.auto_increment_increment AS x",
+                0,
+            ),
+            mysql(
+                "shop_app",
+                "10.0.16.5",
+                "QUERY",
+                "shop",
+                "SHOW FULL TABLES FROM reporting",
+                0,
+            ),
+            mysql("other", "10.0.16.5", "QUERY", "shop", "SELECT VERSION()", 0),
+            mysql(
+                "shop_app",
+                "10.0.64.5",
+                "QUERY",
+                "marketing",
+                "SELECT VERSION()",
+                0,
+            ),
+        ]
+        .concat(),
+    );
+    assert_eq!(c.events[0]["enrichment"]["application"], "shop");
+    assert_eq!(expected(&c, 0).as_deref(), Some("chatter"));
+    assert_eq!(expected(&c, 1).as_deref(), Some("introspection"));
+    assert_eq!(expected(&c, 2), None, "a user the application does not list");
+    assert!(c.events[2]["enrichment"].get("application").is_none());
+    // A zone no entry names keeps the built-in expectations.
+    assert_eq!(expected(&c, 3).as_deref(), Some("chatter"));
+}
+
+/// The `[[applications]]` example of docs/POLICY.md loads with the example policy.
+#[test]
+fn the_documented_applications_example_loads() {
+    let docs = std::fs::read_to_string(crate::common::repo().join("docs/POLICY.md")).unwrap();
+    let block = docs
+        .split("```toml\n")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.starts_with("[[applications]]"))
+        .expect("docs/POLICY.md shows an [[applications]] example");
+    let text = format!("{}\n{block}", Policy::embedded_text());
+    let policy = Policy::from_toml(&text, "docs/POLICY.md").unwrap();
+    assert_eq!(policy.application_names().collect::<Vec<_>>(), ["shop"]);
 }

@@ -67,6 +67,32 @@ fn load_errors_carry_file_line_and_reason() {
             "unit must be",
         ),
         (
+            rule(
+                "[match]\nclass = \"DQL\"\n[threshold]\ncount = 3\nwindow = \"5m\"\nsum = \"statement.rows\"\ndistinct = \"actor.user\"\n",
+            ),
+            "bad.toml:6: ",
+            "`distinct` or `sum`, not both",
+        ),
+        (
+            rule(
+                "[match]\nclass = \"DQL\"\n[threshold]\ncount = 3\nwindow = \"5m\"\nsum = \"statement.nope\"\n",
+            ),
+            "bad.toml:6: ",
+            "sum: unknown field `statement.nope`",
+        ),
+        (
+            rule(
+                "[match]\nclass = \"DQL\"\n[allowlist]\nkey = [\"zone\"]\nby = \"family\"\n[[allowlist.profiles]]\nkey = [\"z\"]\n[[allowlist.profiles.shapes]]\nfingerprint = \"0123456789abcdef\"\n",
+            ),
+            "bad.toml:6: ",
+            "`fingerprint` in an allowlist `by = \"family\"`",
+        ),
+        (
+            rule("[match]\nclass = \"DQL\"\n[allowlist]\nkey = [\"zone\"]\nby = \"shape\"\n"),
+            "bad.toml:",
+            "unknown variant `shape`",
+        ),
+        (
             "id = \"x\"\ntitle = \"t\"\nseverity = \"severe\"\n[match]\nclass = \"DQL\"\n".to_owned(),
             "bad.toml:3: ",
             "severe",
@@ -416,6 +442,114 @@ fn thresholds_count_per_key_in_event_time() {
     assert_all_pass(&text);
 }
 
+/// `sum` adds up a number per key (rows read), `distinct` over several fields counts distinct
+/// combinations (a statement text with its bound parameters).
+#[test]
+fn thresholds_sum_and_distinct_combinations() {
+    let pg = |sec: u32, rows: u32, params: &str| {
+        format!(
+            "2026-11-28 00:25:{sec:02} UTC:10.0.16.5(51175):app@shop:[20057]:LOG:  AUDIT: SESSION,{sec},1,READ,SELECT,TABLE,public.cards,SELECT pan FROM cards WHERE id > $1 LIMIT $2,{params},{rows}"
+        )
+    };
+    let pg_case = |name: &str, expect: bool, records: &[String]| {
+        let recs: Vec<String> = records.iter().map(|r| toml_str(r)).collect();
+        format!(
+            "[[tests]]\nname = \"{name}\"\nexpect = {expect}\ninput = {{ source = \"pgaudit\", records = [{}] }}\n",
+            recs.join(", ")
+        )
+    };
+    let mut text = rule(
+        "sources = [\"pgaudit\"]\n[match]\nclass = \"DQL\"\n[threshold]\ncount = 1000\nwindow = \"1m\"\ngroup_by = [\"actor.session\"]\nsum = \"statement.rows\"\n",
+    );
+    text.push_str(&pg_case(
+        "600 + 500 rows",
+        true,
+        &[pg(1, 600, "\"0,5\""), pg(2, 500, "\"5,5\"")],
+    ));
+    text.push_str(&pg_case(
+        "600 + 300 rows",
+        false,
+        &[pg(1, 600, "\"0,5\""), pg(2, 300, "\"5,5\"")],
+    ));
+    assert_all_pass(&text);
+
+    let mut text = rule(
+        "sources = [\"pgaudit\"]\n[match]\nclass = \"DQL\"\n[threshold]\ncount = 3\nwindow = \"1m\"\ngroup_by = [\"actor.session\"]\ndistinct = [\"statement.text\", \"statement.parameters\"]\n",
+    );
+    text.push_str(&pg_case(
+        "three pages: same text, other parameters",
+        true,
+        &[pg(1, 5, "\"0,5\""), pg(2, 5, "\"5,5\""), pg(3, 5, "\"10,5\"")],
+    ));
+    text.push_str(&pg_case(
+        "one page three times",
+        false,
+        &[pg(1, 5, "\"0,5\""), pg(2, 5, "\"0,5\""), pg(3, 5, "\"0,5\"")],
+    ));
+    assert_all_pass(&text);
+}
+
+/// Allowlists by family fold what an ORM varies; `min_seen` and `min_statements` weigh the
+/// learned statistics.
+#[test]
+fn allowlists_by_family_and_their_statistics() {
+    let family = |sql: &str| {
+        let mut a = laneguard_core::sql::Analyzer::new(4);
+        format!(
+            "{:016x}",
+            a.analyze(sql, laneguard_core::sql::Dialect::Mysql).family
+        )
+    };
+    let search = family("SELECT id, name FROM products WHERE active = 1 ORDER BY id LIMIT 20");
+    let list = family("SELECT id FROM products WHERE id IN (1, 2)");
+    let allowlist = |extra: &str, statements: u64, seen: u64| {
+        rule(&format!(
+            "sources = [\"mysql-audit\"]\n[match]\nkind = \"statement\"\n[allowlist]\nkey = [\"actor.user\"]\nby = \"family\"\n{extra}[[allowlist.profiles]]\nkey = [\"app\"]\nstatements = {statements}\n[[allowlist.profiles.shapes]]\nfamily = \"{search}\"\nseen = {seen}\n[[allowlist.profiles.shapes]]\nfamily = \"{list}\"\nseen = 1\n"
+        ))
+    };
+    let q = |sql: &str| vec![mysql_line("app", "10.0.16.5", sql, 0)];
+    let mut text = allowlist("", 500, 300);
+    text.push_str(&test_case(
+        "optional filters and another page of a learned search",
+        false,
+        &q("SELECT id, name, price FROM products WHERE active = 1 AND category = 'toys' AND price_cents <= 900 ORDER BY id LIMIT 20 OFFSET 40"),
+    ));
+    text.push_str(&test_case(
+        "an IN-list of another arity",
+        false,
+        &q("SELECT id FROM products WHERE id IN (3, 4, 5, 6, 7)"),
+    ));
+    text.push_str(&test_case(
+        "a boolean-blind probe on the learned search",
+        true,
+        &q("SELECT id, name FROM products WHERE active = 1 AND 4648=7537 ORDER BY id LIMIT 20"),
+    ));
+    assert_all_pass(&text);
+
+    // min_seen: the IN-list family was learned once: not trusted.
+    let mut text = allowlist("min_seen = 2\n", 500, 300);
+    text.push_str(&test_case(
+        "a shape seen once",
+        true,
+        &q("SELECT id FROM products WHERE id IN (3, 4)"),
+    ));
+    text.push_str(&test_case(
+        "a shape seen 300 times",
+        false,
+        &q("SELECT id, name FROM products WHERE active = 1 ORDER BY id LIMIT 20"),
+    ));
+    assert_all_pass(&text);
+
+    // min_statements: a profile learned from too few statements is judged as never seen.
+    let mut text = allowlist("min_statements = 1000\n", 500, 300);
+    text.push_str(&test_case(
+        "even a learned shape of an immature profile",
+        true,
+        &q("SELECT id, name FROM products WHERE active = 1 ORDER BY id LIMIT 20"),
+    ));
+    assert_all_pass(&text);
+}
+
 #[test]
 fn suppression_mutes_repeats_per_key() {
     let body = "sources = [\"mysql-audit\"]\n[match]\nclass = \"DDL\"\n[suppress]\nkey = [\"actor.user\"]\nfor = \"1h\"\n";
@@ -561,4 +695,64 @@ fn matcher_reference_matches_the_code() {
             );
         }
     }
+}
+
+/// With a shared state store, a volume threshold hands the store each observation's amount (the
+/// rows it read), a counting threshold 1: the store adds them up across containers.
+#[test]
+fn deferred_thresholds_carry_their_amounts() {
+    use laneguard_core::config::{Config, EngineOptions, RulesSource, Sources};
+    use laneguard_core::event::Event;
+    use laneguard_core::finding::Finding;
+    use laneguard_core::input::{self, InputOptions};
+    use laneguard_core::pipeline::{Output, Pipeline};
+    use laneguard_core::sources::ParseOptions;
+
+    struct Nothing;
+    impl Output for Nothing {
+        fn event(&mut self, _event: &Event<'_>, _matched: &[String]) {}
+        fn findings(&mut self, _findings: &[Finding]) {}
+    }
+    let volume = rule(
+        "sources = [\"pgaudit\"]\n[match]\nclass = \"DQL\"\n[threshold]\ncount = 1000\nwindow = \"1m\"\ngroup_by = [\"actor.session\"]\nsum = \"statement.rows\"\n",
+    );
+    let count = rule(
+        "sources = [\"pgaudit\"]\n[match]\nclass = \"DQL\"\n[threshold]\ncount = 3\nwindow = \"1m\"\ngroup_by = [\"actor.session\"]\n",
+    )
+    .replace("t.rule", "t.count");
+    let config = Config::load(&Sources {
+        rules: RulesSource::Files(vec![("v.toml".into(), volume), ("c.toml".into(), count)]),
+        ..Sources::default()
+    })
+    .unwrap()
+    .require_all_rules()
+    .unwrap();
+    let mut engine = config.engine_with(&EngineOptions {
+        defer_thresholds: true,
+        ..EngineOptions::default()
+    });
+    let log: String = [(1, 600), (2, 500)]
+        .iter()
+        .map(|(sec, rows)| {
+            format!(
+                "2026-11-28 00:25:{sec:02} UTC:10.0.16.5(51175):app@shop:[20057]:LOG:  AUDIT: SESSION,{sec},1,READ,SELECT,TABLE,public.cards,SELECT pan FROM cards,<none>,{rows}\n"
+            )
+        })
+        .collect();
+    {
+        let mut out = Nothing;
+        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
+        input::read_stream("t.log", log.as_bytes(), &InputOptions::default(), &mut pipeline);
+    }
+    let deferred = engine.take_deferred();
+    let of = |id: &str| -> Vec<u64> {
+        deferred
+            .iter()
+            .filter(|d| d.finding.rule_id == id)
+            .map(|d| d.amount)
+            .collect()
+    };
+    assert_eq!(of("t.rule"), [600, 500]);
+    assert_eq!(of("t.count"), [1, 1]);
+    assert!(deferred.iter().all(|d| d.distinct.is_none()));
 }

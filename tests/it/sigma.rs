@@ -38,6 +38,7 @@ fn config(rules: Vec<(String, String)>, policy: PolicySource) -> Config {
     Config::load(&Sources {
         policy,
         rules: RulesSource::Files(rules),
+        ..Sources::default()
     })
     .unwrap()
 }

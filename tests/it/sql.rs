@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use laneguard_core::sql::{self, Analyzer, Dialect, Flags, StatementClass};
+use laneguard_core::sql::{self, Analyzer, CatalogScope, Dialect, Flags, StatementClass};
 use proptest::prelude::*;
 
 const CORPUS: &str = include_str!("sql_corpus.tsv");
@@ -289,6 +289,162 @@ fn cache_distinguishes_literal_dependent_facts() {
     let p = a.analyze("SELECT \"x\" FROM t", Dialect::Postgres);
     assert_eq!(m.normalized, "SELECT ? FROM t");
     assert_eq!(p.normalized, "SELECT x FROM t");
+}
+
+/// Literal-dependent facts of issue #15: constant conditions, assembled DDL and the schema a
+/// catalog read names share a fingerprint with other literals, never a cache entry.
+#[test]
+fn cache_distinguishes_new_literal_dependent_facts() {
+    let mut a = Analyzer::new(64);
+    let probe = a.analyze("SELECT id FROM t WHERE id = 7 AND 4648=7537", Dialect::Mysql);
+    let builder = a.analyze("SELECT id FROM t WHERE id = 7 AND 1=0", Dialect::Mysql);
+    assert_eq!(probe.fingerprint, builder.fingerprint);
+    assert!(probe.flags.contains(Flags::CONSTANT_CONDITION));
+    assert!(!builder.flags.contains(Flags::CONSTANT_CONDITION));
+    let ddl = a.analyze("SET @s = CONCAT('DR', 'OP TABLE t')", Dialect::Mysql);
+    let text = a.analyze("SET @s = CONCAT('Hello', ' world')", Dialect::Mysql);
+    assert_eq!(ddl.fingerprint, text.fingerprint);
+    assert!(ddl.flags.contains(Flags::DYNAMIC_DDL));
+    assert!(!text.flags.intersects(Flags::DYNAMIC_DDL | Flags::ASSEMBLED_SQL));
+    let own = a.analyze(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'shop'",
+        Dialect::Mysql,
+    );
+    let other = a.analyze(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mysql'",
+        Dialect::Mysql,
+    );
+    assert_eq!(own.fingerprint, other.fingerprint);
+    assert_eq!(own.catalog_scope, CatalogScope::Named(vec!["shop".into()].into()));
+    assert_eq!(
+        other.catalog_scope,
+        CatalogScope::Named(vec!["mysql".into()].into())
+    );
+}
+
+/// Catalog categories, scope and purity: the same names for both engines (docs/SQL.md).
+#[test]
+fn catalog_categories_and_scope() {
+    use Dialect::{Mysql as M, Postgres as P};
+    let cases: &[(Dialect, &str, &str, &str, bool)] = &[
+        (M, "SHOW DATABASES", "schemas", "any", true),
+        (P, "SELECT datname FROM pg_database", "schemas", "any", true),
+        (
+            M,
+            "SELECT schema_name FROM information_schema.schemata",
+            "schemas",
+            "any",
+            true,
+        ),
+        (M, "SHOW FULL TABLES FROM shop", "tables", "named", true),
+        (M, "SHOW CREATE TABLE customers", "tables", "session", true),
+        (M, "DESCRIBE shop.customers", "columns", "named", true),
+        (M, "SHOW COLUMNS FROM customers", "columns", "session", true),
+        (
+            M,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'x'",
+            "columns",
+            "session",
+            true,
+        ),
+        (
+            P,
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE pg_catalog.pg_table_is_visible(c.oid) AND n.nspname != 'pg_catalog'",
+            "schemas,tables",
+            "session",
+            true,
+        ),
+        (
+            P,
+            "SELECT conname FROM pg_constraint WHERE conrelid IN ($1, $2)",
+            "tables",
+            "session",
+            true,
+        ),
+        (
+            M,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema NOT IN ('mysql', 'sys')",
+            "tables",
+            "any",
+            true,
+        ),
+        (
+            M,
+            "SELECT name FROM products WHERE id = -1 UNION SELECT table_name FROM information_schema.tables WHERE table_schema = 'shop'",
+            "tables",
+            "named",
+            false,
+        ),
+        (
+            P,
+            "SELECT amname FROM pg_am WHERE amname = $1",
+            "types",
+            "none",
+            true,
+        ),
+        (M, "SHOW GRANTS", "privileges", "none", true),
+        (
+            M,
+            "SELECT grantee FROM information_schema.user_privileges",
+            "privileges",
+            "none",
+            true,
+        ),
+        (P, "SELECT rolname FROM pg_roles", "accounts", "none", true),
+        (M, "SELECT user, host FROM mysql.user", "accounts", "none", true),
+        (
+            M,
+            "SELECT user, authentication_string FROM mysql.user",
+            "accounts,credentials",
+            "none",
+            true,
+        ),
+        (M, "SHOW PROCESSLIST", "sessions", "none", true),
+        (
+            P,
+            "SELECT pid, query FROM pg_stat_activity",
+            "sessions",
+            "none",
+            true,
+        ),
+        (M, "SHOW VARIABLES", "settings", "none", true),
+        (P, "SHOW ALL", "settings", "none", true),
+        (M, "SELECT @@version", "server", "none", true),
+        (M, "SELECT @@hostname, @@datadir", "server", "none", true),
+        (P, "SELECT pg_catalog.version()", "server", "none", true),
+        (P, "SHOW data_directory", "server", "none", true),
+        (P, "SELECT inet_server_addr()", "server", "none", true),
+        (M, "SELECT @@sql_mode", "", "none", false),
+        (P, "SHOW transaction isolation level", "", "none", false),
+        (M, "SELECT id FROM customers", "", "none", false),
+    ];
+    let mut a = Analyzer::new(64);
+    for (d, sql, cats, scope, only) in cases {
+        let r = a.analyze(sql, *d);
+        assert_eq!(r.catalogs.to_string(), *cats, "{sql}");
+        assert_eq!(r.catalog_scope.kind(), *scope, "{sql}");
+        if !cats.is_empty() {
+            assert_eq!(r.catalog_only, *only, "{sql}");
+        }
+    }
+}
+
+/// The fingerprint of configuration statements is the one events get.
+#[test]
+fn fingerprint_of_matches_the_analysis() {
+    let mut a = Analyzer::new(8);
+    for (d, sql) in [
+        (Dialect::Mysql, "select  VERSION()"),
+        (Dialect::Postgres, "show transaction isolation level"),
+        (Dialect::Mysql, "SHOW VARIABLES LIKE 'sql_mode'"),
+    ] {
+        assert_eq!(
+            sql::fingerprint_of(sql, d),
+            Some(a.analyze(sql, d).fingerprint),
+            "{sql}"
+        );
+    }
+    assert_eq!(sql::fingerprint_of(" -- nothing", Dialect::Postgres), None);
 }
 
 #[test]

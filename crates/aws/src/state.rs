@@ -10,7 +10,8 @@
 //! The table (one string partition key `k`, TTL on `ttl`) holds two kinds of items, each with a
 //! format version `v`:
 //! - **buckets** `c#<key>#<bucket>`: `n`, the observations in one tenth of the rule's window
-//!   (`ADD`, atomic), and `d`, the distinct values seen (a number set, `ADD`, at most
+//!   (`ADD`, atomic; a volume threshold — `sum` — adds each observation's amount, e.g. rows read,
+//!   instead of 1), and `d`, the distinct values seen (a number set, `ADD`, at most
 //!   [`MAX_DISTINCT`] per bucket so an item stays small);
 //! - **burst markers** `f#<key>`: `u`, the event time (ms) of the last finding of the key, and
 //!   `c`, the count its bucket held then. A finding is raised by the container whose conditional
@@ -132,7 +133,7 @@ impl SharedState {
                 latest: p.clone(),
             });
             let slot = entry.buckets.entry(bucket).or_default();
-            slot.0 += 1;
+            slot.0 += p.amount;
             if let Some(d) = p.distinct {
                 slot.1.insert(d);
             }

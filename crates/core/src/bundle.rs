@@ -305,6 +305,7 @@ impl Bundle {
                 text: self.policy.clone(),
             },
             rules: RulesSource::Files(self.rules.clone()),
+            extra_rules: Vec::new(),
         }
     }
 

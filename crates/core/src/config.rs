@@ -52,6 +52,8 @@ pub struct Sources {
     pub policy: PolicySource,
     /// The rules.
     pub rules: RulesSource,
+    /// Rule files added to those rules (a learned allowlist on top of the pack).
+    pub extra_rules: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -66,6 +68,7 @@ impl Sources {
         Sources {
             policy: policy.map_or(PolicySource::Embedded, |p| PolicySource::File(p.to_owned())),
             rules: rules.map_or(RulesSource::Embedded, |d| RulesSource::Dir(d.to_owned())),
+            extra_rules: Vec::new(),
         }
     }
 }
@@ -142,17 +145,39 @@ impl Config {
         };
         // Sigma rules are imported with the policy's `[sigma]` settings (modes, placeholders).
         let sigma = policy.sigma_settings();
-        let (rules, rejected) = match &sources.rules {
-            RulesSource::Embedded => RuleSet::embedded(),
-            RulesSource::Dir(dir) => {
-                RuleSet::load_dir_with(dir, sigma).map_err(|source| ConfigError::RulesDir {
+        let (rules, rejected) = if sources.extra_rules.is_empty() {
+            match &sources.rules {
+                RulesSource::Embedded => RuleSet::embedded(),
+                RulesSource::Dir(dir) => {
+                    RuleSet::load_dir_with(dir, sigma).map_err(|source| ConfigError::RulesDir {
+                        dir: dir.clone(),
+                        source,
+                    })?
+                }
+                RulesSource::Files(files) => {
+                    RuleSet::from_sources_with(files.iter().map(|(o, t)| (o.as_str(), t.as_str())), sigma)
+                }
+            }
+        } else {
+            // The base rules' files, then the added ones, compiled as one set.
+            let (mut files, mut unreadable) = match &sources.rules {
+                RulesSource::Embedded => (RuleSet::embedded_files(), Vec::new()),
+                RulesSource::Dir(dir) => RuleSet::read_dir(dir).map_err(|source| ConfigError::RulesDir {
                     dir: dir.clone(),
                     source,
-                })?
+                })?,
+                RulesSource::Files(files) => (files.clone(), Vec::new()),
+            };
+            for p in &sources.extra_rules {
+                match RuleSet::read_file(p) {
+                    Ok(text) => files.push((p.display().to_string(), text)),
+                    Err(e) => unreadable.push(e),
+                }
             }
-            RulesSource::Files(files) => {
-                RuleSet::from_sources_with(files.iter().map(|(o, t)| (o.as_str(), t.as_str())), sigma)
-            }
+            let (set, mut errors) =
+                RuleSet::from_sources_with(files.iter().map(|(o, t)| (o.as_str(), t.as_str())), sigma);
+            unreadable.append(&mut errors);
+            (set, unreadable)
         };
         Ok(Config {
             policy: Arc::new(policy),
@@ -161,12 +186,14 @@ impl Config {
         })
     }
 
-    /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone` or
-    /// `principal_zone` with a name the policy does not define (it can never match; the rule
-    /// should match `zone.role`), and the warnings of imported Sigma rules ("matches calls that
-    /// AWS refused", …). One message per rule and problem, with the rule's file.
+    /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone`,
+    /// `principal_zone` or `application` with a name the policy does not define (it can never
+    /// match; the rule should match `zone.role` or `application.expected`), and the warnings of
+    /// imported Sigma rules ("matches calls that AWS refused", …). One message per rule and
+    /// problem, with the rule's file.
     pub fn warnings(&self) -> Vec<String> {
         let zones: Vec<&str> = self.policy.zone_names().collect();
+        let applications: Vec<&str> = self.policy.application_names().collect();
         let mut out = Vec::new();
         for rule in self.rules.rules() {
             for w in &rule.warnings {
@@ -175,14 +202,33 @@ impl Config {
                     None => out.push(format!("{}: rule {}: {}", rule.file, rule.id, w.text)),
                 }
             }
-            for field in ["zone", "principal_zone"] {
+            for (field, known, what, instead) in [
+                (
+                    "zone",
+                    &zones,
+                    "a zone",
+                    "match `zone.role` to work with any policy",
+                ),
+                (
+                    "principal_zone",
+                    &zones,
+                    "a zone",
+                    "match `principal_zone.role` to work with any policy",
+                ),
+                (
+                    "application",
+                    &applications,
+                    "an application",
+                    "match `application.expected` to work with any policy",
+                ),
+            ] {
                 let mut names = Vec::new();
                 rule.condition.literals_of(field, &mut names);
                 names.sort();
                 names.dedup();
-                for name in names.iter().filter(|n| !zones.contains(&n.as_str())) {
+                for name in names.iter().filter(|n| !known.contains(&n.as_str())) {
                     out.push(format!(
-                        "{}: rule {} matches {field} = {name:?}, a zone the policy does not define (match `{field}.role` to work with any policy)",
+                        "{}: rule {} matches {field} = {name:?}, {what} the policy does not define ({instead})",
                         rule.file, rule.id
                     ));
                 }

@@ -37,8 +37,11 @@ pub struct DeferredThreshold {
     pub window: SignedDuration,
     /// Observations (or distinct values) needed.
     pub threshold: u64,
-    /// Hash of the `distinct` field's value, when the rule counts distinct values.
+    /// Hash of the `distinct` fields' values, when the rule counts distinct values.
     pub distinct: Option<u64>,
+    /// What the observation adds to the count: 1, or the value of the rule's `sum` field
+    /// (`statement.rows`) for a volume threshold.
+    pub amount: u64,
     /// This container's own count in the window, including this observation.
     pub local_count: u64,
     /// Suppression of the rule: key and duration.

@@ -7,13 +7,23 @@
 //! positives), hits on attack records (true positives), the principals and statement shapes
 //! behind the hits, the corpus time span (for alerts-per-day projections), and the attack records
 //! no rule caught. [`diff`] compares the fire sets of two rule sets on the same corpus.
+//!
+//! Measured per source, too: how many benign and attack *statements* raised a finding
+//! ([`StatementCounts`], the false-positive rate of an engine's traffic). A [`Baseline`] is the
+//! set of records a rule set flags on a corpus, written to a file and committed; comparing a run
+//! with it finds regressions — a benign record newly flagged, an attack record no longer caught —
+//! which is how CI keeps the numbers measured. A [`Split`] sets the first part of each benign
+//! file aside for learning (`laneguard learn --split`) so the rest measures what was learned.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::event::{Event, Timestamp};
+use crate::diagnostic::Diagnostic;
+use crate::envelope::{RawRecord, RecordSink, Skip};
+use crate::event::{Event, Kind, Origin, Timestamp};
 use crate::finding::Finding;
 use crate::pipeline::Output;
 
@@ -27,6 +37,72 @@ pub enum Label {
     Attack,
     /// Not labeled: counted, not scored.
     Unlabeled,
+    /// The learning part of a benign file under a [`Split`]: counted, not scored.
+    Training,
+}
+
+/// A chronological split of every benign file: the first `fraction` of its lines is for
+/// learning (`laneguard learn --split`), the rest for measuring (`laneguard tune --split`).
+/// Attack files are never split.
+#[derive(Clone, Debug, Default)]
+pub struct Split {
+    fraction: f64,
+    /// Last record line per file (filled by a [`LineCounter`] pass over the inputs).
+    lines: HashMap<String, u64>,
+}
+
+impl Split {
+    /// A split keeping the first `fraction` (0 to 1) of each file for learning.
+    pub fn new(fraction: f64) -> Split {
+        Split {
+            fraction: fraction.clamp(0.0, 1.0),
+            lines: HashMap::new(),
+        }
+    }
+
+    /// A record sink that learns each file's length: read every input into it once, first.
+    pub fn counter(&mut self) -> LineCounter<'_> {
+        LineCounter { split: self }
+    }
+
+    /// The last line of a file's learning part.
+    pub fn cut(&self, file: &str) -> u64 {
+        let total = self.lines.get(file).copied().unwrap_or(0);
+        (total as f64 * self.fraction).ceil() as u64
+    }
+
+    /// Whether a record is in the learning part of its file.
+    pub fn in_training(&self, origin: &Origin<'_>) -> bool {
+        match (origin.file, origin.line) {
+            (Some(file), Some(line)) => line <= self.cut(file),
+            _ => false,
+        }
+    }
+}
+
+/// Counts the lines of each input for a [`Split`] (the last line a record starts on).
+#[derive(Debug)]
+pub struct LineCounter<'s> {
+    split: &'s mut Split,
+}
+
+impl LineCounter<'_> {
+    fn seen(&mut self, origin: &Origin<'_>) {
+        if let (Some(file), Some(line)) = (origin.file, origin.line) {
+            let last = self.split.lines.entry(file.to_owned()).or_default();
+            *last = (*last).max(line);
+        }
+    }
+}
+
+impl RecordSink for LineCounter<'_> {
+    fn record(&mut self, record: RawRecord<'_>) {
+        self.seen(&record.origin);
+    }
+    fn skipped(&mut self, _reason: Skip, origin: &Origin<'_>) {
+        self.seen(origin);
+    }
+    fn diagnostic(&mut self, _diagnostic: Diagnostic) {}
 }
 
 /// How files of a corpus are labeled.
@@ -108,11 +184,62 @@ pub struct Fired {
     pub origin: String,
 }
 
+/// Statements of one source and how many raised findings.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StatementCounts {
+    /// Benign statements (scored: a split's learning part excluded).
+    pub benign: u64,
+    /// Benign statements with an alert (non-shadow) finding: false positives.
+    pub benign_flagged: u64,
+    /// Benign statements with any finding, shadow rules included (a learned allowlist).
+    pub benign_flagged_with_shadow: u64,
+    /// Attack statements.
+    pub attack: u64,
+    /// Attack statements with an alert finding.
+    pub attack_flagged: u64,
+    /// Attack statements with any finding, shadow rules included.
+    pub attack_flagged_with_shadow: u64,
+}
+
+impl StatementCounts {
+    /// Benign statements flagged, as a fraction (0 when there are none).
+    pub fn fp_rate(&self, with_shadow: bool) -> f64 {
+        let n = if with_shadow {
+            self.benign_flagged_with_shadow
+        } else {
+            self.benign_flagged
+        };
+        if self.benign == 0 {
+            0.0
+        } else {
+            n as f64 / self.benign as f64
+        }
+    }
+}
+
+/// The records of one file that raised an alert finding.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlaggedFile {
+    /// The file's label.
+    pub label: Option<Label>,
+    /// Lines of the flagged records (a record's first line).
+    pub lines: BTreeSet<u64>,
+}
+
 /// Everything a tuning run measured.
 #[derive(Debug, Serialize)]
 pub struct Tally {
     #[serde(skip)]
     labels: Labels,
+    #[serde(skip)]
+    split: Option<Split>,
+    /// Statements per source, and how many were flagged.
+    pub statements: BTreeMap<&'static str, StatementCounts>,
+    /// Records that raised an alert finding, per labeled file (the baseline of a run).
+    #[serde(skip)]
+    pub flagged: BTreeMap<String, FlaggedFile>,
+    #[serde(skip)]
+    current: Option<(&'static str, Label, bool)>,
     /// Events per label.
     pub events: BTreeMap<Label, u64>,
     /// Per-rule counts.
@@ -133,8 +260,17 @@ pub struct Tally {
 impl Tally {
     /// A tally labeling files with `labels`.
     pub fn new(labels: Labels) -> Self {
+        Tally::with_split(labels, None)
+    }
+
+    /// A tally that scores only the measuring part of each benign file (see [`Split`]).
+    pub fn with_split(labels: Labels, split: Option<Split>) -> Self {
         Tally {
             labels,
+            split,
+            statements: BTreeMap::new(),
+            flagged: BTreeMap::new(),
+            current: None,
             events: BTreeMap::new(),
             rules: BTreeMap::new(),
             benign_span: None,
@@ -196,11 +332,32 @@ fn shape_of(f: &Finding) -> String {
     }
 }
 
+impl Tally {
+    fn label_of(&self, origin: &Origin<'_>) -> Label {
+        let label = origin.file.map_or(Label::Unlabeled, |f| self.labels.of(f));
+        if label == Label::Benign && self.split.as_ref().is_some_and(|s| s.in_training(origin)) {
+            Label::Training
+        } else {
+            label
+        }
+    }
+}
+
 impl Output for Tally {
     fn event(&mut self, event: &Event<'_>, _matched: &[String]) {
         self.settle();
-        let label = event.origin.file.map_or(Label::Unlabeled, |f| self.labels.of(f));
+        let label = self.label_of(&event.origin);
         *self.events.entry(label).or_default() += 1;
+        let statement = matches!(event.kind, Kind::Statement(_));
+        self.current = Some((event.source.as_str(), label, statement));
+        if statement {
+            let c = self.statements.entry(event.source.as_str()).or_default();
+            match label {
+                Label::Benign => c.benign += 1,
+                Label::Attack => c.attack += 1,
+                _ => {}
+            }
+        }
         match label {
             Label::Benign => {
                 let t = event.time;
@@ -210,24 +367,60 @@ impl Output for Tally {
                 });
             }
             Label::Attack => self.pending = Some(event.origin.to_string()),
-            Label::Unlabeled => {}
+            Label::Unlabeled | Label::Training => {}
+        }
+        if matches!(label, Label::Benign | Label::Attack)
+            && let Some(file) = event.origin.file
+            && !self.flagged.contains_key(file)
+        {
+            self.flagged.insert(
+                file.to_owned(),
+                FlaggedFile {
+                    label: Some(label),
+                    lines: BTreeSet::new(),
+                },
+            );
         }
     }
 
     fn findings(&mut self, findings: &[Finding]) {
         self.pending = None;
+        let alert = findings.iter().any(|f| !f.shadow);
+        if let Some((source, label, statement)) = self.current
+            && statement
+        {
+            let c = self.statements.entry(source).or_default();
+            match label {
+                Label::Benign => {
+                    c.benign_flagged += u64::from(alert);
+                    c.benign_flagged_with_shadow += 1;
+                }
+                Label::Attack => {
+                    c.attack_flagged += u64::from(alert);
+                    c.attack_flagged_with_shadow += 1;
+                }
+                _ => {}
+            }
+        }
         for f in findings {
-            let label = f
-                .evidence
-                .origin
-                .file
-                .as_deref()
-                .map_or(Label::Unlabeled, |p| self.labels.of(p));
+            let o = &f.evidence.origin;
+            let label = self.labels_of_finding(f);
+            if alert
+                && matches!(label, Label::Benign | Label::Attack)
+                && let (Some(file), Some(line)) = (o.file.as_deref(), o.line)
+            {
+                let e = self.flagged.entry(file.to_owned()).or_default();
+                e.label = Some(label);
+                if !f.shadow {
+                    e.lines.insert(line);
+                }
+            }
             let t = self.rules.entry(f.rule_id.clone()).or_default();
             match label {
                 Label::Benign => t.benign += 1,
                 Label::Attack => t.attack += 1,
                 Label::Unlabeled => t.unlabeled += 1,
+                Label::Training => continue,
             }
             if f.shadow {
                 t.shadow += 1;
@@ -242,6 +435,168 @@ impl Output for Tally {
                 origin: f.evidence.origin.to_string(),
             });
         }
+    }
+}
+
+impl Tally {
+    /// The label of the record a finding is about.
+    fn labels_of_finding(&self, f: &Finding) -> Label {
+        let o = &f.evidence.origin;
+        let origin = Origin {
+            file: o.file.as_deref(),
+            line: o.line,
+            ..Origin::default()
+        };
+        self.label_of(&origin)
+    }
+
+    /// The records this run flagged, as a [`Baseline`].
+    pub fn baseline(&self) -> Baseline {
+        Baseline {
+            files: self
+                .flagged
+                .iter()
+                .filter_map(|(f, x)| x.label.map(|l| (f.clone(), (l, x.lines.clone()))))
+                .collect(),
+        }
+    }
+}
+
+/// The records a rule set flags on a corpus, per labeled file: committed, it is what a later
+/// run must not lose (attack records) nor add to (benign records).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// File → (label, lines of the flagged records).
+    pub files: BTreeMap<String, (Label, BTreeSet<u64>)>,
+}
+
+/// How a run differs from a [`Baseline`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Regressions {
+    /// Benign records the run flags and the baseline does not (`file:line`): new noise.
+    pub new_benign: Vec<String>,
+    /// Attack records the baseline flags and the run does not: lost detections.
+    pub lost_attack: Vec<String>,
+    /// Attack records newly flagged (an improvement: update the baseline).
+    pub new_attack: u64,
+    /// Benign records no longer flagged (an improvement: update the baseline).
+    pub fixed_benign: u64,
+}
+
+impl Regressions {
+    /// True when nothing got worse.
+    pub fn is_clean(&self) -> bool {
+        self.new_benign.is_empty() && self.lost_attack.is_empty()
+    }
+}
+
+/// `1,3-5,9` → {1, 3, 4, 5, 9}.
+fn parse_lines(text: &str) -> Result<BTreeSet<u64>, String> {
+    let mut out = BTreeSet::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u64, u64) = (
+            a.parse()
+                .map_err(|_| format!("{part:?} is not a line or range"))?,
+            b.parse()
+                .map_err(|_| format!("{part:?} is not a line or range"))?,
+        );
+        if b < a || b - a > 10_000_000 {
+            return Err(format!("{part:?} is not a range"));
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+/// {1, 3, 4, 5, 9} → `1,3-5,9`.
+fn render_lines(lines: &BTreeSet<u64>) -> String {
+    let mut out = String::new();
+    let mut it = lines.iter().copied().peekable();
+    while let Some(start) = it.next() {
+        let mut end = start;
+        while it.peek() == Some(&(end + 1)) {
+            end += 1;
+            it.next();
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if end == start {
+            let _ = write!(out, "{start}");
+        } else {
+            let _ = write!(out, "{start}-{end}");
+        }
+    }
+    out
+}
+
+impl Baseline {
+    /// The baseline file: a header, then `file<TAB>label<TAB>lines` per labeled file.
+    pub fn render(&self, corpus: &str) -> String {
+        let mut out = format!(
+            "# laneguard tune baseline of {corpus}: the records with an alert finding, per labeled file\n# (`laneguard tune --corpus {corpus} --write-baseline FILE`). `tune --baseline FILE` fails when a benign record\n# not listed here is flagged or a listed attack record is not. Columns: file, label, flagged lines (a record's first line).\n"
+        );
+        for (file, (label, lines)) in &self.files {
+            let label = match label {
+                Label::Benign => "benign",
+                Label::Attack => "attack",
+                _ => continue,
+            };
+            let _ = writeln!(out, "{file}\t{label}\t{}", render_lines(lines));
+        }
+        out
+    }
+
+    /// Parse a baseline file; errors name the line.
+    pub fn parse(text: &str) -> Result<Baseline, String> {
+        let mut files = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut cols = line.split('\t');
+            let (Some(file), Some(label)) = (cols.next(), cols.next()) else {
+                return Err(format!("line {}: expected file<TAB>label<TAB>lines", n + 1));
+            };
+            let label = match label {
+                "benign" => Label::Benign,
+                "attack" => Label::Attack,
+                other => return Err(format!("line {}: unknown label {other:?}", n + 1)),
+            };
+            let lines = parse_lines(cols.next().unwrap_or("")).map_err(|e| format!("line {}: {e}", n + 1))?;
+            files.insert(file.to_owned(), (label, lines));
+        }
+        Ok(Baseline { files })
+    }
+
+    /// How `run` differs from this baseline.
+    pub fn compare(&self, run: &Baseline) -> Regressions {
+        let mut r = Regressions::default();
+        let empty = BTreeSet::new();
+        let files: BTreeSet<&String> = self.files.keys().chain(run.files.keys()).collect();
+        for file in files {
+            let (label, before) = self
+                .files
+                .get(file)
+                .map_or((None, &empty), |(l, x)| (Some(*l), x));
+            let (label_now, now) = run.files.get(file).map_or((None, &empty), |(l, x)| (Some(*l), x));
+            match label_now.or(label) {
+                Some(Label::Benign) => {
+                    r.new_benign
+                        .extend(now.difference(before).map(|l| format!("{file}:{l}")));
+                    r.fixed_benign += before.difference(now).count() as u64;
+                }
+                Some(Label::Attack) => {
+                    r.lost_attack
+                        .extend(before.difference(now).map(|l| format!("{file}:{l}")));
+                    r.new_attack += now.difference(before).count() as u64;
+                }
+                _ => {}
+            }
+        }
+        r
     }
 }
 
@@ -293,6 +648,33 @@ mod tests {
             Label::Benign
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn baseline_roundtrip_and_regressions() {
+        let lines = |v: &[u64]| v.iter().copied().collect::<BTreeSet<u64>>();
+        assert_eq!(render_lines(&lines(&[1, 3, 4, 5, 9])), "1,3-5,9");
+        assert_eq!(parse_lines("1,3-5,9").unwrap(), lines(&[1, 3, 4, 5, 9]));
+        assert!(parse_lines("5-3").is_err());
+        let mut base = Baseline::default();
+        base.files
+            .insert("a/attack/x.log".into(), (Label::Attack, lines(&[2, 3, 4])));
+        base.files
+            .insert("a/benign/y.log".into(), (Label::Benign, lines(&[7])));
+        let text = base.render("a/");
+        assert_eq!(Baseline::parse(&text).unwrap(), base);
+        assert!(Baseline::parse("x\tnope\t1").unwrap_err().starts_with("line 1:"));
+        let mut run = base.clone();
+        run.files
+            .insert("a/attack/x.log".into(), (Label::Attack, lines(&[2, 4, 5])));
+        run.files
+            .insert("a/benign/y.log".into(), (Label::Benign, lines(&[8])));
+        let r = base.compare(&run);
+        assert_eq!(r.lost_attack, vec!["a/attack/x.log:3"]);
+        assert_eq!(r.new_benign, vec!["a/benign/y.log:8"]);
+        assert_eq!((r.new_attack, r.fixed_benign), (1, 1));
+        assert!(!r.is_clean());
+        assert!(base.compare(&base).is_clean());
     }
 
     #[test]

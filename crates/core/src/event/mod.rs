@@ -639,6 +639,29 @@ impl ZoneRole {
     }
 }
 
+/// What an application statement is expected to be (docs/POLICY.md, `[[applications]]`): the
+/// policy found it to be ordinary traffic of the application in the actor's zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expected {
+    /// Driver or ORM chatter: version and setting probes at connect (built in, or the
+    /// application's `expected` statements).
+    Chatter,
+    /// Introspection of the application's own schema (its tables, columns, indexes), scoped to
+    /// the session's database or the application's `databases`.
+    Introspection,
+}
+
+impl Expected {
+    /// The name rules match (`application.expected`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expected::Chatter => "chatter",
+            Expected::Introspection => "introspection",
+        }
+    }
+}
+
 /// What the policy says about an event (DESIGN.md §3, "after enrichment"). Shared strings are
 /// `Arc<str>` owned by the loaded policy, so enriching an event allocates nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -669,6 +692,12 @@ pub struct Enrichment {
     /// `[row_limits]`), so a rule can compare a statement's row count with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row_limit: Option<u64>,
+    /// The policy's `[[applications]]` entry the actor belongs to (zone and user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<Arc<str>>,
+    /// The statement is ordinary traffic of the application in the actor's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
     /// What the policy resolved, as indexes into the policy that enriched the event: the policy
     /// checks read it instead of resolving the event a second time. Not serialized.
     #[serde(skip)]
@@ -687,6 +716,8 @@ impl Enrichment {
             && self.domain.is_none()
             && self.classification.is_none()
             && self.row_limit.is_none()
+            && self.application.is_none()
+            && self.expected.is_none()
     }
 }
 

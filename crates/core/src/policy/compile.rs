@@ -11,8 +11,10 @@ use ipnet::IpNet;
 use regex::Regex;
 use toml::Spanned;
 
+use super::applications::{self, Application};
 use super::file::{
-    ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, RowLimitsSpec, SigmaSpec, ZoneSpec,
+    ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, RowLimitsSpec,
+    SigmaSpec, ZoneSpec,
 };
 use super::{
     ClassSet, DEFAULT_DB_PORTS, Datastore, DatastoreId, Policy, PolicyError, Zone, ZoneId, next_policy_id,
@@ -171,6 +173,10 @@ impl Compiler<'_> {
         if let Some(c) = &file.classification {
             self.classification_table(c, &mut policy)?;
         }
+        policy.chatter = applications::builtin_chatter();
+        for (i, a) in file.applications.iter().enumerate() {
+            self.application(i, a, &zone_ids, &mut policy)?;
+        }
         if let Some(s) = &file.sigma {
             policy.sigma = self.sigma(s, &file.zones, &policy)?;
         }
@@ -178,6 +184,84 @@ impl Compiler<'_> {
             policy.row_limits = row_limits(r);
         }
         Ok(policy)
+    }
+
+    fn application(
+        &self,
+        i: usize,
+        a: &ApplicationSpec,
+        zone_ids: &HashMap<String, ZoneId>,
+        policy: &mut Policy,
+    ) -> Result<(), PolicyError> {
+        let at = |key: &str| format!("applications[{i}].{key}");
+        self.non_empty(&a.name, &format!("application name in {}", at("name")))?;
+        let name = a.name.get_ref().trim();
+        if policy.applications.iter().any(|x| &*x.name == name) {
+            return Err(self.err(a.name.span(), format!("application {name:?} is defined twice")));
+        }
+        let mut zones = Vec::new();
+        for z in &a.zones {
+            let zname = z.get_ref().trim();
+            let Some(&id) = zone_ids.get(zname) else {
+                let mut known: Vec<&str> = zone_ids.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                return Err(self.err(
+                    z.span(),
+                    format!(
+                        "unknown zone {zname:?} in {} (zones: {})",
+                        at("zones"),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            zones.push(id);
+        }
+        let users = if a.users.is_empty() {
+            None
+        } else {
+            self.globs(&a.users, &at("users"))?
+        };
+        let mut databases = HashSet::new();
+        for db in &a.databases {
+            self.non_empty(db, &format!("database in {}", at("databases")))?;
+            databases.insert(db.get_ref().trim().to_ascii_lowercase().into_boxed_str());
+        }
+        let mut expected = HashSet::new();
+        for e in &a.expected {
+            let fps: Vec<u64> = applications::fingerprints(e.get_ref()).collect();
+            if fps.is_empty() {
+                return Err(self.err(
+                    e.span(),
+                    format!("{} holds no SQL statement: {:?}", at("expected"), e.get_ref()),
+                ));
+            }
+            expected.extend(fps);
+        }
+        for f in &a.expected_fingerprints {
+            let text = f.get_ref().trim();
+            let fp = (text.len() == 16)
+                .then(|| u64::from_str_radix(text, 16).ok())
+                .flatten()
+                .ok_or_else(|| {
+                    self.err(
+                        f.span(),
+                        format!(
+                            "{:?} in {} is not a fingerprint (16 hex digits, as `laneguard replay --events` shows it)",
+                            text,
+                            at("expected_fingerprints")
+                        ),
+                    )
+                })?;
+            expected.insert(fp);
+        }
+        policy.applications.push(Application {
+            name: Arc::from(name),
+            zones,
+            users,
+            databases,
+            expected,
+        });
+        Ok(())
     }
 
     /// `[sigma]`: status modes, overrides, and placeholders resolved to zones and their CIDRs.

@@ -24,6 +24,8 @@ pub(crate) struct PolicyFile {
     #[serde(default)]
     pub classification: Option<ClassificationSpec>,
     #[serde(default)]
+    pub applications: Vec<ApplicationSpec>,
+    #[serde(default)]
     pub sigma: Option<SigmaSpec>,
     #[serde(default)]
     pub row_limits: Option<RowLimitsSpec>,
@@ -41,6 +43,23 @@ pub(crate) struct RowLimitsSpec {
     pub confidential: Option<u64>,
     #[serde(default)]
     pub restricted: Option<u64>,
+}
+
+/// `[[applications]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApplicationSpec {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub zones: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub users: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub databases: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub expected: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub expected_fingerprints: Vec<Spanned<String>>,
 }
 
 /// `[sigma]`: how imported Sigma rules run (crate::sigma::settings).

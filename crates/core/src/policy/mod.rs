@@ -15,6 +15,7 @@
 //! half-loads is a detective control that silently does not detect. The checks that turn an
 //! enriched event into policy findings live in [`checks`].
 
+mod applications;
 mod checks;
 mod compile;
 mod file;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::Regex;
 
+pub use applications::BUILTIN_CHATTER;
 pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_LANE, ZONE_CLASS};
 
 /// Ids of every finding the policy checks raise (for reports of rules that never fired).
@@ -147,6 +149,10 @@ pub struct Policy {
     datastore_prefixes: PrefixTable<DatastoreId>,
     /// Object globs per level, indexed like `Classification::ALL`.
     classification: [Option<Regex>; 4],
+    /// `[[applications]]`, in file order.
+    applications: Vec<applications::Application>,
+    /// Fingerprints of the built-in driver and ORM chatter ([`BUILTIN_CHATTER`]).
+    chatter: HashSet<u64>,
     /// `[sigma]`: how imported Sigma rules run, placeholders resolved against the zones.
     sigma: SigmaSettings,
     /// `[row_limits]` per level, indexed like `Classification::ALL` (inherited upwards).
@@ -238,6 +244,11 @@ impl Policy {
     /// Names of the zones, in file order.
     pub fn zone_names(&self) -> impl Iterator<Item = &str> {
         self.zones.iter().map(|z| &*z.name)
+    }
+
+    /// Names of the `[[applications]]`, in file order.
+    pub fn application_names(&self) -> impl Iterator<Item = &str> {
+        self.applications.iter().map(|a| &*a.name)
     }
 
     /// Names of the datastores, in file order.

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Datastore, DatastoreId, Policy, Zone, ZoneId, with_lowercase};
+use super::{Datastore, DatastoreId, Policy, Zone, ZoneId, applications, with_lowercase};
 use crate::event::{Classification, Enrichment, Event, Kind, PolicyRefs, Source, ZoneRole};
 use crate::sql::Dialect;
 
@@ -15,7 +15,13 @@ impl Policy {
     /// references the policy checks read, so an event is resolved once.
     pub fn enrich(&self, event: &mut Event<'_>) {
         let r = self.resolve(event);
+        let app = r
+            .zone
+            .and_then(|z| applications::application_of(self, z, event.actor.user.as_deref()));
+        let expected = app.and_then(|a| applications::expected(self, a, event));
         event.enrichment = Enrichment {
+            application: app.flatten().map(|i| Arc::clone(&self.applications[i].name)),
+            expected,
             zone: r.zone.map(|z| Arc::clone(&self.zones[z].name)),
             zone_role: r.zone.and_then(|z| self.zones[z].role),
             principal_zone: r.principal_zone.map(|z| Arc::clone(&self.zones[z].name)),

@@ -113,12 +113,16 @@ pub const FIELDS: &[&str] = &[
     "datastore",
     "domain",
     "classification",
+    "application",
+    "application.expected",
     "sql.class",
     "sql.command",
     "sql.flags",
     "sql.objects",
     "sql.normalized",
     "sql.fingerprint",
+    "sql.family",
+    "sql.catalogs",
     "statement.text",
     "statement.engine_class",
     "statement.engine_command",
@@ -129,6 +133,7 @@ pub const FIELDS: &[&str] = &[
     "statement.return_code",
     "statement.error",
     "statement.rows",
+    "statement.parameters",
     "statement.truncated",
     "statement.id",
     "statement.substatement_id",
@@ -170,6 +175,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("objects", "sql.objects"),
     ("normalized", "sql.normalized"),
     ("fingerprint", "sql.fingerprint"),
+    ("family", "sql.family"),
+    ("catalogs", "sql.catalogs"),
     ("text", "statement.text"),
     ("user", "actor.user"),
     ("action", "api.action"),
@@ -389,12 +396,16 @@ mod fx {
     pub const DATASTORE: usize = pos("datastore");
     pub const DOMAIN: usize = pos("domain");
     pub const CLASSIFICATION: usize = pos("classification");
+    pub const APPLICATION: usize = pos("application");
+    pub const APPLICATION_EXPECTED: usize = pos("application.expected");
     pub const SQL_CLASS: usize = pos("sql.class");
     pub const SQL_COMMAND: usize = pos("sql.command");
     pub const SQL_FLAGS: usize = pos("sql.flags");
     pub const SQL_OBJECTS: usize = pos("sql.objects");
     pub const SQL_NORMALIZED: usize = pos("sql.normalized");
     pub const SQL_FINGERPRINT: usize = pos("sql.fingerprint");
+    pub const SQL_FAMILY: usize = pos("sql.family");
+    pub const SQL_CATALOGS: usize = pos("sql.catalogs");
     pub const STATEMENT_TEXT: usize = pos("statement.text");
     pub const STATEMENT_ENGINE_CLASS: usize = pos("statement.engine_class");
     pub const STATEMENT_ENGINE_COMMAND: usize = pos("statement.engine_command");
@@ -405,6 +416,7 @@ mod fx {
     pub const STATEMENT_RETURN_CODE: usize = pos("statement.return_code");
     pub const STATEMENT_ERROR: usize = pos("statement.error");
     pub const STATEMENT_ROWS: usize = pos("statement.rows");
+    pub const STATEMENT_PARAMETERS: usize = pos("statement.parameters");
     pub const STATEMENT_TRUNCATED: usize = pos("statement.truncated");
     pub const STATEMENT_ID: usize = pos("statement.id");
     pub const STATEMENT_SUBSTATEMENT_ID: usize = pos("statement.substatement_id");
@@ -501,6 +513,10 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
             Some(c) => f(&Val::Str(Cow::Borrowed(c.as_str()))),
             None => false,
         },
+        fx::APPLICATION => arc(&en.application, f),
+        fx::APPLICATION_EXPECTED => en
+            .expected
+            .is_some_and(|x| f(&Val::Str(Cow::Borrowed(x.as_str())))),
         fx::SQL_CLASS => e
             .sql
             .as_ref()
@@ -524,6 +540,16 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
             .sql
             .as_ref()
             .is_some_and(|q| f(&Val::Str(Cow::Owned(format!("{:016x}", q.analysis.fingerprint))))),
+        fx::SQL_FAMILY => e
+            .sql
+            .as_ref()
+            .is_some_and(|q| f(&Val::Str(Cow::Owned(format!("{:016x}", q.analysis.family))))),
+        fx::SQL_CATALOGS => e.sql.as_ref().is_some_and(|q| {
+            q.analysis
+                .catalogs
+                .names()
+                .any(|n| f(&Val::Str(Cow::Borrowed(n))))
+        }),
         fx::STATEMENT_TEXT => st.is_some_and(|st| s(&st.text, f)),
         fx::STATEMENT_ENGINE_CLASS => st.is_some_and(|st| s(&st.engine_class, f)),
         fx::STATEMENT_ENGINE_COMMAND => st.is_some_and(|st| s(&st.engine_command, f)),
@@ -536,6 +562,7 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
         fx::STATEMENT_ROWS => {
             st.is_some_and(|st| opt(st.rows.and_then(|r| i64::try_from(r).ok()), Val::Int, f))
         }
+        fx::STATEMENT_PARAMETERS => st.is_some_and(|st| s(&st.parameter, f)),
         fx::STATEMENT_TRUNCATED => st.is_some_and(|st| f(&Val::Bool(st.truncated))),
         fx::STATEMENT_ID => {
             st.is_some_and(|st| opt(st.statement_id.and_then(|r| i64::try_from(r).ok()), Val::Int, f))

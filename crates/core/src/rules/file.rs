@@ -59,7 +59,17 @@ struct ThresholdFile {
     #[serde(default)]
     group_by: Vec<String>,
     #[serde(default)]
-    distinct: Option<String>,
+    distinct: Option<OneOrMany>,
+    #[serde(default)]
+    sum: Option<String>,
+}
+
+/// A field path or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,13 +235,21 @@ impl Rule {
                 if t.count < 1 {
                     return Err(err(l, "threshold count must be at least 1".into()));
                 }
+                if t.sum.is_some() && t.distinct.is_some() {
+                    return Err(err(l, "a threshold takes `distinct` or `sum`, not both".into()));
+                }
                 Some(Threshold {
                     count: t.count,
                     window: parse_duration(&t.window).map_err(|e| err(l, e))?,
                     group_by: fields(&t.group_by, "group_by").map_err(|e| err(l, e))?,
-                    distinct: t
-                        .distinct
-                        .map(|d| Field::parse(&d).ok_or_else(|| format!("distinct: unknown field `{d}`")))
+                    distinct: match t.distinct {
+                        None => Vec::new(),
+                        Some(OneOrMany::One(d)) => fields(&[d], "distinct").map_err(|e| err(l, e))?,
+                        Some(OneOrMany::Many(d)) => fields(&d, "distinct").map_err(|e| err(l, e))?,
+                    },
+                    sum: t
+                        .sum
+                        .map(|d| Field::parse(&d).ok_or_else(|| format!("sum: unknown field `{d}`")))
                         .transpose()
                         .map_err(|e| err(l, e))?,
                 })

@@ -65,8 +65,8 @@ pub enum OnFailure {
     Ignore,
 }
 
-/// A threshold: fire when `count` matching events (or distinct values of `distinct`) share a
-/// `group_by` key within `window` of event time.
+/// A threshold: fire when `count` matching events (or distinct values of `distinct`, or the sum
+/// of `sum`) share a `group_by` key within `window` of event time.
 #[derive(Clone, Debug)]
 pub struct Threshold {
     /// Events (or distinct values) needed.
@@ -75,8 +75,10 @@ pub struct Threshold {
     pub window: SignedDuration,
     /// Fields whose values form the key.
     pub group_by: Vec<Field>,
-    /// Count distinct values of this field instead of events.
-    pub distinct: Option<Field>,
+    /// Count distinct values of these fields (taken together) instead of events.
+    pub distinct: Vec<Field>,
+    /// Add up this numeric field instead of counting events (`statement.rows`): volume.
+    pub sum: Option<Field>,
 }
 
 /// Suppression: after a finding, mute the rule for the same key for a while.

@@ -21,6 +21,9 @@ use crate::sql::Analysis;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 
+/// Rule files as `(name, text)` pairs, to compile together.
+pub type RuleFiles = Vec<(String, String)>;
+
 /// A compiled rule set and its detection state.
 pub struct RuleSet {
     rules: Vec<Rule>,
@@ -45,7 +48,7 @@ struct SqlGates {
 }
 
 /// (address of the analysis, SQL flags of the event, source index).
-type GateKey = (usize, u32, usize);
+type GateKey = (usize, u64, usize);
 /// The analysis (kept alive) and one verdict per candidate rule.
 type GateEntry = (Arc<Analysis>, Box<[u8]>);
 
@@ -100,6 +103,8 @@ fn sql_field(field: &Field) -> bool {
                 | "sql.flags"
                 | "sql.normalized"
                 | "sql.fingerprint"
+                | "sql.family"
+                | "sql.catalogs"
         )
     )
 }
@@ -258,6 +263,14 @@ impl RuleSet {
         RuleSet::from_sources(EMBEDDED_RULES.iter().copied())
     }
 
+    /// The default pack's files, `(name, text)`, to compile with others.
+    pub fn embedded_files() -> RuleFiles {
+        EMBEDDED_RULES
+            .iter()
+            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
+            .collect()
+    }
+
     /// Load every `*.toml` of a directory (but `policy.toml`) and every Sigma rule (`*.yml`,
     /// `*.yaml`, default settings), in sorted order.
     pub fn load_dir(dir: &Path) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
@@ -269,6 +282,16 @@ impl RuleSet {
         dir: &Path,
         sigma: &SigmaSettings,
     ) -> Result<(RuleSet, Vec<RuleError>), std::io::Error> {
+        let (files, mut errors) = RuleSet::read_dir(dir)?;
+        let (set, mut more) =
+            RuleSet::from_sources_with(files.iter().map(|(f, t)| (f.as_str(), t.as_str())), sigma);
+        errors.append(&mut more);
+        Ok((set, errors))
+    }
+
+    /// Read the rule files of a directory (`*.toml` but `policy.toml`, Sigma `*.yml`/`*.yaml`), in
+    /// sorted order; files that cannot be read are errors.
+    pub fn read_dir(dir: &Path) -> Result<(RuleFiles, Vec<RuleError>), std::io::Error> {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
         let mut paths: Vec<_> = std::fs::read_dir(dir)?
@@ -285,26 +308,26 @@ impl RuleSet {
             .collect();
         paths.sort();
         for p in paths {
-            let file = p.display().to_string();
-            let text = if crate::sigma::is_sigma_file(&file) {
-                // A Sigma file over the limit is refused without reading it whole.
-                crate::sigma::read(&p).map_err(RuleError::from)
-            } else {
-                std::fs::read_to_string(&p).map_err(|e| RuleError {
-                    file: file.clone(),
-                    line: None,
-                    reason: e.to_string(),
-                })
-            };
-            match text {
-                Ok(text) => files.push((file, text)),
+            match RuleSet::read_file(&p) {
+                Ok(text) => files.push((p.display().to_string(), text)),
                 Err(e) => errors.push(e),
             }
         }
-        let (set, mut more) =
-            RuleSet::from_sources_with(files.iter().map(|(f, t)| (f.as_str(), t.as_str())), sigma);
-        errors.append(&mut more);
-        Ok((set, errors))
+        Ok((files, errors))
+    }
+
+    /// Read one rule file (a Sigma file over the limit is refused without reading it whole).
+    pub fn read_file(p: &Path) -> Result<String, RuleError> {
+        let file = p.display().to_string();
+        if crate::sigma::is_sigma_file(&file) {
+            crate::sigma::read(p).map_err(RuleError::from)
+        } else {
+            std::fs::read_to_string(p).map_err(|e| RuleError {
+                file,
+                line: None,
+                reason: e.to_string(),
+            })
+        }
     }
 
     /// Replace the detection state store.
@@ -350,11 +373,12 @@ fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &st
     h.digest()
 }
 
-fn first_hash(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
+/// The first whole-number value of `field` (0 when absent or not a number).
+fn first_int(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
     let mut out = 0;
     any_value(event, docs, field, &mut |v: &Val<'_>| {
-        if let Some(t) = v.as_text() {
-            out = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
+        if let Val::Int(n) = v {
+            out = u64::try_from(*n).unwrap_or(0);
         }
         true
     });
@@ -414,8 +438,19 @@ impl Detector for RuleSet {
             let mut count = 1;
             if let Some(t) = &rule.threshold {
                 let key = key_of(event, &mut ctx.docs, &t.group_by, &rule.id);
-                let distinct = t.distinct.as_ref().map(|d| first_hash(event, &mut ctx.docs, d));
-                count = self.state.observe(key, event.time, t.window, distinct);
+                // What this observation adds: 1 (or a distinct value) for a count, the field's
+                // value for a sum.
+                let (amount, distinct) = match &t.sum {
+                    Some(field) => (first_int(event, &mut ctx.docs, field), None),
+                    None => (
+                        1,
+                        (!t.distinct.is_empty()).then(|| key_of(event, &mut ctx.docs, &t.distinct, "")),
+                    ),
+                };
+                count = match &t.sum {
+                    Some(_) => self.state.observe_sum(key, event.time, t.window, amount),
+                    None => self.state.observe(key, event.time, t.window, distinct),
+                };
                 if self.defer {
                     let suppress = rule.suppress.as_ref().map(|s| {
                         (
@@ -429,6 +464,7 @@ impl Detector for RuleSet {
                         window: t.window,
                         threshold: t.count,
                         distinct,
+                        amount,
                         local_count: count,
                         suppress,
                         finding: rule.finding(event, count),

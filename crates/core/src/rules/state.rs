@@ -13,6 +13,9 @@ pub trait StateStore {
     /// Record an observation for `key` at `time` and return how many observations (or, with
     /// `distinct`, how many distinct values) fall within `window` ending at `time`.
     fn observe(&mut self, key: u64, time: Timestamp, window: SignedDuration, distinct: Option<u64>) -> u64;
+    /// Record `amount` for `key` at `time` and return the sum of the amounts within `window`
+    /// ending at `time` (volume thresholds: rows read).
+    fn observe_sum(&mut self, key: u64, time: Timestamp, window: SignedDuration, amount: u64) -> u64;
     /// Forget the observations of `key` (after a threshold fired: the next alert needs a new burst).
     fn reset(&mut self, key: u64);
     /// Whether `key` is muted at `time`; when it is not, mute it until `time + duration`.
@@ -66,22 +69,45 @@ impl InMemoryState {
     }
 }
 
-impl StateStore for InMemoryState {
-    fn observe(&mut self, key: u64, time: Timestamp, window: SignedDuration, distinct: Option<u64>) -> u64 {
+impl InMemoryState {
+    /// Append `(now, value)` to the window of `key`, keep it bounded, and return the window's
+    /// observations within `window` ending at `time`, with `now` and the window start.
+    fn push(
+        &mut self,
+        key: u64,
+        time: Timestamp,
+        window: SignedDuration,
+        value: u64,
+    ) -> (&VecDeque<(i64, u64)>, i64, i64) {
         let now = time.as_microsecond();
         if !self.windows.contains_key(&key) && self.windows.len() >= self.max_keys {
             self.evict(now);
         }
         let start = now - window.as_micros().clamp(0, i64::MAX as i128) as i64;
+        let max_per_key = self.max_per_key;
         let q = self.windows.entry(key).or_default();
-        q.push_back((now, distinct.unwrap_or(0)));
+        q.push_back((now, value));
         // Events arrive nearly in order; drop what fell out of the window before `now`.
         while q.front().is_some_and(|(t, _)| *t < start) {
             q.pop_front();
         }
-        while q.len() > self.max_per_key {
+        while q.len() > max_per_key {
             q.pop_front();
         }
+        (q, start, now)
+    }
+}
+
+impl StateStore for InMemoryState {
+    fn observe_sum(&mut self, key: u64, time: Timestamp, window: SignedDuration, amount: u64) -> u64 {
+        let (q, start, now) = self.push(key, time, window, amount);
+        q.iter()
+            .filter(|(t, _)| *t >= start && *t <= now)
+            .fold(0u64, |acc, (_, v)| acc.saturating_add(*v))
+    }
+
+    fn observe(&mut self, key: u64, time: Timestamp, window: SignedDuration, distinct: Option<u64>) -> u64 {
+        let (q, start, now) = self.push(key, time, window, distinct.unwrap_or(0));
         let in_window = q.iter().filter(|(t, _)| *t >= start && *t <= now);
         match distinct {
             None => in_window.count() as u64,
@@ -134,6 +160,9 @@ mod tests {
         assert_eq!(s.observe(2, t(2), w, Some(8)), 2);
         s.reset(2);
         assert_eq!(s.observe(2, t(3), w, Some(8)), 1);
+        assert_eq!(s.observe_sum(3, t(0), w, 400), 400);
+        assert_eq!(s.observe_sum(3, t(30), w, 700), 1100);
+        assert_eq!(s.observe_sum(3, t(80), w, 5), 705); // the 400 fell out
     }
 
     #[test]

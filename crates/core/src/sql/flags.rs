@@ -1,29 +1,14 @@
-//! Risk flags of a statement as a `u32` bit set.
+//! Risk flags of a statement as a `u64` bit set.
 //!
 //! Every event carries its flags, so they must be `Copy` and tiny; rules and policy files name
 //! them, so each bit has one stable snake_case name, and that name is what JSON shows (an array
-//! of names, never the raw number, which would change meaning if bits were renumbered).
-
-use std::fmt;
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::ser::{SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
+//! of names, never the raw number, which would change meaning if bits were renumbered). The set
+//! operations and serde come from [`super::bits::named_bits`].
 
 use super::Flags;
+use super::bits::named_bits;
 
-macro_rules! flag_table {
-    ($( $(#[$doc:meta])* $konst:ident = $bit:expr, $name:literal; )*) => {
-        impl Flags {
-            $( $(#[$doc])* pub const $konst: Flags = Flags(1 << $bit); )*
-
-            /// Every flag with its name, in bit order; the single source of truth for names.
-            pub const ALL: &'static [(Flags, &'static str)] = &[ $( (Flags::$konst, $name), )* ];
-        }
-    };
-}
-
-flag_table! {
+named_bits! { Flags, "flag", {
     /// UPDATE or DELETE without a WHERE clause: touches every row.
     NO_WHERE = 0, "no_where";
     /// A condition that is always true after OR (`OR 1=1`, `OR 'a'='a'`, `OR TRUE`, `OR x=x`) or
@@ -96,130 +81,29 @@ flag_table! {
     UNTERMINATED = 29, "unterminated";
     /// Row-level security switched off or a policy dropped.
     RLS_BYPASS = 30, "rls_bypass";
-}
-
-impl Flags {
-    /// No flag set.
-    pub const fn empty() -> Self {
-        Flags(0)
-    }
-
-    /// True when every bit of `other` is set in `self`.
-    pub const fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// True when any bit of `other` is set in `self`.
-    pub const fn intersects(self, other: Flags) -> bool {
-        self.0 & other.0 != 0
-    }
-
-    /// True when no flag is set.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Sets the bits of `other`.
-    pub fn insert(&mut self, other: Flags) {
-        self.0 |= other.0;
-    }
-
-    /// Clears the bits of `other`.
-    pub fn remove(&mut self, other: Flags) {
-        self.0 &= !other.0;
-    }
-
-    /// Union of both sets.
-    pub const fn union(self, other: Flags) -> Flags {
-        Flags(self.0 | other.0)
-    }
-
-    /// The single flags that are set, in bit order.
-    pub fn iter(self) -> impl Iterator<Item = Flags> {
-        Flags::ALL
-            .iter()
-            .map(|&(f, _)| f)
-            .filter(move |f| self.contains(*f))
-    }
-
-    /// Names of the flags that are set, in bit order (what JSON and alerts show).
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::ALL
-            .iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|&(_, n)| n)
-    }
-
-    /// The flag with this snake_case name, for policy and rule files.
-    pub fn from_name(name: &str) -> Option<Flags> {
-        Flags::ALL.iter().find(|(_, n)| *n == name).map(|&(f, _)| f)
-    }
-}
-
-impl std::ops::BitOr for Flags {
-    type Output = Flags;
-    fn bitor(self, rhs: Flags) -> Flags {
-        Flags(self.0 | rhs.0)
-    }
-}
-
-impl std::ops::BitOrAssign for Flags {
-    fn bitor_assign(&mut self, rhs: Flags) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl std::ops::BitAnd for Flags {
-    type Output = Flags;
-    fn bitand(self, rhs: Flags) -> Flags {
-        Flags(self.0 & rhs.0)
-    }
-}
-
-impl fmt::Display for Flags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, name) in self.names().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(name)?;
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for Flags {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.count_ones() as usize))?;
-        for name in self.names() {
-            seq.serialize_element(name)?;
-        }
-        seq.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Flags {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NamesVisitor;
-        impl<'de> Visitor<'de> for NamesVisitor {
-            type Value = Flags;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of flag names")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Flags, A::Error> {
-                let mut flags = Flags::empty();
-                while let Some(name) = seq.next_element::<&str>()? {
-                    match Flags::from_name(name) {
-                        Some(f) => flags.insert(f),
-                        None => return Err(de::Error::custom(format!("unknown flag `{name}`"))),
-                    }
-                }
-                Ok(flags)
-            }
-        }
-        deserializer.deserialize_seq(NamesVisitor)
-    }
-}
+    /// A condition comparing constants only (`AND 4648=7537`, `'abc'='abc'`, `7394>7393`,
+    /// `5 BETWEEN 5 AND 5`, `QUARTER(NULL) IS NULL`, `@@x=@@x`): boolean-blind probing and DBMS
+    /// fingerprinting. The `0`/`1` comparisons query builders write (`1=1`, `1=0`) are exempt.
+    CONSTANT_CONDITION = 31, "constant_condition";
+    /// A character-by-character read of a subquery (`ASCII(SUBSTRING((SELECT …),n,1))`,
+    /// `ORD(MID((SELECT …),n,1))`, `SUBSTR((SELECT …),n,1)`): blind data extraction.
+    BLIND_EXTRACTION = 32, "blind_extraction";
+    /// The statement runs SQL text made at run time: MySQL `PREPARE … FROM`, `EXECUTE
+    /// IMMEDIATE`; PostgreSQL `EXECUTE` in a `DO` block or a function/procedure body.
+    DYNAMIC_SQL = 33, "dynamic_sql";
+    /// SQL text assembled from pieces where it feeds execution: `SET @s = CONCAT('DR','OP …')`,
+    /// `PREPARE s FROM CONCAT(…)`, `'…' || …` or `format('…')` in a `DO`/function body.
+    ASSEMBLED_SQL = 34, "assembled_sql";
+    /// DDL or DCL text built at run time (`format('DROP TABLE %I', …)`, `'GRANT … ' ||
+    /// quote_ident(…)`, `CONCAT('DR','OP TABLE …')`): the command never appears as written.
+    DYNAMIC_DDL = 35, "dynamic_ddl";
+    /// A page of a larger result: `LIMIT … OFFSET …`, `LIMIT n, m`, `OFFSET … FETCH …`, or a
+    /// keyset page (`WHERE k > ? ORDER BY k LIMIT ?`). Bare `LIMIT n` (first rows) is not a page.
+    PAGED = 36, "paged";
+    /// `UPDATE t SET c = (SELECT … WHERE o.k = t.id)`: every assignment recomputes its column
+    /// from a subquery correlated with the updated row (a job refreshing a denormalized total).
+    RECOMPUTE = 37, "recompute";
+} }
 
 #[cfg(test)]
 mod tests {

@@ -198,8 +198,12 @@ impl<'a> Lexer<'a> {
                 let start = self.pos;
                 let end = memchr::memchr(b'\n', &self.b[self.pos..]).map_or(self.b.len(), |i| self.pos + i);
                 let body = &self.b[start..end];
-                let text_len = body.iter().filter(|c| !c.is_ascii_whitespace()).count();
-                if self.stmt_has_token && (text_len <= 3 || body.iter().any(|&c| c == b'\'' || c == b'"')) {
+                // What follows the marker: empty or one short word (`-- -`, `#`, sqlmap's
+                // `-- ZzRz` on PostgreSQL) is a tag that cuts a template, not prose.
+                let marker = if c == b'#' { 1 } else { 2 };
+                let rest = body.get(marker..).unwrap_or(&[]).trim_ascii();
+                let short = rest.len() <= 4 && !rest.iter().any(u8::is_ascii_whitespace);
+                if self.stmt_has_token && (short || body.iter().any(|&c| c == b'\'' || c == b'"')) {
                     self.pending_trailing = true;
                 }
                 self.pos = end;

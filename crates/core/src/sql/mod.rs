@@ -20,7 +20,10 @@
 //! flags, objects, statement splitting), `ast` (sqlparser refinement), `flags` (the bit set).
 
 mod ast;
+mod bits;
+pub mod catalog;
 mod classify;
+mod family;
 mod flags;
 mod keywords;
 mod lexer;
@@ -36,6 +39,8 @@ use lru::LruCache;
 use serde::{Deserialize, Serialize, Serializer};
 
 use lexer::{Kind, Normalized};
+
+pub use catalog::{CatalogScope, Catalogs};
 
 /// Longest text given to sqlparser; longer statements are analysed by the token classifier only
 /// and flagged `too_long` (parser time and memory grow with length, the classifier's do not).
@@ -168,7 +173,7 @@ impl FromStr for StatementClass {
 /// Risk features of a statement, as a small bit set (cheap to copy into every event).
 /// Names and meanings: `Flags::ALL` and docs/SQL.md.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flags(pub u32);
+pub struct Flags(pub u64);
 
 /// Result of analysing one statement text; shared (`Arc`) between all events with the same
 /// cache key.
@@ -194,6 +199,21 @@ pub struct Analysis {
     pub statements: u32,
     /// True when sqlparser accepted the text (otherwise the token classifier alone decided).
     pub parsed: bool,
+    /// Catalog categories the statement reads (docs/SQL.md, "Catalogs").
+    pub catalogs: Catalogs,
+    /// Which schemas those catalog reads are limited to.
+    pub catalog_scope: CatalogScope,
+    /// Every relation the statement reads is a catalog (no data table besides): true of an
+    /// ORM's reflection queries, false of an injected catalog read inside an application query.
+    pub catalog_only: bool,
+    /// xxh3-64 of the statement's family: its normalized text with list arity, optional simple
+    /// filters, pagination and plain column lists folded (`family.rs`). A second key next to
+    /// the fingerprint, for allowlists that generalize; it changes no fingerprint.
+    #[serde(serialize_with = "hex16")]
+    pub family: u64,
+    /// The family's text (`…` where filters or column lists were folded); at most
+    /// `MAX_NORMALIZED_BYTES`.
+    pub family_normalized: String,
 }
 
 fn hex16<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -205,7 +225,7 @@ fn hex16<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
 struct CacheKey {
     dialect: Dialect,
     fingerprint: u64,
-    lexical: u32,
+    lexical: u64,
     literals: u64,
 }
 
@@ -261,7 +281,11 @@ const LEXICAL: Flags = Flags(
         | Flags::CHAR_CHAIN.0
         | Flags::SQLMAP_DELIMITER.0
         | Flags::TOO_LONG.0
-        | Flags::INVALID_UTF8.0,
+        | Flags::INVALID_UTF8.0
+        | Flags::CONSTANT_CONDITION.0
+        | Flags::DYNAMIC_SQL.0
+        | Flags::ASSEMBLED_SQL.0
+        | Flags::DYNAMIC_DDL.0,
 );
 
 /// Analyses statements, caching results by (dialect, fingerprint, lexical flags, identity
@@ -419,9 +443,14 @@ fn analyze_uncached(
             objects: Vec::new(),
             flags,
             fingerprint,
-            normalized,
             statements: 0,
             parsed: false,
+            catalogs: Catalogs::empty(),
+            catalog_scope: CatalogScope::None,
+            catalog_only: false,
+            family: fingerprint,
+            family_normalized: normalized.clone(),
+            normalized,
         };
     }
     let mut infos: Vec<classify::StmtInfo> = ranges
@@ -478,6 +507,9 @@ fn analyze_uncached(
         }
     }
     let best = infos.swap_remove(best);
+    let (catalogs, catalog_scope, catalog_only) =
+        classify::catalog_read(text, tokens, dialect, &ranges, &objects, flags);
+    let (family, family_normalized) = family::family(&lexed.text, dialect, MAX_NORMALIZED_BYTES);
     Analysis {
         class: best.class,
         command: best.command,
@@ -487,6 +519,11 @@ fn analyze_uncached(
         normalized,
         statements: ranges.len() as u32,
         parsed,
+        catalogs,
+        catalog_scope,
+        catalog_only,
+        family,
+        family_normalized,
     }
 }
 
@@ -504,6 +541,15 @@ fn code_text(text: &str, tokens: &[lexer::Token]) -> String {
         prev_end = Some(t.end);
     }
     out
+}
+
+/// The fingerprint of a statement as the analysis computes it (xxh3-64 of the normalized text),
+/// or `None` when the text holds no token. For configuration that names statements (the
+/// policy's `expected` statements); events get theirs from [`Analyzer`].
+pub fn fingerprint_of(sql: &str, dialect: Dialect) -> Option<u64> {
+    let mut n = Normalized::default();
+    lexer::normalize_into(prefix(sql, MAX_LEX_BYTES), dialect, &mut n);
+    (!n.text.is_empty()).then(|| xxhash_rust::xxh3::xxh3_64(n.text.as_bytes()))
 }
 
 /// Splits a text into statements at `;` outside strings, comments and routine bodies; each
@@ -602,15 +648,21 @@ pub fn class_of_command_tag(tag: &str) -> StatementClass {
 /// text, no objects or flags (the caller adds the object the audit line names).
 pub fn analysis_of_command_tag(tag: &str) -> Analysis {
     let command = tag.trim().to_ascii_uppercase();
+    let fingerprint = xxhash_rust::xxh3::xxh3_64(command.as_bytes());
     Analysis {
         class: class_of_command_tag(&command),
-        fingerprint: xxhash_rust::xxh3::xxh3_64(command.as_bytes()),
+        fingerprint,
+        family: fingerprint,
+        family_normalized: command.clone(),
         normalized: command.clone(),
         command,
         objects: Vec::new(),
         flags: Flags::empty(),
         statements: 0,
         parsed: false,
+        catalogs: Catalogs::empty(),
+        catalog_scope: CatalogScope::None,
+        catalog_only: false,
     }
 }
 

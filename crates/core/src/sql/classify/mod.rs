@@ -9,13 +9,16 @@
 
 use std::ops::Range;
 
+mod catalog;
 mod ddl;
+mod dynamic;
 mod literals;
 mod names;
 mod relations;
 mod scan;
 mod statement;
 
+pub(crate) use catalog::catalog_read;
 pub(crate) use literals::literal_features;
 pub(crate) use names::cte_names;
 pub(crate) use statement::classify_statement;
@@ -70,6 +73,26 @@ impl<'a> Toks<'a> {
     }
     pub(super) fn len(&self) -> usize {
         self.t.len()
+    }
+    /// The `)` closing the group that opens at `lparen` (`len()` when it is not closed) and the
+    /// number of arguments in it (commas at its top level, plus one).
+    pub(super) fn group_end(&self, lparen: usize) -> (usize, u32) {
+        let mut depth = 0u32;
+        let mut args = 1u32;
+        for j in lparen..self.len() {
+            match self.kind(j) {
+                Some(Kind::LParen) => depth += 1,
+                Some(Kind::RParen) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return (j, args);
+                    }
+                }
+                Some(Kind::Comma) if depth == 1 => args += 1,
+                _ => {}
+            }
+        }
+        (self.len(), args)
     }
 }
 

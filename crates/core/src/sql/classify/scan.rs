@@ -7,6 +7,9 @@ use crate::sql::lexer::Kind;
 /// Flags from the token stream that hold whatever the statement's command.
 pub(super) fn scan_flags(tk: &Toks<'_>, s: usize, flags: &mut Flags) {
     let n = tk.len();
+    // Credential tables are inventory unless a hash column (or every column) is read.
+    let mut credential_table = false;
+    let mut hash_column = false;
     for i in s..n {
         let Some(kind) = tk.kind(i) else { break };
         match kind {
@@ -45,6 +48,12 @@ pub(super) fn scan_flags(tk: &Toks<'_>, s: usize, flags: &mut Flags) {
                             flags.insert(Flags::ERROR_BASED)
                         }
                         "exp" if tk.is_op(i + 2, "~") => flags.insert(Flags::ERROR_BASED),
+                        // `SUBSTRING((SELECT …),5,1)`, `ORD(MID((SELECT …),5,1))`
+                        "substring" | "substr" | "mid" | "left" | "right" | "substrc"
+                            if tk.kind(i + 2) == Some(Kind::LParen) && tk.is(i + 3, "SELECT") =>
+                        {
+                            flags.insert(Flags::BLIND_EXTRACTION)
+                        }
                         "floor" if tk.lower(i + 2) == "rand" => flags.insert(Flags::ERROR_BASED),
                         "dblink"
                         | "dblink_connect"
@@ -75,12 +84,13 @@ pub(super) fn scan_flags(tk: &Toks<'_>, s: usize, flags: &mut Flags) {
                         }
                         "sys" | "mysql" if schema_qualifier && !call => {
                             flags.insert(Flags::CATALOG_READ);
-                            if w == "mysql" && tk.lower(i + 2) == "user" {
-                                flags.insert(Flags::CREDENTIAL_READ);
+                            if w == "mysql" && matches!(tk.lower(i + 2).as_str(), "user" | "global_priv") {
+                                credential_table = true;
                             }
                         }
                         "pg_shadow" | "pg_authid" => {
-                            flags.insert(Flags::CATALOG_READ | Flags::CREDENTIAL_READ)
+                            flags.insert(Flags::CATALOG_READ);
+                            credential_table = true;
                         }
                         w if (w.starts_with("pg_")
                             && !schema_qualifier
@@ -90,7 +100,19 @@ pub(super) fn scan_flags(tk: &Toks<'_>, s: usize, flags: &mut Flags) {
                         {
                             flags.insert(Flags::CATALOG_READ);
                         }
+                        // Hash columns: these two name nothing else; `password`, `passwd` and
+                        // `priv` (MariaDB's JSON of mysql.global_priv) only with their tables.
                         "authentication_string" | "rolpassword" => flags.insert(Flags::CREDENTIAL_READ),
+                        "password" | "passwd" | "priv" => hash_column = true,
+                        "offset" if matches!(tk.kind(i + 1), Some(Kind::Num | Kind::Param)) => {
+                            flags.insert(Flags::PAGED)
+                        }
+                        "limit"
+                            if matches!(tk.kind(i + 1), Some(Kind::Num | Kind::Param))
+                                && tk.kind(i + 2) == Some(Kind::Comma) =>
+                        {
+                            flags.insert(Flags::PAGED)
+                        }
                         "into" if tk.is_any(i + 1, &["OUTFILE", "DUMPFILE"]) => {
                             flags.insert(Flags::INTO_OUTFILE | Flags::FILE_WRITE);
                             if tk.is(i + 2, "S3") {
@@ -164,4 +186,38 @@ pub(super) fn scan_flags(tk: &Toks<'_>, s: usize, flags: &mut Flags) {
             _ => {}
         }
     }
+    // `SELECT *`, `TABLE mysql.user`, `COPY pg_authid TO …`: every column, the hash included.
+    let whole_rows = flags.contains(Flags::SELECT_STAR) || tk.is_any(s, &["TABLE", "COPY"]);
+    if credential_table && (hash_column || whole_rows) {
+        flags.insert(Flags::CREDENTIAL_READ);
+    }
+    if !flags.contains(Flags::PAGED) && keyset_page(tk, s) {
+        flags.insert(Flags::PAGED);
+    }
+}
+
+/// A keyset page: `… WHERE k > ? … ORDER BY k … LIMIT ?` (the next page after the last key).
+fn keyset_page(tk: &Toks<'_>, s: usize) -> bool {
+    let n = tk.len();
+    let Some(order) = (s..n).find(|&i| tk.is(i, "ORDER") && tk.is(i + 1, "BY")) else {
+        return false;
+    };
+    if !(order..n).any(|i| tk.is_any(i, &["LIMIT", "FETCH"])) {
+        return false;
+    }
+    // The last part of the first ORDER BY name (`t.id` → `id`).
+    let mut k = order + 2;
+    while tk.kind(k + 1) == Some(Kind::Dot) {
+        k += 2;
+    }
+    if !matches!(tk.kind(k), Some(Kind::Word | Kind::Quoted)) {
+        return false;
+    }
+    let key = tk.text(k);
+    (s..order).any(|i| {
+        tk.text(i).eq_ignore_ascii_case(key)
+            && matches!(tk.kind(i), Some(Kind::Word | Kind::Quoted))
+            && [">", ">=", "<", "<="].iter().any(|op| tk.is_op(i + 1, op))
+            && matches!(tk.kind(i + 2), Some(Kind::Num | Kind::Param | Kind::Str))
+    })
 }

@@ -288,12 +288,84 @@ pub(crate) fn classify_statement(src: &str, t: &[Token], dialect: Dialect) -> St
     {
         flags.insert(Flags::NO_WHERE);
     }
+    if command == "UPDATE" && recomputes(&tk, verb_at) {
+        flags.insert(Flags::RECOMPUTE);
+    }
     collect_relations(&tk, s, &mut objects);
     StmtInfo {
         class,
         command,
         flags,
         objects,
+    }
+}
+
+/// `UPDATE t SET a = (SELECT … WHERE x.k = t.id), b = …`: every assignment recomputes its
+/// column from a subquery correlated with the updated table (a denormalized total refreshed by
+/// a job), so no row loses information a constant would overwrite.
+fn recomputes(tk: &Toks<'_>, verb: usize) -> bool {
+    let mut i = verb + 1;
+    while tk.is_any(i, &["LOW_PRIORITY", "IGNORE", "ONLY"]) {
+        i += 1;
+    }
+    // The updated table and its alias: `customers`, `shop.customers c`, `customers AS c`.
+    let mut names: Vec<&str> = Vec::new();
+    while let Some(Kind::Word | Kind::Quoted) = tk.kind(i) {
+        names.push(tk.text(i).trim_matches(['`', '"']));
+        if tk.kind(i + 1) == Some(Kind::Dot) {
+            i += 2;
+        } else {
+            i += 1;
+            break;
+        }
+    }
+    let Some(&table) = names.last() else {
+        return false;
+    };
+    if tk.is(i, "AS") {
+        i += 1;
+    }
+    let alias = (tk.kind(i) == Some(Kind::Word) && !tk.is(i, "SET")).then(|| tk.text(i));
+    if alias.is_some() {
+        i += 1;
+    }
+    if !tk.is(i, "SET") {
+        return false;
+    }
+    // Each assignment up to the next comma at depth 0, until WHERE/FROM/RETURNING/end.
+    let mut start = i + 1;
+    let mut depth = 0i32;
+    let mut j = start;
+    loop {
+        let end_here = match tk.kind(j) {
+            None | Some(Kind::Semi) => true,
+            Some(Kind::LParen) => {
+                depth += 1;
+                false
+            }
+            Some(Kind::RParen) => {
+                depth -= 1;
+                false
+            }
+            Some(Kind::Comma) if depth == 0 => true,
+            _ => depth == 0 && tk.is_any(j, &["WHERE", "FROM", "RETURNING", "ORDER", "LIMIT"]),
+        };
+        if end_here {
+            let correlated = (start..j).any(|k| tk.is(k, "SELECT"))
+                && (start..j).any(|k| {
+                    tk.kind(k + 1) == Some(Kind::Dot)
+                        && (tk.text(k).trim_matches(['`', '"']).eq_ignore_ascii_case(table)
+                            || alias.is_some_and(|a| tk.text(k).eq_ignore_ascii_case(a)))
+                });
+            if !correlated {
+                return false;
+            }
+            if tk.kind(j) != Some(Kind::Comma) {
+                return true;
+            }
+            start = j + 1;
+        }
+        j += 1;
     }
 }
 
