@@ -91,5 +91,9 @@ pub fn read_log_group(query: &LogGroupQuery, sink: &mut dyn RecordSink, quiet: b
 pub fn kms_keys(key_id: Option<String>, resource_id: Option<&str>) -> anyhow::Result<BlockingKeys> {
     let runtime = runtime()?;
     let sdk = runtime.block_on(sdk::load(&RetryPolicy::default()));
-    Ok(BlockingKeys::new(runtime, DataKeyClient::new(&sdk, key_id), resource_id))
+    Ok(BlockingKeys::new(
+        runtime,
+        DataKeyClient::new(&sdk, key_id),
+        resource_id,
+    ))
 }

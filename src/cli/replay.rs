@@ -458,7 +458,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         );
         #[cfg(feature = "aws")]
         if let Some(keys) = &kms_keys {
-            eprintln!("laneguard replay: KMS: {} Decrypt calls for data keys", keys.calls());
+            eprintln!(
+                "laneguard replay: KMS: {} Decrypt calls for data keys",
+                keys.calls()
+            );
         }
     }
     if let Some(e) = output.error {

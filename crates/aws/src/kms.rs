@@ -72,7 +72,11 @@ impl DataKeyClient {
     }
 
     /// Decrypt one data key.
-    pub async fn decrypt(&self, ciphertext: &[u8], context: &EncryptionContext) -> Result<DataKey, KmsFailure> {
+    pub async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KmsFailure> {
         let failure = |retryable: bool, message: String| KmsFailure {
             retryable,
             context: context.to_string(),
@@ -206,7 +210,10 @@ mod tests {
             message: "ThrottlingException".into(),
         };
         assert!(matches!(f.clone().into_key_error(), KeyError::Retry(m) if m.contains("cluster-A")));
-        let f = KmsFailure { retryable: false, ..f };
+        let f = KmsFailure {
+            retryable: false,
+            ..f
+        };
         assert!(matches!(f.into_key_error(), KeyError::Refused(_)));
     }
 }

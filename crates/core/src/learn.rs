@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::event::{Event, Kind, Source, Timestamp, ZoneRole};
-use crate::sql::Dialect;
 use crate::finding::Finding;
 use crate::pipeline::Output;
 use crate::rules::allowlist::By;
+use crate::sql::Dialect;
 use crate::tune::Split;
 
 /// The fields that key a learned profile, as rule field paths.
@@ -193,7 +193,14 @@ fn toml_str(s: &str) -> String {
 
 /// A raw record in `source`'s format running `sql` for a profile (for generated tests). The
 /// statement is the normalized text, so the record carries no literal.
-fn record(source: Source, dialect: Dialect, host: &str, user: &str, database: &str, sql: &str) -> Option<String> {
+fn record(
+    source: Source,
+    dialect: Dialect,
+    host: &str,
+    user: &str,
+    database: &str,
+    sql: &str,
+) -> Option<String> {
     match source {
         Source::Das => {
             let server = match dialect {

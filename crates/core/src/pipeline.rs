@@ -207,9 +207,10 @@ impl RecordSink for Pipeline<'_> {
             }
             Err(e) => match e.kind() {
                 None => self.skipped(Skip::Deferred, &record.origin),
-                Some(kind) => self
-                    .diagnostics
-                    .report(kind, &record.origin, format!("{}: {e}", record.name())),
+                Some(kind) => {
+                    self.diagnostics
+                        .report(kind, &record.origin, format!("{}: {e}", record.name()))
+                }
             },
         }
     }

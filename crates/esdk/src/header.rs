@@ -24,22 +24,13 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], EsdkError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(EsdkError::Truncated { what })?;
-        let out = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(EsdkError::Truncated { what })?;
+        let end = self.pos.checked_add(n).ok_or(EsdkError::Truncated { what })?;
+        let out = self.buf.get(self.pos..end).ok_or(EsdkError::Truncated { what })?;
         self.pos = end;
         Ok(out)
     }
 
-    pub(crate) fn array<const N: usize>(
-        &mut self,
-        what: &'static str,
-    ) -> Result<[u8; N], EsdkError> {
+    pub(crate) fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], EsdkError> {
         let s = self.take(N, what)?;
         let mut out = [0u8; N];
         out.copy_from_slice(s);
@@ -159,10 +150,7 @@ pub(crate) struct RawHeader<'a> {
 
 impl RawHeader<'_> {
     pub(crate) fn context_value(&self, key: &str) -> Option<&str> {
-        self.context
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
+        self.context.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
     pub(crate) fn to_owned_header(&self) -> Header {
@@ -210,18 +198,13 @@ pub(crate) fn check_message_size(message: &[u8], limits: &Limits) -> Result<(), 
 /// Encryption-context entries borrowed from the header, in wire order.
 type ContextEntries<'a> = Vec<(&'a str, &'a str)>;
 
-fn parse_context<'a>(
-    bytes: &'a [u8],
-    limits: &Limits,
-) -> Result<(ContextEntries<'a>, bool), EsdkError> {
+fn parse_context<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(ContextEntries<'a>, bool), EsdkError> {
     const BAD: fn(&'static str) -> EsdkError = EsdkError::MalformedEncryptionContext;
     if bytes.is_empty() {
         return Ok((Vec::new(), true));
     }
     let mut c = Cursor::new(bytes);
-    let count = c
-        .u16("encryption context count")
-        .map_err(|_| BAD("count"))?;
+    let count = c.u16("encryption context count").map_err(|_| BAD("count"))?;
     if count == 0 {
         // The spec requires the whole AAD field to be absent for an empty context.
         return Err(BAD("zero entries in a non-empty context field"));
@@ -317,9 +300,7 @@ pub(crate) fn parse<'a>(message: &'a [u8], limits: &Limits) -> Result<RawHeader<
         1 => ContentType::NonFramed,
         2 => ContentType::Framed,
         _ => {
-            return Err(EsdkError::MalformedHeader(
-                "content type is neither 1 nor 2",
-            ));
+            return Err(EsdkError::MalformedHeader("content type is neither 1 nor 2"));
         }
     };
     if version == 1 {
@@ -338,9 +319,7 @@ pub(crate) fn parse<'a>(message: &'a [u8], limits: &Limits) -> Result<RawHeader<
             ));
         }
         ContentType::Framed if frame_length == 0 => {
-            return Err(EsdkError::MalformedHeader(
-                "framed message with frame length 0",
-            ));
+            return Err(EsdkError::MalformedHeader("framed message with frame length 0"));
         }
         _ => {}
     }

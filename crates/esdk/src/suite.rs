@@ -101,8 +101,7 @@ impl AlgorithmSuite {
     pub fn is_committing(self) -> bool {
         matches!(
             self,
-            AlgorithmSuite::Aes256GcmHkdfSha512Commit
-                | AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384
+            AlgorithmSuite::Aes256GcmHkdfSha512Commit | AlgorithmSuite::Aes256GcmHkdfSha512CommitEcdsaP384
         )
     }
 

@@ -63,10 +63,7 @@ fn every_fixture_gives_its_expected_outcome() {
     let mut ok = 0;
     let mut errors = 0;
     for f in load_all() {
-        match (
-            decrypt(&f.message, &f.key, &Limits::default()),
-            f.expect.as_str(),
-        ) {
+        match (decrypt(&f.message, &f.key, &Limits::default()), f.expect.as_str()) {
             (Ok(pt), "ok") => {
                 assert_eq!(Some(hex(&Sha256::digest(&pt))), f.sha256, "{}", f.name);
                 ok += 1;
@@ -105,10 +102,7 @@ fn das_payloads_gunzip_to_activity_records() {
         );
         if name.starts_with("mysql") {
             let classes: Vec<_> = events.iter().filter_map(|e| e["class"].as_str()).collect();
-            assert!(
-                classes.contains(&"MAIN") && classes.contains(&"AUX"),
-                "{name}"
-            );
+            assert!(classes.contains(&"MAIN") && classes.contains(&"AUX"), "{name}");
         }
     }
 }
@@ -116,15 +110,11 @@ fn das_payloads_gunzip_to_activity_records() {
 #[test]
 fn kinesis_records_carry_the_same_messages() {
     for f in load_all() {
-        let p = fixture_dir()
-            .join("records")
-            .join(format!("{}.json", f.name));
+        let p = fixture_dir().join("records").join(format!("{}.json", f.name));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
         assert_eq!(v["type"], "DatabaseActivityMonitoringRecords");
         assert_eq!(v["version"], "1.2");
-        let msg = B64
-            .decode(v["databaseActivityEvents"].as_str().unwrap())
-            .unwrap();
+        let msg = B64.decode(v["databaseActivityEvents"].as_str().unwrap()).unwrap();
         assert_eq!(msg, f.message, "{}", f.name);
         assert!(!v["key"].as_str().unwrap().is_empty());
     }
@@ -147,11 +137,7 @@ fn parse_header_exposes_the_encryption_context() {
     // the public key is base64 of a 49-byte compressed P-384 point (68 characters)
     let pk = h.context_value("aws-crypto-public-key").unwrap();
     assert_eq!(pk.len(), 68);
-    let keys: Vec<_> = h
-        .encryption_context
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let keys: Vec<_> = h.encryption_context.iter().map(|(k, _)| k.as_str()).collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted, "writer sorts the context by key");
@@ -169,16 +155,10 @@ fn parse_header_exposes_the_encryption_context() {
 
     let v2 = load("pg_0578_framed_v2");
     let h = parse_header(&v2.message, &Limits::default()).unwrap();
-    assert_eq!(
-        (h.version, h.suite.id(), h.message_id.len()),
-        (2, 0x0578, 32)
-    );
+    assert_eq!((h.version, h.suite.id(), h.message_id.len()), (2, 0x0578, 32));
     let nf = load("pg_0178_nonframed");
     let h = parse_header(&nf.message, &Limits::default()).unwrap();
-    assert_eq!(
-        (h.content_type, h.frame_length),
-        (ContentType::NonFramed, 0)
-    );
+    assert_eq!((h.content_type, h.frame_length), (ContentType::NonFramed, 0));
     assert!(h.context_value("aws-crypto-public-key").is_none());
 }
 
@@ -232,22 +212,12 @@ fn limits_are_enforced_with_typed_errors() {
     assert_eq!(decrypt(m, k, &exact).unwrap(), pt);
     let nf = load("pg_0178_nonframed");
     expect_limit(
-        decrypt(
-            &nf.message,
-            &nf.key,
-            &limited(|l| l.max_plaintext_bytes = 10),
-        ),
+        decrypt(&nf.message, &nf.key, &limited(|l| l.max_plaintext_bytes = 10)),
         "plaintext bytes",
     );
     // the convenience constructor for larger trusted producers
-    assert_eq!(
-        decrypt(m, k, &Limits::for_message_size(1 << 20)).unwrap(),
-        pt
-    );
-    expect_limit(
-        decrypt(m, k, &Limits::for_message_size(100)),
-        "message bytes",
-    );
+    assert_eq!(decrypt(m, k, &Limits::for_message_size(1 << 20)).unwrap(), pt);
+    expect_limit(decrypt(m, k, &Limits::for_message_size(100)), "message bytes");
     // parse_header is bounded too
     assert!(matches!(
         parse_header(m, &limited(|l| l.max_encrypted_data_keys = 0)),

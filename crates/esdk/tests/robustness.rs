@@ -7,8 +7,7 @@ use laneguard_esdk::{Limits, decrypt, parse_header};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> (Vec<u8>, [u8; 32]) {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/fixtures/{name}.json"));
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.json"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
     let kh = v["data_key_hex"].as_str().unwrap();
     let mut key = [0u8; 32];

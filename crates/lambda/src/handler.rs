@@ -50,8 +50,12 @@ use laneguard_core::config::{Config, EngineOptions, Sources};
 use laneguard_core::detector::DeferredThreshold;
 use laneguard_core::diagnostic::Diagnostic;
 use laneguard_core::engine::Engine;
-use laneguard_core::envelope::das::{self, DataKey, DataKeys, EncryptionContext, KeyCache, KeyError, KeyRequest};
-use laneguard_core::envelope::{DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event};
+use laneguard_core::envelope::das::{
+    self, DataKey, DataKeys, EncryptionContext, KeyCache, KeyError, KeyRequest,
+};
+use laneguard_core::envelope::{
+    DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event,
+};
 use laneguard_core::event::{Event, Origin, Source, Timestamp};
 use laneguard_core::finding::Finding;
 use laneguard_core::output::{FindingFormat, FindingWriter};
@@ -347,7 +351,8 @@ impl Handler {
                 function: config.function_name.clone(),
                 out: Mutex::new(metrics_out),
             }),
-            kms: (config.kind == FunctionKind::Das).then(|| DataKeyClient::new(sdk, config.kms_key_id.clone())),
+            kms: (config.kind == FunctionKind::Das)
+                .then(|| DataKeyClient::new(sdk, config.kms_key_id.clone())),
             key_cache: Mutex::new(KeyCache::new(config.key_cache)),
         })
     }
@@ -767,7 +772,9 @@ impl DataKeys for BatchKeys {
         };
         match self.find(request.ciphertext, context) {
             Some(result) => result.clone(),
-            None => Err(KeyError::Refused("the data key was not resolved before the run".into())),
+            None => Err(KeyError::Refused(
+                "the data key was not resolved before the run".into(),
+            )),
         }
     }
 }

@@ -43,14 +43,22 @@ pub fn find_tool(env_var: &str, name: &str) -> Option<PathBuf> {
 /// A function binary built by `cargo build -p <name>`: `env_var`, else `target/debug/<name>`.
 /// `None` after printing SKIP on a developer machine; a panic under `CI=true`.
 pub fn built_function(env_var: &str, name: &str) -> Option<PathBuf> {
-    let bin = std::env::var_os(env_var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug").join(name));
+    let bin = std::env::var_os(env_var).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/debug")
+            .join(name)
+    });
     if bin.is_file() {
         return Some(bin);
     }
-    let msg = format!("{} not built (cargo build -p {name}, or set {env_var})", bin.display());
-    assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "CI=true and {msg}");
+    let msg = format!(
+        "{} not built (cargo build -p {name}, or set {env_var})",
+        bin.display()
+    );
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
+        "CI=true and {msg}"
+    );
     eprintln!("SKIP: {msg}");
     None
 }
@@ -79,7 +87,14 @@ pub fn invoke_function(
     let started = Instant::now();
     let _watch = KillOnDrop(
         Command::new(cargo_lambda)
-            .args(["lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
             .arg(port.to_string())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::null())
@@ -112,7 +127,13 @@ pub fn invoke_function(
     let _function = KillOnDrop(function.spawn().unwrap());
     let mut invoke = KillOnDrop(
         Command::new(cargo_lambda)
-            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port"])
+            .args([
+                "lambda",
+                "invoke",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
             .arg(port.to_string())
             .arg("--data-file")
             .arg(event)

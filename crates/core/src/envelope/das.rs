@@ -313,7 +313,10 @@ impl fmt::Display for OpenError {
         match self {
             OpenError::Base64 { field } => write!(f, "`{field}` is not base64"),
             OpenError::TooLarge { len } => {
-                write!(f, "an encrypted message of {len} base64 characters exceeds the reader's cap")
+                write!(
+                    f,
+                    "an encrypted message of {len} base64 characters exceeds the reader's cap"
+                )
             }
             OpenError::Key(KeyError::Retry(r)) => write!(f, "no data key yet (may pass; retry): {r}"),
             OpenError::Key(KeyError::Refused(r)) => write!(f, "no data key: {r}"),
@@ -371,7 +374,11 @@ fn header_context(message: &[u8]) -> Option<EncryptionContext> {
 
 /// Open a record: its data key from `keys`, the message decrypted and gunzipped (at most
 /// `limits.max_document` bytes), as UTF-8 text — the decrypted `DatabaseActivityMonitoringRecord`.
-pub fn open(record: &SealedRecord<'_>, keys: &mut dyn DataKeys, limits: &Limits) -> Result<String, OpenError> {
+pub fn open(
+    record: &SealedRecord<'_>,
+    keys: &mut dyn DataKeys,
+    limits: &Limits,
+) -> Result<String, OpenError> {
     let message = decode_message(record)?;
     let mut ciphertext = Vec::with_capacity(record.key.len() / 4 * 3);
     base64(record.key, "key", &mut ciphertext)?;

@@ -23,8 +23,8 @@ use crate::diagnostic::Diagnostic;
 use crate::event::{Origin, Source};
 use crate::sources::FlowFormat;
 
-pub use decode::{DecodeError, Limits};
 pub use das::SealedRecord;
+pub use decode::{DecodeError, Limits};
 pub use documents::{DocContext, decode_concatenated, decode_document, decode_lambda_event, decode_opened};
 
 /// One log record as delivered: the raw text and where it came from.

@@ -13,8 +13,8 @@ use toml::Spanned;
 
 use super::applications::{self, Application};
 use super::file::{
-    ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, RowLimitsSpec,
-    SigmaSpec, ZoneSpec,
+    ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, RowLimitsSpec, SigmaSpec,
+    ZoneSpec,
 };
 use super::{
     ClassSet, DEFAULT_DB_PORTS, Datastore, DatastoreId, Policy, PolicyError, Zone, ZoneId, next_policy_id,

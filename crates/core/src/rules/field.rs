@@ -568,7 +568,11 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
             st.is_some_and(|st| opt(st.statement_id.and_then(|r| i64::try_from(r).ok()), Val::Int, f))
         }
         fx::STATEMENT_SUBSTATEMENT_ID => st.is_some_and(|st| {
-            opt(st.substatement_id.and_then(|r| i64::try_from(r).ok()), Val::Int, f)
+            opt(
+                st.substatement_id.and_then(|r| i64::try_from(r).ok()),
+                Val::Int,
+                f,
+            )
         }),
         fx::STATEMENT_EXIT_CODE => st.is_some_and(|st| s(&st.exit_code, f)),
         fx::STATEMENT_ROWS_OVER_LIMIT => st.is_some_and(|st| match (st.rows, en.row_limit) {

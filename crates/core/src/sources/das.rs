@@ -273,7 +273,11 @@ impl DasParser {
     /// Parse a record: a decrypted `DatabaseActivityMonitoringRecord` (one outcome per activity
     /// record, [`Parsed::Many`]), the record wrapper around one as AWS documents it, or a single
     /// activity record (as rule tests and flattened exports hold them).
-    pub fn parse<'a>(&self, record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Parsed<'a>, ParseError> {
+    pub fn parse<'a>(
+        &self,
+        record: &RawRecord<'a>,
+        warnings: &mut Warnings,
+    ) -> Result<Parsed<'a>, ParseError> {
         self.parse_text(record.text, record, warnings, 0)
     }
 
@@ -413,7 +417,10 @@ impl DasParser {
             connection_type: a_net.into_text(),
             operation: command.into_text(),
         };
-        let kind = if is_any(command, &["CONNECT", "CHANGEUSER", "LOGON", "LOGIN", "LOGIN SUCCEEDED"]) {
+        let kind = if is_any(
+            command,
+            &["CONNECT", "CHANGEUSER", "LOGON", "LOGIN", "LOGIN SUCCEEDED"],
+        ) {
             if failed {
                 Kind::FailedConnect(session(a.net_protocol, a.command))
             } else {
@@ -582,19 +589,32 @@ mod tests {
         let out = events(DasParser::default().parse(&record(doc), &mut w).unwrap());
         assert_eq!(out.len(), 7);
         assert!(matches!(out[0], Ok(Parsed::Skip(Skip::Heartbeat))));
-        let Ok(Parsed::Event(main)) = &out[1] else { panic!("{:?}", out[1]) };
+        let Ok(Parsed::Event(main)) = &out[1] else {
+            panic!("{:?}", out[1])
+        };
         let Kind::Statement(st) = &main.kind else { panic!() };
         assert_eq!(st.object_name.as_deref(), Some("t2,t1"));
         assert_eq!((st.rows, st.return_code, st.succeeded), (Some(2), Some(0), true));
         assert_eq!(main.dialect, Dialect::Mysql);
         assert_eq!(main.target.datastore.as_deref(), Some("cluster-A"));
         assert!(matches!(out[2], Ok(Parsed::Skip(Skip::AuxJoined))));
-        let Ok(Parsed::Event(orphan)) = &out[3] else { panic!() };
-        let Kind::ObjectAccess(o) = &orphan.kind else { panic!() };
+        let Ok(Parsed::Event(orphan)) = &out[3] else {
+            panic!()
+        };
+        let Kind::ObjectAccess(o) = &orphan.kind else {
+            panic!()
+        };
         assert_eq!((&*o.operation, &*o.object), ("READ", "shop.t3"));
-        let Ok(Parsed::Event(failed)) = &out[4] else { panic!() };
-        let Kind::Statement(st) = &failed.kind else { panic!() };
-        assert_eq!((st.return_code, st.succeeded, st.exit_code.as_deref()), (Some(1064), false, Some("1064")));
+        let Ok(Parsed::Event(failed)) = &out[4] else {
+            panic!()
+        };
+        let Kind::Statement(st) = &failed.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (st.return_code, st.succeeded, st.exit_code.as_deref()),
+            (Some(1064), false, Some("1064"))
+        );
         assert!(matches!(out[5], Ok(Parsed::Skip(Skip::RdsAdmin))));
         assert_eq!(out[6].as_ref().unwrap_err().kind, DiagnosticKind::Json);
         assert!(w.is_empty(), "{w:?}");
@@ -611,13 +631,21 @@ mod tests {
             panic!()
         };
         let Kind::Statement(st) = &e.kind else { panic!() };
-        assert_eq!((st.return_code, st.exit_code.as_deref(), st.succeeded), (None, Some("22012"), false));
+        assert_eq!(
+            (st.return_code, st.exit_code.as_deref(), st.succeeded),
+            (None, Some("22012"), false)
+        );
         assert_eq!(e.dialect, Dialect::Postgres);
         assert_eq!(e.actor.port, Some(5000));
         assert_eq!(e.actor.user_agent.as_deref(), Some("psql"));
         assert_eq!(e.time.to_string(), "2019-05-24T00:39:49.940668Z");
-        let wrapped = format!(r#"{{"type":"DatabaseActivityMonitoringRecords","version":"1.1","databaseActivityEvents":{{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-x","databaseActivityEventList":[{text}]}},"key":"k"}}"#);
-        assert_eq!(events(DasParser::default().parse(&record(&wrapped), &mut w).unwrap()).len(), 1);
+        let wrapped = format!(
+            r#"{{"type":"DatabaseActivityMonitoringRecords","version":"1.1","databaseActivityEvents":{{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-x","databaseActivityEventList":[{text}]}},"key":"k"}}"#
+        );
+        assert_eq!(
+            events(DasParser::default().parse(&record(&wrapped), &mut w).unwrap()).len(),
+            1
+        );
         let sealed = r#"{"type":"DatabaseActivityMonitoringRecords","version":"1.2","databaseActivityEvents":"AYAD","key":"AQID"}"#;
         let err = DasParser::default().parse(&record(sealed), &mut w).unwrap_err();
         assert_eq!(err.kind, DiagnosticKind::Unsupported);
