@@ -5,6 +5,7 @@
 //! Every test starts what it needs and stops it on drop. Without moto or cargo-lambda a test
 //! prints SKIP; with `CI=true` their absence fails it (`.ci/run` installs them).
 
+mod das;
 mod deploy;
 pub(crate) mod support;
 

@@ -267,7 +267,14 @@ fn dispatch(
             ),
         ));
     } else if let Some(awslogs) = d.awslogs {
-        decode_blob(&awslogs.data, origin, ctx, KinesisMeta::default(), sink, "awslogs.data");
+        decode_blob(
+            &awslogs.data,
+            origin,
+            ctx,
+            KinesisMeta::default(),
+            sink,
+            "awslogs.data",
+        );
     } else if let Some(message_type) = d.message_type {
         let events = d.log_events.unwrap_or_default();
         decode_payload(
@@ -351,6 +358,13 @@ fn decode_blob(
     if trimmed.starts_with('{') {
         decode_concatenated_in(trimmed, origin, ctx, meta, sink);
     } else {
+        // A record of an activity stream (`aws-rds-das-…`) is read as one whatever it holds, so
+        // garbage there is the DAS parser's diagnostic, not an unknown source.
+        let source = ctx.source.or_else(|| {
+            meta.stream
+                .and_then(super::das::EncryptionContext::of_stream)
+                .map(|_| Source::Das)
+        });
         // Firehose with its own decompression / message extraction: newline-delimited records.
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -361,7 +375,7 @@ fn decode_blob(
             sink.record(RawRecord {
                 text: line,
                 origin: o,
-                source: ctx.source,
+                source,
                 envelope_time: None,
             });
         }
@@ -608,9 +622,10 @@ fn das_record(
         });
         return;
     };
-    let name = meta
-        .sequence_number
-        .map_or_else(|| "an encrypted activity record".to_owned(), |s| format!("Kinesis record {s}"));
+    let name = meta.sequence_number.map_or_else(
+        || "an encrypted activity record".to_owned(),
+        |s| format!("Kinesis record {s}"),
+    );
     let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
         sink.diagnostic(Diagnostic::new(
             DiagnosticKind::Json,
@@ -655,7 +670,14 @@ fn decode_firehose(records: &RawValue, origin: &Origin<'_>, ctx: &DocContext, si
             index: u32::try_from(i).ok(),
             ..origin.clone()
         };
-        decode_blob(&r.data, &o, ctx, KinesisMeta::default(), sink, "Firehose record data");
+        decode_blob(
+            &r.data,
+            &o,
+            ctx,
+            KinesisMeta::default(),
+            sink,
+            "Firehose record data",
+        );
     }
 }
 
