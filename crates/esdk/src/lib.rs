@@ -12,9 +12,9 @@
 //! controls.
 //!
 //! Why not the official `aws-esdk` crate: it is Dafny-generated, pulls the whole AWS SDK, and
-//! (see `COMPARISON.md` in the parent directory) is ~34x larger and ~25x slower to build, for one
-//! decrypt path that DAS consumers need. (It verifies a small record's P-384 signature faster,
-//! thanks to aws-lc; see the comparison.)
+//! is ~34x larger and ~25x slower to build, for the one decrypt path DAS consumers need (it
+//! verifies a small record's P-384 signature faster, thanks to aws-lc): docs/BENCHMARKS.md,
+//! "Decrypting Database Activity Streams".
 //!
 //! Non-committing suites are accepted because that is what AWS writes (0x0378); committing
 //! suites (0x0478, 0x0578) are accepted and their commitment is verified.
@@ -186,26 +186,20 @@ pub fn decrypt_with_header(
 
     if let Some(vk) = verifying_key {
         let sig = c.vec16("signature")?;
-        let sig =
-            p384::ecdsa::Signature::from_der(sig).map_err(|_| EsdkError::MalformedSignature)?;
+        let sig = p384::ecdsa::Signature::from_der(sig).map_err(|_| EsdkError::MalformedSignature)?;
         let signed = message
             .get(..body_end)
             .ok_or(EsdkError::Truncated { what: "body" })?;
         vk.verify(signed, &sig).map_err(|_| EsdkError::Signature)?;
     }
     if c.remaining() != 0 {
-        return Err(EsdkError::TrailingData {
-            extra: c.remaining(),
-        });
+        return Err(EsdkError::TrailingData { extra: c.remaining() });
     }
     Ok((plaintext, h.to_owned_header()))
 }
 
 /// Finds the `BC`/`DataKey` encrypted data key and unwraps it with `wrapping_key`.
-fn unwrap_data_key(
-    h: &header::RawHeader<'_>,
-    wrapping_key: &[u8; 32],
-) -> Result<Vec<u8>, EsdkError> {
+fn unwrap_data_key(h: &header::RawHeader<'_>, wrapping_key: &[u8; 32]) -> Result<Vec<u8>, EsdkError> {
     // Raw AES keyring provider info: key name || u32 tag length in bits || u32 IV length || IV.
     let expected_info_len = DAS_KEY_NAME
         .len()
@@ -234,8 +228,7 @@ fn unwrap_data_key(
         let Some(split) = edk.ciphertext.len().checked_sub(TAG_LEN) else {
             continue;
         };
-        let (Some(ct), Some(tag)) = (edk.ciphertext.get(..split), edk.ciphertext.get(split..))
-        else {
+        let (Some(ct), Some(tag)) = (edk.ciphertext.get(..split), edk.ciphertext.get(split..)) else {
             continue;
         };
         let Ok(tag) = <[u8; TAG_LEN]>::try_from(tag) else {
@@ -260,9 +253,7 @@ fn unwrap_data_key(
 /// The encryption context serialized as the keyring does it (count || sorted entries),
 /// which is what the writer used as AAD when it wrapped the data key. Writers put it in the
 /// header already sorted; if a header is not sorted, re-serialize it in sorted order.
-fn serialized_context<'a>(
-    h: &header::RawHeader<'a>,
-) -> Result<std::borrow::Cow<'a, [u8]>, EsdkError> {
+fn serialized_context<'a>(h: &header::RawHeader<'a>) -> Result<std::borrow::Cow<'a, [u8]>, EsdkError> {
     if h.context_sorted {
         return Ok(std::borrow::Cow::Borrowed(h.context_bytes));
     }
@@ -270,11 +261,7 @@ fn serialized_context<'a>(
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let too_big = || EsdkError::MalformedEncryptionContext("entry too long");
     let mut out = Vec::with_capacity(h.context_bytes.len());
-    out.extend_from_slice(
-        &u16::try_from(entries.len())
-            .map_err(|_| too_big())?
-            .to_be_bytes(),
-    );
+    out.extend_from_slice(&u16::try_from(entries.len()).map_err(|_| too_big())?.to_be_bytes());
     for (k, v) in entries {
         out.extend_from_slice(&u16::try_from(k.len()).map_err(|_| too_big())?.to_be_bytes());
         out.extend_from_slice(k.as_bytes());
@@ -463,10 +450,7 @@ fn decrypt_framed(
             (false, first)
         };
         if seq != expected {
-            return Err(EsdkError::FrameSequence {
-                expected,
-                found: seq,
-            });
+            return Err(EsdkError::FrameSequence { expected, found: seq });
         }
         let iv = c.array::<IV_LEN>("frame IV")?;
         let len = if is_final {
