@@ -136,6 +136,17 @@ fn run_with_kms(paths: &[&str], keys: &mut BlockingKeys) -> Run {
     )
 }
 
+/// Decrypted documents, replayed with no AWS access.
+fn run_plain(paths: &[&str]) -> Run {
+    run_paths_full(
+        engine(),
+        &ParseOptions::default(),
+        paths,
+        InputOptions::default(),
+        None,
+    )
+}
+
 fn blocking_keys(endpoint: &str, key_id: Option<String>, resource: Option<&str>) -> BlockingKeys {
     let rt = runtime();
     let conf = rt.block_on(sdk(endpoint, &fast_retry(2)));
@@ -167,13 +178,7 @@ fn kinesis_records_decrypt_to_the_same_findings_as_the_decrypted_documents() {
         assert_eq!(keys.calls(), 2, "{name}");
         assert_eq!(sealed.stats.records, 3, "{name}");
         let plain_paths: Vec<&str> = decrypted.iter().map(|p| p.to_str().unwrap()).collect();
-        let plain = run_paths_full(
-            engine(),
-            &ParseOptions::default(),
-            &plain_paths,
-            InputOptions::default(),
-            None,
-        );
+        let plain = run_plain(&plain_paths);
         assert!(plain.diagnostics.is_empty(), "{name}: {:#?}", plain.diagnostics);
         assert!(plain.events.len() >= 9, "{name}: {}", plain.events.len());
         assert_eq!(sealed.events.len(), plain.events.len(), "{name}");
@@ -247,13 +252,7 @@ fn every_bad_record_is_a_diagnostic_naming_its_sequence_number() {
     let event = s.path(&bad["event_file"]);
     let mut keys = blocking_keys(&moto.url, Some(s.key_id()), None);
     let run = run_with_kms(&[event.to_str().unwrap()], &mut keys);
-    let good = run_paths_full(
-        engine(),
-        &ParseOptions::default(),
-        &[s.path(&bad["decrypted_file"]).to_str().unwrap()],
-        InputOptions::default(),
-        None,
-    );
+    let good = run_plain(&[s.path(&bad["decrypted_file"]).to_str().unwrap()]);
     let expect = bad["records"].as_array().unwrap();
     let oks = expect.iter().filter(|r| r["expect"] == "ok").count();
     assert_eq!(oks, 2);
@@ -313,13 +312,7 @@ fn kms_throttling_is_a_batch_item_failure_and_the_retry_processes_the_rest() {
     let records = stream["records"].as_array().unwrap();
     let event_path = s.path(&stream["event_file"]);
     let event: Value = serde_json::from_slice(&std::fs::read(&event_path).unwrap()).unwrap();
-    let plain = run_paths_full(
-        engine(),
-        &ParseOptions::default(),
-        &[s.path(&records[0]["decrypted_file"]).to_str().unwrap()],
-        InputOptions::default(),
-        None,
-    );
+    let plain = run_plain(&[s.path(&records[0]["decrypted_file"]).to_str().unwrap()]);
     let throttling = Arc::new(AtomicBool::new(false));
     // The first Decrypt (the key of records 0 and 1) passes, the second (record 2's key) is
     // throttled on every attempt while `throttling` is set.
