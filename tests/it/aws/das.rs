@@ -337,6 +337,43 @@ fn kms_throttling_is_a_batch_item_failure_and_the_retry_processes_the_rest() {
                 ("LANEGUARD_STDOUT_FINDINGS", "false"),
             ],
         );
+        // KMS throttled from the first call: the first record is the one to deliver again, and
+        // every record after it is left for that redelivery (deferred, not processed, not a
+        // diagnostic).
+        {
+            let always = Arc::new(AtomicBool::new(true));
+            let from_start = FaultProxy::start(
+                moto.addr,
+                vec![FaultRule {
+                    operation: "Decrypt",
+                    faults: vec![Fault::Throttle],
+                    always,
+                    from_call: 0,
+                }],
+            );
+            let handler = Handler::new(&conf, &sdk(&from_start.url, &fast_retry(2)).await)
+                .await
+                .unwrap();
+            let report = handler
+                .handle(&std::fs::read(&event_path).unwrap())
+                .await
+                .unwrap();
+            let report = serde_json::to_value(&report).unwrap();
+            let first = records[0]["sequence_number"].as_str().unwrap();
+            assert_eq!(
+                report["batchItemFailures"],
+                serde_json::json!([{ "itemIdentifier": first }]),
+                "{report}"
+            );
+            assert_eq!(report["events"], 0, "{report}");
+            assert_eq!(report["diagnostics"], 0, "{report}");
+            assert_eq!(report["skipped"], 3, "{report}");
+            assert_eq!(
+                from_start.count("Decrypt"),
+                (2, 2),
+                "one key asked, twice, then no more calls"
+            );
+        }
         let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(3)).await)
             .await
             .unwrap();
