@@ -1,4 +1,4 @@
-//! The AWS side of the command line (`replay --log-group`, `replay --sns`), built with the
+//! The AWS side of the command line (`replay --log-group`, `replay --sns`, `replay --kms`), built with the
 //! default-on `aws` cargo feature. Each call runs on its own current-thread runtime: the CLI is
 //! synchronous everywhere else, and these are the only network calls it makes.
 
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use laneguard_aws::kms::{BlockingKeys, DataKeyClient};
 use laneguard_aws::logs::{self, LogGroupQuery};
 use laneguard_aws::{RetryPolicy, SnsReport, SnsSink, aws_sdk_cloudwatchlogs, aws_sdk_sns, sdk};
 use laneguard_core::bundle::{Bundle, BundleLimits};
@@ -82,4 +83,17 @@ pub fn read_log_group(query: &LogGroupQuery, sink: &mut dyn RecordSink, quiet: b
         "log group read"
     );
     Ok(())
+}
+
+/// The data keys of encrypted activity records for `replay --kms`: KMS with credentials and
+/// region as for `--log-group`, pinned to `key_id` when given; `resource_id` is the context of
+/// records that carry no stream ARN.
+pub fn kms_keys(key_id: Option<String>, resource_id: Option<&str>) -> anyhow::Result<BlockingKeys> {
+    let runtime = runtime()?;
+    let sdk = runtime.block_on(sdk::load(&RetryPolicy::default()));
+    Ok(BlockingKeys::new(
+        runtime,
+        DataKeyClient::new(&sdk, key_id),
+        resource_id,
+    ))
 }

@@ -38,6 +38,8 @@ pub enum SourceArg {
     Pgaudit,
     /// VPC flow logs.
     VpcFlow,
+    /// Aurora / RDS Database Activity Streams (decrypted documents; encrypted records with --kms).
+    Das,
 }
 
 impl SourceArg {
@@ -48,6 +50,7 @@ impl SourceArg {
             SourceArg::MysqlAudit => Some(Source::MysqlAudit),
             SourceArg::Pgaudit => Some(Source::Pgaudit),
             SourceArg::VpcFlow => Some(Source::VpcFlow),
+            SourceArg::Das => Some(Source::Das),
         }
     }
 }
@@ -111,6 +114,23 @@ pub struct ReplayArgs {
     /// With `--log-group`: end of the time range (default: now).
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
+    /// Decrypt encrypted Database Activity Streams records (Kinesis records, Lambda Kinesis
+    /// events) with their data keys from KMS; AWS credentials and region as for `--log-group`.
+    /// Without it such records are counted as unsupported; decrypted documents need no key.
+    #[arg(long)]
+    pub kms: bool,
+    /// With `--kms`: the KMS key (ARN or alias) the activity streams use; KMS refuses data keys
+    /// of any other key.
+    #[arg(long, value_name = "KEY", requires = "kms")]
+    pub kms_key_id: Option<String>,
+    /// With `--kms`: the resource (`cluster-…`, `db-…`) whose stream records come from, for
+    /// records that do not name their stream (no `eventSourceARN`).
+    #[arg(long, value_name = "RESOURCE_ID", requires = "kms")]
+    pub das_resource_id: Option<String>,
+    /// Database Activity Streams: analyse the activity of `rdsadmin` (AWS's maintenance user)
+    /// instead of counting and skipping it.
+    #[arg(long)]
+    pub keep_rdsadmin: bool,
     /// Publish the findings to this SNS topic after the run (off by default: a replay is a dry
     /// run). Shadow findings are never published.
     #[arg(long, value_name = "TOPIC_ARN")]
@@ -339,6 +359,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         vpc_format,
         pg_prefix: Some(pg_prefix),
         mysql_query_log_limit: Some(args.mysql_query_log_limit),
+        keep_rdsadmin: args.keep_rdsadmin,
     };
     let limits = Limits {
         max_document: args.max_document,
@@ -358,11 +379,20 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("laneguard: rule not loaded: {e}");
     }
     #[cfg(not(feature = "aws"))]
-    if args.log_group.is_some() || args.sns.is_some() {
+    if args.log_group.is_some() || args.sns.is_some() || args.kms {
         return Ok(usage_error(
-            "this laneguard was built without the `aws` feature: --log-group and --sns are not available",
+            "this laneguard was built without the `aws` feature: --log-group, --sns and --kms are not available",
         ));
     }
+    #[cfg(feature = "aws")]
+    let mut kms_keys = if args.kms {
+        Some(super::aws::kms_keys(
+            args.kms_key_id.clone(),
+            args.das_resource_id.as_deref(),
+        )?)
+    } else {
+        None
+    };
     #[cfg(feature = "aws")]
     let log_query = match &args.log_group {
         None => None,
@@ -428,8 +458,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let threads = match args.threads {
         Some(n) => usize::from(n),
+        // Encrypted activity-stream records are opened where they are parsed, with the data keys
+        // of this run's one KMS client and key cache: `--kms` replays on one thread.
+        None if args.kms => 1,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
+    if threads > 1 && args.kms {
+        return Ok(usage_error(
+            "--kms replays on one thread: leave out --threads or use --threads 1",
+        ));
+    }
     // Everything the input holds, fed to `sink`; the failures are counted in `failed`.
     let read = |sink: &mut dyn RecordSink| {
         let mut failed = 0;
@@ -451,6 +489,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let (stats, diagnostic_counts, total_diagnostics, kept) = if threads <= 1 {
         let mut engine = config.engine();
         let mut pipeline = Pipeline::new(&parse_options, &mut engine, &mut output);
+        #[cfg(feature = "aws")]
+        if let Some(keys) = kms_keys.as_mut() {
+            pipeline = pipeline.with_data_keys(keys);
+        }
         failed += read(&mut pipeline);
         let stats = pipeline.stats().clone();
         let d = pipeline.diagnostics_mut();
@@ -508,6 +550,13 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 elapsed
             )
         );
+        #[cfg(feature = "aws")]
+        if let Some(keys) = &kms_keys {
+            eprintln!(
+                "laneguard replay: KMS: {} Decrypt calls for data keys",
+                keys.calls()
+            );
+        }
     }
     if let Some(e) = output.error {
         if e.kind() == io::ErrorKind::BrokenPipe {

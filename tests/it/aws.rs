@@ -5,8 +5,9 @@
 //! Every test starts what it needs and stops it on drop. Without moto or cargo-lambda a test
 //! prints SKIP; with `CI=true` their absence fails it (`.ci/run` installs them).
 
+mod das;
 mod deploy;
-mod support;
+pub(crate) mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -532,123 +533,31 @@ fn function_binary_under_cargo_lambda_watch() {
     let Some(cargo_lambda) = support::find_tool("LANEGUARD_CARGO_LAMBDA", "cargo-lambda") else {
         return;
     };
-    let bin = std::env::var_os("LANEGUARD_FUNCTION_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/laneguard-rds-audit")
-        });
-    if !bin.is_file() {
-        let msg = format!("{} not built (cargo build -p laneguard-rds-audit)", bin.display());
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "CI=true and {msg}"
-        );
-        eprintln!("SKIP: {msg}");
+    let Some(bin) = support::built_function("LANEGUARD_FUNCTION_BIN", "laneguard-rds-audit") else {
         return;
-    }
+    };
     let Some(moto) = Moto::start() else { return };
     let rt = runtime();
     let d = rt.block_on(destinations(&moto, "watch-alerts", "/laneguard/siem-watch"));
-    let port = support::free_port();
-    let started = Instant::now();
-    let watch = KillOnDrop(
-        std::process::Command::new(&cargo_lambda)
-            .args([
-                "lambda",
-                "watch",
-                "--only-lambda-apis",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-            ])
-            .arg(port.to_string())
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "cargo lambda watch did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let function = KillOnDrop(
-        std::process::Command::new(&bin)
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true")
-            .env("LANEGUARD_SNS_TOPIC_ARN", &d.topic_arn)
-            .env("LANEGUARD_SIEM_LOG_GROUP", &d.log_group)
-            .env("LANEGUARD_STDOUT_FINDINGS", "false")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let event = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("samples/envelopes/cwl-lambda-event-mariadb.json");
-    let mut invoke = KillOnDrop(
-        std::process::Command::new(&cargo_lambda)
-            .args([
-                "lambda",
-                "invoke",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-            ])
-            .arg(port.to_string())
-            .arg("--data-file")
-            .arg(&event)
-            .arg("_")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let report = support::invoke_function(
+        &cargo_lambda,
+        &bin,
+        &[
+            ("AWS_ENDPOINT_URL", &moto.url),
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true"),
+            ("LANEGUARD_SNS_TOPIC_ARN", &d.topic_arn),
+            ("LANEGUARD_SIEM_LOG_GROUP", &d.log_group),
+            ("LANEGUARD_STDOUT_FINDINGS", "false"),
+        ],
+        &event,
     );
-    // A function that dies leaves `invoke` waiting for ever: bound it.
-    while invoke.0.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "cargo lambda invoke did not answer"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let child = std::mem::replace(&mut invoke.0, std::process::Command::new("true").spawn().unwrap());
-    let out = child.wait_with_output().unwrap();
-    eprintln!("cargo lambda watch + invoke: {:?}", started.elapsed());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "invoke failed: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(report["events"], 41, "{report}");
     assert_eq!(report["findings"], 2, "{report}");
     assert_eq!(report["sns"]["published"], 2, "{report}");
+    assert!(report.get("batchItemFailures").is_none(), "{report}");
     assert_eq!(drain_queue(&moto, &d.queue_url).len(), 2);
-    drop(function);
-    drop(watch);
-}
-
-/// A child process killed (and reaped) when the test ends, even on panic.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `laneguard replay --log-group` reads a real CloudWatch Logs API (moto) page by page, with the

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 use laneguard_core::diagnostic::Diagnostic;
 use laneguard_core::engine::Engine;
 use laneguard_core::envelope::RecordSink;
+use laneguard_core::envelope::das::DataKeys;
 use laneguard_core::event::{Event, EventJson};
 use laneguard_core::finding::Finding;
 use laneguard_core::input::{self, InputOptions};
@@ -55,10 +56,25 @@ pub fn run_paths(paths: &[&str], options: InputOptions) -> Run {
 }
 
 /// [`run_paths`] with a configured engine (policy, detectors).
-pub fn run_paths_with(mut engine: Engine, paths: &[&str], options: InputOptions) -> Run {
+pub fn run_paths_with(engine: Engine, paths: &[&str], options: InputOptions) -> Run {
+    run_paths_full(engine, &ParseOptions::default(), paths, options, None)
+}
+
+/// [`run_paths`] with every knob: the engine, parser options, and the data keys of encrypted
+/// Database Activity Streams records.
+pub fn run_paths_full(
+    mut engine: Engine,
+    parse: &ParseOptions,
+    paths: &[&str],
+    options: InputOptions,
+    keys: Option<&mut dyn DataKeys>,
+) -> Run {
     let mut out = Collect::default();
     let (stats, diagnostics) = {
-        let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut out);
+        let mut pipeline = Pipeline::new(parse, &mut engine, &mut out);
+        if let Some(keys) = keys {
+            pipeline = pipeline.with_data_keys(keys);
+        }
         let (inputs, errors) = input::expand(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
         assert!(errors.is_empty(), "{errors:?}");
         let counter = Arc::new(AtomicU64::new(0));

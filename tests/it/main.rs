@@ -9,6 +9,7 @@ mod aws;
 mod bad_input;
 mod cli;
 mod common;
+mod das;
 mod e2e;
 mod envelopes;
 mod golden;

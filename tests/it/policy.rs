@@ -494,12 +494,12 @@ fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
     );
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-payments", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+        &serde_json::json!({"zone": "app-payments", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "confidential", "row_limit": 10000})
     );
     // An object no pattern names takes its datastore's classification; root is bound to db-host.
     assert_eq!(
         enrichment(&c, 1),
-        &serde_json::json!({"zone": "db-host", "zone_role": "database-host", "principal_zone": "management", "principal_zone_role": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+        &serde_json::json!({"zone": "db-host", "zone_role": "database-host", "principal_zone": "management", "principal_zone_role": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential", "row_limit": 10000})
     );
 
     let c = run(
@@ -513,7 +513,7 @@ fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
     );
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-payments-lo", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
+        &serde_json::json!({"zone": "app-payments-lo", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "restricted", "row_limit": 100})
     );
 
     let c = run("flow.log", &flow("10.0.64.5", "10.0.33.9", 40000, 5432, "ACCEPT"));
@@ -534,7 +534,7 @@ fn enrichment_of_mysql_pgaudit_flow_and_cloudtrail_records() {
     );
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "aws", "zone_role": "aws-service", "principal_zone": "management", "principal_zone_role": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential"})
+        &serde_json::json!({"zone": "aws", "zone_role": "aws-service", "principal_zone": "management", "principal_zone_role": "management", "datastore": "payments-db", "domain": "payments", "classification": "confidential", "row_limit": 10000})
     );
 
     // A record with no source address at all gets no zone.
@@ -564,7 +564,7 @@ fn enrichment_by_log_group_of_a_cloudwatch_envelope() {
     let c = run("cwl.json", &doc.to_string());
     assert_eq!(
         enrichment(&c, 0),
-        &serde_json::json!({"zone": "app-payments", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "restricted"})
+        &serde_json::json!({"zone": "app-payments", "zone_role": "application", "datastore": "payments-db", "domain": "payments", "classification": "restricted", "row_limit": 100})
     );
     assert!(c.findings.is_empty(), "{:?}", verdicts(&c));
 }

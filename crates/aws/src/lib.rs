@@ -10,11 +10,14 @@
 //! - [`siem`] — the SIEM sink ([`SiemSink`]: OCSF records to a log group with `PutLogEvents`
 //!   within its limits);
 //! - [`logs`] — reading a log group through `FilterLogEvents` for `laneguard replay --log-group`;
+//! - [`kms`] — the data keys of encrypted Database Activity Streams records (KMS `Decrypt` with
+//!   the RDS encryption context, failures classified as retryable or not);
 //! - [`s3`] — S3 objects and the configuration bundle; [`state`] — threshold windows shared by
 //!   containers in DynamoDB; `redrive` (feature `redrive`) — the on-failure queue;
 //! - [`retry`] and [`sent`] — the backoff policy and the bounded per-container record of what was
 //!   delivered, so a failed invocation fails loudly and its retry does not deliver twice.
 
+pub mod kms;
 pub mod logs;
 #[cfg(feature = "redrive")]
 pub mod redrive;
@@ -59,4 +62,4 @@ pub enum DeliveryError {
 
 /// The SDK crates laneguard builds its clients from, re-exported so adapters (the CLI, the
 /// Lambda crate) use exactly these versions and features.
-pub use {aws_config, aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sns};
+pub use {aws_config, aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_kms, aws_sdk_s3, aws_sdk_sns};

@@ -34,8 +34,15 @@ pub enum DiagnosticKind {
     Timestamp,
     /// A record larger than the record-size limit was skipped.
     TooLarge,
-    /// The input is of a kind laneguard does not read (Database Activity Streams, digests…).
+    /// The input is of a kind laneguard does not read (an encrypted activity record without a
+    /// way to decrypt it, a digest…).
     Unsupported,
+    /// KMS did not return the data key of an encrypted record (wrong encryption context, a key
+    /// the role may not use, throttling that outlasted the retries…).
+    Kms,
+    /// An encrypted record did not decrypt with its data key: wrong key, tampered ciphertext or
+    /// signature, truncated message, unknown algorithm suite, a size limit.
+    Decrypt,
     /// The source of a record could not be recognised.
     UnknownSource,
 }
@@ -54,6 +61,8 @@ impl DiagnosticKind {
             DiagnosticKind::Timestamp => "timestamp",
             DiagnosticKind::TooLarge => "too_large",
             DiagnosticKind::Unsupported => "unsupported",
+            DiagnosticKind::Kms => "kms",
+            DiagnosticKind::Decrypt => "decrypt",
             DiagnosticKind::UnknownSource => "unknown_source",
         }
     }

@@ -42,13 +42,10 @@ impl Default for Engine {
     }
 }
 
-/// The SQL dialect of a source's statements.
+/// The SQL dialect of a source's statements (an event carries its own, [`Event::dialect`]:
+/// a source serving several engines sets it per record).
 pub fn dialect_of(source: Source) -> Dialect {
-    match source {
-        Source::MysqlAudit => Dialect::Mysql,
-        Source::Pgaudit => Dialect::Postgres,
-        Source::CloudTrail | Source::VpcFlow => Dialect::Generic,
-    }
+    source.dialect()
 }
 
 impl Engine {
@@ -82,7 +79,7 @@ impl Engine {
         let Kind::Statement(st) = &event.kind else {
             return;
         };
-        let dialect = dialect_of(event.source);
+        let dialect = event.dialect;
         let analysis = match (&st.text, &st.engine_command) {
             (Some(text), _) => self.analyzer.analyze(text, dialect),
             (None, Some(tag)) => self.tag_analysis(dialect, tag),
@@ -94,7 +91,13 @@ impl Engine {
             .iter()
             .map(|o| sql::qualify(o, dialect, database))
             .collect();
-        if let Some(named) = st.object_name.as_deref().filter(|n| !n.is_empty()) {
+        // Objects the audit engine named: one (pgaudit), or a comma-separated list (Aurora
+        // MySQL activity streams, with the objects of the statement's AUX records joined).
+        for named in st.object_name.as_deref().unwrap_or("").split(',') {
+            let named = named.trim();
+            if named.is_empty() {
+                continue;
+            }
             let q = sql::qualify(&named.to_lowercase(), dialect, database);
             if !objects.contains(&q) {
                 objects.push(q);

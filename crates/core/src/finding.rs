@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Classification, Event, Kind, OriginBuf, Source, Timestamp};
-use crate::sql::{Flags, StatementClass};
+use crate::sql::{Dialect, Flags, StatementClass};
 
 /// Severity, ordered from least to most severe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -180,6 +180,10 @@ pub struct Finding {
     pub time: Timestamp,
     /// Log source.
     pub source: Source,
+    /// The database engine, for a source that serves several (Database Activity Streams:
+    /// `mysql`, `postgres`, `generic` for RDS for Oracle / SQL Server); the other sources imply it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dialect: Option<Dialect>,
     /// Security zone of the actor.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub zone: Option<String>,
@@ -259,6 +263,7 @@ impl Finding {
             severity,
             time: event.time,
             source: event.source,
+            dialect: (event.source.dialect() != event.dialect).then_some(event.dialect),
             zone: event.enrichment.zone.as_deref().map(str::to_owned),
             datastore: event
                 .enrichment
@@ -295,7 +300,9 @@ fn flag_names(flags: Flags) -> Vec<String> {
 /// identity and its time, as 32 hex digits.
 ///
 /// A record's identity is its CloudWatch Logs event id when it has one (unique per log event,
-/// and kept across redelivery), else its file, line and index. The digest is xxh3-128: stable
+/// and kept across redelivery), else its file, line and index. A Database Activity Streams
+/// record holds many activity events under one Kinesis event id: their index in the record is
+/// part of their identity. The digest is xxh3-128: stable
 /// across versions and platforms, not a security boundary.
 pub fn finding_id(rule_id: &str, source: Source, origin: &OriginBuf, time: Timestamp) -> String {
     let mut key = String::with_capacity(128);
@@ -308,6 +315,10 @@ pub fn finding_id(rule_id: &str, source: Source, origin: &OriginBuf, time: Times
             key.push_str(origin.log_group.as_deref().unwrap_or(""));
             key.push('\u{1f}');
             key.push_str(id);
+            if source == Source::Das {
+                key.push('\u{1f}');
+                key.push_str(&origin.index.unwrap_or(0).to_string());
+            }
         }
         None => {
             key.push_str(origin.file.as_deref().unwrap_or(""));

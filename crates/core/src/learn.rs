@@ -20,6 +20,7 @@ use crate::event::{Event, Kind, Source, Timestamp, ZoneRole};
 use crate::finding::Finding;
 use crate::pipeline::Output;
 use crate::rules::allowlist::By;
+use crate::sql::Dialect;
 use crate::tune::Split;
 
 /// The fields that key a learned profile, as rule field paths.
@@ -49,6 +50,8 @@ pub struct Profile {
     pub shapes: BTreeMap<String, Shape>,
     /// Source of the example.
     pub source: Source,
+    /// SQL dialect of the example (the engine, for a source serving several).
+    pub dialect: Dialect,
     /// An address of the profile's traffic (for the generated tests).
     pub example_host: String,
     /// The log group of the example, if any.
@@ -136,6 +139,7 @@ impl Output for Learner {
             statements: 0,
             shapes: BTreeMap::new(),
             source: event.source,
+            dialect: event.dialect,
             example_host: event
                 .actor
                 .ip
@@ -189,8 +193,35 @@ fn toml_str(s: &str) -> String {
 
 /// A raw record in `source`'s format running `sql` for a profile (for generated tests). The
 /// statement is the normalized text, so the record carries no literal.
-fn record(source: Source, host: &str, user: &str, database: &str, sql: &str) -> Option<String> {
+fn record(
+    source: Source,
+    dialect: Dialect,
+    host: &str,
+    user: &str,
+    database: &str,
+    sql: &str,
+) -> Option<String> {
     match source {
+        Source::Das => {
+            let server = match dialect {
+                Dialect::Mysql => "MySQL",
+                Dialect::Postgres => "PostgreSQL",
+                Dialect::Generic => "Other",
+            };
+            Some(
+                serde_json::json!({
+                    "type": "record",
+                    "command": "QUERY",
+                    "commandText": sql,
+                    "dbUserName": user,
+                    "databaseName": database,
+                    "remoteHost": host,
+                    "serverType": server,
+                    "logTime": "2026-11-28 00:00:00.000000+00",
+                })
+                .to_string(),
+            )
+        }
         Source::MysqlAudit => Some(format!(
             "20261128 00:00:00,learned,{user},{host},1,1,QUERY,{database},'{}',0",
             sql.replace('\\', "\\\\")
@@ -308,6 +339,7 @@ min_seen = {min_seen}
                 && let (Some(known), Some(unknown)) = (
                     record(
                         profile.source,
+                        profile.dialect,
                         &profile.example_host,
                         &key[1],
                         &key[2],
@@ -315,6 +347,7 @@ min_seen = {min_seen}
                     ),
                     record(
                         profile.source,
+                        profile.dialect,
                         &profile.example_host,
                         &key[1],
                         &key[2],

@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Diagnostics};
 use crate::engine::Engine;
-use crate::envelope::{RawRecord, RecordSink, Skip};
+use crate::envelope::das::{self, DataKeys};
+use crate::envelope::{DocContext, RawRecord, RecordSink, SealedRecord, Skip, decode_opened};
 use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
-use crate::sources::{self, FlowFormat, ParseOptions, Parsed, Parsers, Warnings};
+use crate::sources::{self, FlowFormat, ParseError, ParseOptions, Parsed, Parsers, Warnings};
 
 /// Receives what the pipeline produces.
 pub trait Output {
@@ -72,6 +73,9 @@ pub struct Pipeline<'p> {
     findings: Vec<Finding>,
     matched: Vec<String>,
     decisions: Vec<crate::detector::Decision>,
+    /// Where encrypted Database Activity Streams records get their data keys (none: they are
+    /// diagnostics).
+    keys: Option<&'p mut dyn DataKeys>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -95,6 +99,7 @@ impl<'p> Pipeline<'p> {
             findings: Vec::new(),
             matched: Vec::new(),
             decisions: Vec::new(),
+            keys: None,
         }
     }
 
@@ -102,6 +107,13 @@ impl<'p> Pipeline<'p> {
     /// workers' pipelines start each batch with the parser state at its start.
     pub fn resume(&mut self, carry: sources::StreamCarry) {
         self.parsers.resume(carry);
+    }
+
+    /// Open encrypted Database Activity Streams records with data keys from `keys` (KMS through
+    /// the AWS crate, or keys resolved before the run).
+    pub fn with_data_keys(mut self, keys: &'p mut dyn DataKeys) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// Counters so far.
@@ -144,6 +156,19 @@ impl<'p> Pipeline<'p> {
             self.diagnostics.report(kind, &record.origin, reason);
         }
         match parsed {
+            Ok(Parsed::Many(outcomes)) => {
+                for o in outcomes {
+                    self.outcome(source, &o.origin, o.parsed);
+                }
+            }
+            other => self.outcome(source, &record.origin, other),
+        }
+    }
+
+    /// One parse outcome: an event analysed, detected and handed out; a skip counted; an
+    /// unreadable record (or element) a diagnostic.
+    fn outcome(&mut self, source: Source, origin: &Origin<'_>, parsed: Result<Parsed<'_>, ParseError>) {
+        match parsed {
             Ok(Parsed::Event(mut event)) => {
                 *self.stats.events.entry(source).or_default() += 1;
                 self.findings.clear();
@@ -160,8 +185,13 @@ impl<'p> Pipeline<'p> {
                     self.output.findings(&self.findings);
                 }
             }
-            Ok(Parsed::Skip(reason)) => self.skipped(reason, &record.origin),
-            Err(e) => self.diagnostics.report(e.kind, &record.origin, e.reason),
+            Ok(Parsed::Skip(reason)) => self.skipped(reason, origin),
+            Ok(Parsed::Many(_)) => self.diagnostics.report(
+                DiagnosticKind::Format,
+                origin,
+                "records nested in an element of a record",
+            ),
+            Err(e) => self.diagnostics.report(e.kind, origin, e.reason),
         }
     }
 }
@@ -177,6 +207,35 @@ impl RecordSink for Pipeline<'_> {
 
     fn diagnostic(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
+    }
+
+    /// An encrypted activity record: opened with the pipeline's data keys, then read as the
+    /// document it holds; a record that cannot be opened is a diagnostic naming its Kinesis
+    /// sequence number (or a deferred skip), and the batch goes on.
+    fn sealed(&mut self, record: SealedRecord<'_>, ctx: &DocContext) {
+        // The encrypted record is the record counted (a batch of records that all fail to open
+        // must show in the diagnostics-per-record ratio); the document inside is not counted
+        // again.
+        self.stats.records += 1;
+        let Some(keys) = self.keys.as_deref_mut() else {
+            return self.diagnostics.push(das::without_keys(&record));
+        };
+        match das::open(&record, keys, &ctx.limits) {
+            Ok(text) => {
+                let counted = self.stats.records;
+                decode_opened(&text, &record, ctx, self);
+                if self.stats.records > counted {
+                    self.stats.records -= 1;
+                }
+            }
+            Err(e) => match e.kind() {
+                None => self.skipped(Skip::Deferred, &record.origin),
+                Some(kind) => {
+                    self.diagnostics
+                        .report(kind, &record.origin, format!("{}: {e}", record.name()))
+                }
+            },
+        }
     }
 
     fn flow_format(&mut self, format: FlowFormat) {

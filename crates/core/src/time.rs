@@ -95,13 +95,20 @@ pub fn parse_pg(s: &str) -> Option<Timestamp> {
         "UTC" | "GMT" | "Z" | "" => 0,
         z if z.starts_with('+') || z.starts_with('-') => {
             let sign = if z.starts_with('-') { -1 } else { 1 };
-            let digits_only: String = z[1..].chars().filter(char::is_ascii_digit).collect();
-            let (h, m) = match digits_only.len() {
-                2 => (digits(digits_only.as_bytes())?, 0),
-                4 => (
-                    digits(&digits_only.as_bytes()[..2])?,
-                    digits(&digits_only.as_bytes()[2..])?,
-                ),
+            // `+hh`, `+hhmm` or `+hh:mm`, without allocating (every activity-stream record
+            // has one).
+            let mut d = [0u8; 4];
+            let mut n = 0;
+            for c in z[1..].bytes().filter(|c| *c != b':') {
+                if !c.is_ascii_digit() || n == 4 {
+                    return None;
+                }
+                d[n] = c;
+                n += 1;
+            }
+            let (h, m) = match n {
+                2 => (digits(&d[..2])?, 0),
+                4 => (digits(&d[..2])?, digits(&d[2..])?),
                 _ => return None,
             };
             sign * (i64::from(h) * 3600 + i64::from(m) * 60)

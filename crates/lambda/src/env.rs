@@ -12,7 +12,7 @@ use laneguard_core::finding::Severity;
 use laneguard_core::sources::pgaudit::RDS_PREFIX;
 use laneguard_core::sources::{FlowFormat, LinePrefix, ParseOptions};
 
-/// Which of the three functions runs: decides the forced source.
+/// Which of the four functions runs: decides the forced source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FunctionKind {
     /// CloudTrail log group: every record is CloudTrail.
@@ -22,6 +22,9 @@ pub enum FunctionKind {
     RdsAudit,
     /// VPC flow-log group: every record is a flow record.
     VpcFlow,
+    /// Database Activity Streams: a Kinesis event source mapping delivers encrypted activity
+    /// records; the function gets their data keys from KMS.
+    Das,
 }
 
 impl FunctionKind {
@@ -31,6 +34,7 @@ impl FunctionKind {
             FunctionKind::CloudTrail => "cloudtrail",
             FunctionKind::RdsAudit => "rds-audit",
             FunctionKind::VpcFlow => "vpc-flow",
+            FunctionKind::Das => "das",
         }
     }
 }
@@ -95,6 +99,11 @@ pub struct FunctionConfig {
     pub stdout_findings: bool,
     /// `AWS_LAMBDA_FUNCTION_NAME`, for the SIEM stream name.
     pub function_name: String,
+    /// `LANEGUARD_KMS_KEY_ID` (das): the KMS key (ARN or alias) the activity streams use; KMS
+    /// then refuses data keys of any other key. None: the key named in each ciphertext.
+    pub kms_key_id: Option<String>,
+    /// `LANEGUARD_KEY_CACHE` (das): decrypted data keys kept per container (default 1024).
+    pub key_cache: usize,
 }
 
 /// A start-up configuration problem, naming the variable or file to fix.
@@ -169,6 +178,7 @@ impl FunctionConfig {
         let source = match kind {
             FunctionKind::CloudTrail => Some(Source::CloudTrail),
             FunctionKind::VpcFlow => Some(Source::VpcFlow),
+            FunctionKind::Das => Some(Source::Das),
             FunctionKind::RdsAudit => match get("LANEGUARD_SOURCE").as_deref() {
                 None | Some("auto") => None,
                 Some(v) => match Source::from_name(v) {
@@ -274,6 +284,10 @@ impl FunctionConfig {
                 vpc_format,
                 pg_prefix: Some(pg_prefix),
                 mysql_query_log_limit: None,
+                keep_rdsadmin: get("LANEGUARD_KEEP_RDSADMIN")
+                    .map(|v| parse_bool("LANEGUARD_KEEP_RDSADMIN", &v))
+                    .transpose()?
+                    .unwrap_or(false),
             },
             retry,
             dedup_capacity: get("LANEGUARD_DEDUP_CAPACITY")
@@ -286,6 +300,14 @@ impl FunctionConfig {
                 .unwrap_or(true),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| format!("laneguard-{}", kind.as_str())),
+            kms_key_id: get("LANEGUARD_KMS_KEY_ID"),
+            key_cache: match get("LANEGUARD_KEY_CACHE") {
+                Some(v) => match parse_num::<usize>("LANEGUARD_KEY_CACHE", &v)? {
+                    0 => return Err(invalid("LANEGUARD_KEY_CACHE", &v, "must be at least 1")),
+                    n => n,
+                },
+                None => laneguard_core::envelope::das::DEFAULT_KEY_CACHE,
+            },
         })
     }
 }
@@ -344,6 +366,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("LANEGUARD_SOURCE"), "{e}");
+        let c = FunctionConfig::from_vars(
+            FunctionKind::Das,
+            vars(&[
+                EXAMPLE,
+                ("LANEGUARD_KEEP_RDSADMIN", "yes"),
+                ("LANEGUARD_KMS_KEY_ID", "alias/das"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.source, Some(Source::Das));
+        assert!(c.parse.keep_rdsadmin);
+        assert_eq!(c.kms_key_id.as_deref(), Some("alias/das"));
+        assert_eq!(c.key_cache, laneguard_core::envelope::das::DEFAULT_KEY_CACHE);
+        for bad in [("LANEGUARD_KEEP_RDSADMIN", "maybe"), ("LANEGUARD_KEY_CACHE", "0")] {
+            let e = FunctionConfig::from_vars(FunctionKind::Das, vars(&[EXAMPLE, bad])).unwrap_err();
+            assert!(e.to_string().contains(bad.0), "{e}");
+        }
     }
 
     #[test]

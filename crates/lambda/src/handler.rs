@@ -24,6 +24,14 @@
 //!   guarantee is in `docs/DEPLOY.md`, "Delivery guarantees").
 //! - **No locks across `.await`.** The engine's mutex is held only inside the synchronous
 //!   pipeline run; the sinks' dedup records only for a lookup or insert.
+//! - **Encrypted activity records (the das function).** The engine does no I/O, so the data keys
+//!   a batch needs are resolved first: a scan of the event lists each record's KMS ciphertext and
+//!   encryption context, the container's bounded key cache answers what it can and KMS the rest
+//!   (one call per distinct key), then the pipeline runs with those keys. A record whose key
+//!   failed for a reason that may pass (throttling, 5xx) and every record after it are left to
+//!   Kinesis (`batchItemFailures`: the first one's sequence number; a batch is one shard, and
+//!   Kinesis resumes from there, so no record is processed twice); a record that can never
+//!   open (wrong context, tampered, not JSON) is a diagnostic naming its sequence number.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use laneguard_aws::kms::DataKeyClient;
 use laneguard_aws::s3::{self, ObjectIdentity};
 use laneguard_aws::state::{Resolution, SharedState};
 use laneguard_aws::{DeliveryError, SiemRecord, SiemReport, SiemSink, SnsReport, SnsSink};
@@ -41,14 +50,19 @@ use laneguard_core::config::{Config, EngineOptions, Sources};
 use laneguard_core::detector::DeferredThreshold;
 use laneguard_core::diagnostic::Diagnostic;
 use laneguard_core::engine::Engine;
-use laneguard_core::envelope::{DocContext, Limits, RecordSink, decode_lambda_event};
+use laneguard_core::envelope::das::{
+    self, DataKey, DataKeys, EncryptionContext, KeyCache, KeyError, KeyRequest,
+};
+use laneguard_core::envelope::{
+    DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event,
+};
 use laneguard_core::event::{Event, Origin, Source, Timestamp};
 use laneguard_core::finding::Finding;
 use laneguard_core::output::{FindingFormat, FindingWriter};
 use laneguard_core::pipeline::{Output, Pipeline};
 use laneguard_core::sources::ParseOptions;
 
-use crate::env::{ConfigError, ConfigLocation, FunctionConfig};
+use crate::env::{ConfigError, ConfigLocation, FunctionConfig, FunctionKind};
 use crate::metrics::Health;
 
 /// SQL analysis cache of a container (kept across invocations; most traffic repeats a few
@@ -86,6 +100,22 @@ pub struct InvocationReport {
     /// What the SIEM sink did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub siem: Option<SiemReport>,
+    /// das: KMS `Decrypt` calls the batch needed (one per distinct data key not yet cached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_calls: Option<u64>,
+    /// das: the records Kinesis must deliver again — the first whose data key KMS could not
+    /// give for a reason that may pass (Lambda's partial batch response; Kinesis resumes from
+    /// it). Always present for the das function, empty when the whole batch was processed.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+/// One entry of Lambda's partial batch response for Kinesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchItemFailure {
+    /// The Kinesis sequence number of the record to deliver again.
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 /// An invocation that must fail (so Lambda retries it), with every sink error.
@@ -190,6 +220,9 @@ pub struct Handler {
     siem: Option<SiemSink>,
     stdout: Option<Mutex<FindingWriter<Box<dyn Write + Send>>>>,
     metrics: Option<Metrics>,
+    /// das: KMS for the data keys of encrypted activity records, and the container's cache.
+    kms: Option<DataKeyClient>,
+    key_cache: Mutex<KeyCache>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -200,6 +233,7 @@ impl std::fmt::Debug for Handler {
             .field("state_table", &self.state.as_ref().map(SharedState::table))
             .field("sns", &self.sns.as_ref().map(SnsSink::topic_arn))
             .field("siem", &self.siem.as_ref().map(SiemSink::log_group))
+            .field("kms", &self.kms.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -317,6 +351,9 @@ impl Handler {
                 function: config.function_name.clone(),
                 out: Mutex::new(metrics_out),
             }),
+            kms: (config.kind == FunctionKind::Das)
+                .then(|| DataKeyClient::new(sdk, config.kms_key_id.clone())),
+            key_cache: Mutex::new(KeyCache::new(config.key_cache)),
         })
     }
 
@@ -400,6 +437,11 @@ impl Handler {
     /// Run the pipeline over one invocation's raw event bytes (`{"awslogs":{"data":…}}`) and
     /// return what it produced, without delivering anything.
     pub fn detect(&self, event: &[u8]) -> Detected {
+        self.detect_with(event, None)
+    }
+
+    /// [`Handler::detect`] with the data keys of a batch's encrypted activity records.
+    fn detect_with(&self, event: &[u8], keys: Option<&mut BatchKeys>) -> Detected {
         let mut detection = lock(&self.detection);
         let mut collect = Collect {
             activity: self.siem_events && self.siem.is_some(),
@@ -416,6 +458,9 @@ impl Handler {
         let mut out = Detected::default();
         {
             let mut pipeline = Pipeline::new(&self.parse, &mut detection.engine, &mut collect);
+            if let Some(keys) = keys {
+                pipeline = pipeline.with_data_keys(keys);
+            }
             decode_lambda_event(event, &Origin::default(), &ctx, &mut pipeline);
             RecordSink::end_stream(&mut pipeline);
             let stats = pipeline.stats();
@@ -482,14 +527,33 @@ impl Handler {
     pub async fn handle(&self, event: &[u8]) -> Result<InvocationReport, HandlerError> {
         let mut refresh_health = Health::default();
         self.refresh(&mut refresh_health).await;
+        let mut keys = match &self.kms {
+            Some(kms) => Some(self.resolve_keys(kms, event).await),
+            None => None,
+        };
         let Detected {
             mut report,
             mut findings,
             mut records,
             deferred,
             mut health,
-        } = self.detect(event);
+        } = self.detect_with(event, keys.as_mut());
         health.totals.extend(refresh_health.totals);
+        if let Some(keys) = &keys {
+            report.kms_calls = Some(keys.kms_calls);
+            report.batch_item_failures = Some(
+                keys.retry_from
+                    .iter()
+                    .map(|seq| BatchItemFailure {
+                        item_identifier: seq.clone(),
+                    })
+                    .collect(),
+            );
+            health.count("KmsCalls", keys.kms_calls);
+            health.count("KeyCacheHits", keys.cache_hits);
+            health.count("KmsFailures", keys.kms_failures);
+            health.count("BatchItemFailures", u64::from(keys.retry_from.is_some()));
+        }
         if let Some(state) = &self.state
             && !deferred.is_empty()
         {
@@ -575,6 +639,142 @@ impl Handler {
                 errors,
                 report: Box::new(report),
             })
+        }
+    }
+}
+
+impl Handler {
+    /// The data keys of the encrypted activity records of `event`: the container's cache, then
+    /// KMS for each distinct (ciphertext, context) it lacks. From the first record whose key
+    /// failed for a reason that may pass, the batch is left to Kinesis; no more KMS calls.
+    async fn resolve_keys(&self, kms: &DataKeyClient, event: &[u8]) -> BatchKeys {
+        let mut scan = KeyScan::default();
+        let ctx = DocContext {
+            limits: Limits::default(),
+            source: self.source,
+        };
+        decode_lambda_event(event, &Origin::default(), &ctx, &mut scan);
+        let mut keys = BatchKeys::default();
+        for wanted in scan.wanted {
+            let Some(context) = wanted.context else {
+                continue;
+            };
+            if keys.find(&wanted.ciphertext, &context).is_some() {
+                continue;
+            }
+            let cached = lock(&self.key_cache).get(&wanted.ciphertext, &context);
+            let result = match cached {
+                Some(key) => {
+                    keys.cache_hits += 1;
+                    Ok(key)
+                }
+                None => {
+                    keys.kms_calls += 1;
+                    match kms.decrypt(&wanted.ciphertext, &context).await {
+                        Ok(key) => {
+                            lock(&self.key_cache).insert(&wanted.ciphertext, &context, key.clone());
+                            Ok(key)
+                        }
+                        Err(failure) => {
+                            keys.kms_failures += 1;
+                            tracing::warn!(
+                                record = wanted.sequence_number.as_deref().unwrap_or("?"),
+                                retryable = failure.retryable,
+                                error = %failure,
+                                "no data key"
+                            );
+                            Err(failure.into_key_error())
+                        }
+                    }
+                }
+            };
+            if let (Err(KeyError::Retry(_)), Some(index), Some(seq)) =
+                (&result, wanted.index, &wanted.sequence_number)
+            {
+                keys.cutoff = Some(index);
+                keys.retry_from = Some(seq.clone());
+                keys.resolved.push((wanted.ciphertext, context, result));
+                break;
+            }
+            keys.resolved.push((wanted.ciphertext, context, result));
+        }
+        keys
+    }
+}
+
+/// A record's data key, as the scan of an event found it wanted.
+struct Wanted {
+    /// Index of the record in the Kinesis event.
+    index: Option<u32>,
+    sequence_number: Option<String>,
+    ciphertext: Vec<u8>,
+    context: Option<EncryptionContext>,
+}
+
+/// The first pass over a das event: which data keys its records need, in record order.
+#[derive(Default)]
+struct KeyScan {
+    wanted: Vec<Wanted>,
+}
+
+impl RecordSink for KeyScan {
+    fn record(&mut self, _record: RawRecord<'_>) {}
+    fn skipped(&mut self, _reason: Skip, _origin: &Origin<'_>) {}
+    fn diagnostic(&mut self, _diagnostic: Diagnostic) {}
+    fn sealed(&mut self, record: SealedRecord<'_>, _ctx: &DocContext) {
+        // A record whose key cannot even be read is the pipeline's diagnostic, not a KMS call.
+        if let Ok((ciphertext, context)) = das::key_of(&record) {
+            self.wanted.push(Wanted {
+                index: record.origin.index,
+                sequence_number: record.sequence_number.map(str::to_owned),
+                ciphertext,
+                context,
+            });
+        }
+    }
+}
+
+/// The data keys of one batch, resolved before the pipeline runs.
+#[derive(Default)]
+struct BatchKeys {
+    resolved: Vec<(Vec<u8>, EncryptionContext, Result<DataKey, KeyError>)>,
+    /// Records at or after this index in the event are deferred.
+    cutoff: Option<u32>,
+    /// The sequence number Kinesis resumes from.
+    retry_from: Option<String>,
+    kms_calls: u64,
+    cache_hits: u64,
+    kms_failures: u64,
+}
+
+impl BatchKeys {
+    fn find(&self, ciphertext: &[u8], context: &EncryptionContext) -> Option<&Result<DataKey, KeyError>> {
+        self.resolved
+            .iter()
+            .find(|(c, x, _)| c == ciphertext && x == context)
+            .map(|(_, _, r)| r)
+    }
+}
+
+impl DataKeys for BatchKeys {
+    fn data_key(&mut self, request: &KeyRequest<'_>) -> Result<DataKey, KeyError> {
+        if let (Some(cutoff), Some(index)) = (self.cutoff, request.record.origin.index)
+            && index >= cutoff
+        {
+            return Err(KeyError::Deferred);
+        }
+        let Some(context) = request.context else {
+            return Err(KeyError::Refused(
+                "no encryption context: neither the event's eventSourceARN (aws-rds-das-<resource id>) nor \
+                 the message names the database resource"
+                    .into(),
+            ));
+        };
+        match self.find(request.ciphertext, context) {
+            Some(result) => result.clone(),
+            None => Err(KeyError::Refused(
+                "the data key was not resolved before the run".into(),
+            )),
         }
     }
 }

@@ -40,6 +40,129 @@ pub fn find_tool(env_var: &str, name: &str) -> Option<PathBuf> {
     found
 }
 
+/// A function binary built by `cargo build -p <name>`: `env_var`, else `target/debug/<name>`.
+/// `None` after printing SKIP on a developer machine; a panic under `CI=true`.
+pub fn built_function(env_var: &str, name: &str) -> Option<PathBuf> {
+    let bin = std::env::var_os(env_var).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/debug")
+            .join(name)
+    });
+    if bin.is_file() {
+        return Some(bin);
+    }
+    let msg = format!(
+        "{} not built (cargo build -p {name}, or set {env_var})",
+        bin.display()
+    );
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
+        "CI=true and {msg}"
+    );
+    eprintln!("SKIP: {msg}");
+    None
+}
+
+/// A child process killed (and reaped) when the test ends, even on panic.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Run the function binary `bin` against the Lambda Runtime API that `cargo lambda watch
+/// --only-lambda-apis` serves, invoke it once with the event in `event` (`cargo lambda invoke`)
+/// and return its response as JSON. `env` adds to the function's environment (AWS region and
+/// moto's dummy credentials are set). Everything started is stopped on return, or on panic.
+pub fn invoke_function(
+    cargo_lambda: &Path,
+    bin: &Path,
+    env: &[(&str, &str)],
+    event: &Path,
+) -> serde_json::Value {
+    let port = free_port();
+    let started = Instant::now();
+    let _watch = KillOnDrop(
+        Command::new(cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "cargo lambda watch did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut function = Command::new(bin);
+    function
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        function.env(k, v);
+    }
+    let _function = KillOnDrop(function.spawn().unwrap());
+    let mut invoke = KillOnDrop(
+        Command::new(cargo_lambda)
+            .args([
+                "lambda",
+                "invoke",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .arg("--data-file")
+            .arg(event)
+            .arg("_")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // A function that dies leaves `invoke` waiting for ever: bound it.
+    while invoke.0.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "cargo lambda invoke did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let child = std::mem::replace(&mut invoke.0, Command::new("true").spawn().unwrap());
+    let out = child.wait_with_output().unwrap();
+    eprintln!("cargo lambda watch + invoke: {:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "invoke failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
 /// A free loopback port (bound then released; good enough for a test that starts at once).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

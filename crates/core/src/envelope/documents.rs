@@ -16,10 +16,11 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::das::SealedRecord;
 use super::decode::{self, Limits};
 use super::{RawRecord, RecordSink, Skip};
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
-use crate::event::{Origin, Source};
+use crate::event::{CompactJson, Origin, Source};
 use crate::time;
 
 /// What the caller knows about the documents it decodes.
@@ -67,10 +68,25 @@ struct Document<'a> {
     event_type: Option<&'a RawValue>,
     #[serde(rename = "digestStartTime", borrow)]
     digest_start_time: Option<&'a RawValue>,
+    /// Database Activity Streams: a record (`databaseActivityEvents`, base64 when encrypted, the
+    /// document itself when decrypted), its data key and version, a decrypted document's list,
+    /// or one activity record (`serverType`, `dbUserName`).
     #[serde(rename = "databaseActivityEvents", borrow)]
     das: Option<&'a RawValue>,
+    #[serde(borrow)]
+    key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<&'a RawValue>,
     #[serde(rename = "databaseActivityEventList", borrow)]
     das_list: Option<&'a RawValue>,
+    #[serde(rename = "serverType", borrow)]
+    server_type: Option<&'a RawValue>,
+    #[serde(rename = "dbUserName", borrow)]
+    db_user_name: Option<&'a RawValue>,
+    /// A Kinesis event source mapping's on-failure record: a description of the batch (shard,
+    /// sequence numbers), not its records.
+    #[serde(rename = "KinesisBatchInfo", borrow)]
+    kinesis_batch_info: Option<&'a RawValue>,
     /// A Lambda on-failure destination record: the original event, parked after the retries.
     #[serde(rename = "requestPayload", borrow)]
     request_payload: Option<&'a RawValue>,
@@ -99,18 +115,54 @@ struct CwlEvent<'a> {
     log_group: Option<Cow<'a, str>>,
 }
 
+/// A record of a Lambda Kinesis event (`kinesis.data`), or of a Kinesis `GetRecords` answer
+/// (`Data`, `SequenceNumber`), as `aws kinesis get-records` prints it.
 #[derive(Deserialize)]
 struct KinesisRecord<'a> {
     #[serde(borrow, default)]
     kinesis: Option<KinesisData<'a>>,
     #[serde(rename = "eventID", borrow, default)]
     event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSourceARN", borrow, default)]
+    event_source_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "Data", borrow, default)]
+    api_data: Option<Cow<'a, str>>,
+    #[serde(rename = "SequenceNumber", borrow, default)]
+    api_sequence_number: Option<Cow<'a, str>>,
+    #[serde(rename = "ApproximateArrivalTimestamp", borrow, default)]
+    api_arrival: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 struct KinesisData<'a> {
     #[serde(borrow)]
     data: Cow<'a, str>,
+    #[serde(rename = "sequenceNumber", borrow, default)]
+    sequence_number: Option<Cow<'a, str>>,
+    #[serde(rename = "approximateArrivalTimestamp", borrow, default)]
+    arrival: Option<&'a RawValue>,
+}
+
+/// What the Kinesis envelope says about the record inside it (an encrypted Database Activity
+/// Streams record needs the stream, which names its resource; diagnostics name the sequence
+/// number).
+#[derive(Clone, Copy, Debug, Default)]
+struct KinesisMeta<'a> {
+    stream: Option<&'a str>,
+    sequence_number: Option<&'a str>,
+    arrival: Option<jiff::Timestamp>,
+}
+
+/// An arrival time as Kinesis writes it: epoch seconds (a number, Lambda events and the API),
+/// or RFC 3339 text (the AWS CLI's rendering).
+fn arrival_time(raw: Option<&RawValue>) -> Option<jiff::Timestamp> {
+    let text = raw?.get().trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return time::from_epoch_millis((secs * 1000.0) as i64);
+    }
+    serde_json::from_str::<&str>(text)
+        .ok()
+        .and_then(time::parse_rfc3339)
 }
 
 #[derive(Deserialize)]
@@ -160,18 +212,69 @@ pub fn decode_lambda_event(event: &[u8], origin: &Origin<'_>, ctx: &DocContext, 
 /// refined with log group, stream, event id and index.
 pub fn decode_document(doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
     match serde_json::from_str::<Document<'_>>(doc) {
-        Ok(d) => dispatch(d, doc, origin, ctx, sink),
+        Ok(d) => dispatch(d, doc, origin, ctx, KinesisMeta::default(), sink),
         Err(e) => json_diag(sink, origin, "invalid JSON document", &e),
     }
 }
 
+/// Decode the plaintext of an opened Database Activity Streams record (a
+/// `DatabaseActivityMonitoringRecord`), with the record's origin and arrival time.
+pub fn decode_opened(text: &str, record: &SealedRecord<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
+    let meta = KinesisMeta {
+        stream: record.stream,
+        sequence_number: record.sequence_number,
+        arrival: record.arrival,
+    };
+    match serde_json::from_str::<Document<'_>>(text) {
+        Ok(d) if d.das_list.is_some() => dispatch(d, text, &record.origin, ctx, meta, sink),
+        Ok(_) => sink.diagnostic(Diagnostic::new(
+            DiagnosticKind::Json,
+            &record.origin,
+            format!(
+                "{}: the decrypted payload is not a DatabaseActivityMonitoringRecord",
+                record.name()
+            ),
+        )),
+        Err(e) => json_diag(
+            sink,
+            &record.origin,
+            &format!("{}: the decrypted payload is not JSON", record.name()),
+            &e,
+        ),
+    }
+}
+
 /// Unwrap a document read into `d`; `doc` is its text.
-fn dispatch(d: Document<'_>, doc: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
+fn dispatch(
+    d: Document<'_>,
+    doc: &str,
+    origin: &Origin<'_>,
+    ctx: &DocContext,
+    meta: KinesisMeta<'_>,
+    sink: &mut dyn RecordSink,
+) {
     if let (Some(payload), Some(_)) = (d.request_payload, d.request_context) {
         // `laneguard redrive` and replay of a failure-queue dump: the original event.
         decode_document(payload.get(), origin, ctx, sink);
+    } else if let Some(info) = d.kinesis_batch_info {
+        sink.diagnostic(Diagnostic::new(
+            DiagnosticKind::Unsupported,
+            origin,
+            format!(
+                "a Kinesis batch that failed after its retries is described, not carried: {}; read that range of \
+                 the stream (aws kinesis get-records) while it is retained and replay it with --kms",
+                CompactJson(info).to_string_lossy()
+            ),
+        ));
     } else if let Some(awslogs) = d.awslogs {
-        decode_blob(&awslogs.data, origin, ctx, sink, "awslogs.data");
+        decode_blob(
+            &awslogs.data,
+            origin,
+            ctx,
+            KinesisMeta::default(),
+            sink,
+            "awslogs.data",
+        );
     } else if let Some(message_type) = d.message_type {
         let events = d.log_events.unwrap_or_default();
         decode_payload(
@@ -191,12 +294,16 @@ fn dispatch(d: Document<'_>, doc: &str, origin: &Origin<'_>, ctx: &DocContext, s
         decode_cwl_events(doc, events, origin, ctx, sink);
     } else if d.digest_start_time.is_some() {
         sink.skipped(Skip::CloudTrailDigest, origin);
-    } else if d.das.is_some() || d.das_list.is_some() {
-        sink.diagnostic(Diagnostic::new(
-            DiagnosticKind::Unsupported,
-            origin,
-            "Database Activity Streams records are not read yet",
-        ));
+    } else if let Some(das) = d.das {
+        das_record(das, d.key, d.version, doc, origin, ctx, meta, sink);
+    } else if d.das_list.is_some() || d.server_type.is_some() || d.db_user_name.is_some() {
+        // A decrypted document, or one activity record: the DAS parser reads it.
+        sink.record(RawRecord {
+            text: doc,
+            origin: origin.clone(),
+            source: Some(ctx.source.unwrap_or(Source::Das)),
+            envelope_time: meta.arrival,
+        });
     } else if d.event_version.is_some() || d.event_name.is_some() || d.event_type.is_some() {
         sink.record(RawRecord {
             text: doc,
@@ -219,7 +326,14 @@ fn dispatch(d: Document<'_>, doc: &str, origin: &Origin<'_>, ctx: &DocContext, s
 }
 
 /// base64 → (gzip) → a payload, a document or plain lines.
-fn decode_blob(data: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink, what: &str) {
+fn decode_blob(
+    data: &str,
+    origin: &Origin<'_>,
+    ctx: &DocContext,
+    meta: KinesisMeta<'_>,
+    sink: &mut dyn RecordSink,
+    what: &str,
+) {
     let mut scratch = Vec::new();
     let bytes = match decode::base64_maybe_gunzip(data, ctx.limits.max_document, &mut scratch) {
         Ok(b) => b,
@@ -242,8 +356,15 @@ fn decode_blob(data: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn
     }
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        decode_concatenated(trimmed, origin, ctx, sink);
+        decode_concatenated_in(trimmed, origin, ctx, meta, sink);
     } else {
+        // A record of an activity stream (`aws-rds-das-…`) is read as one whatever it holds, so
+        // garbage there is the DAS parser's diagnostic, not an unknown source.
+        let source = ctx.source.or_else(|| {
+            meta.stream
+                .and_then(super::das::EncryptionContext::of_stream)
+                .map(|_| Source::Das)
+        });
         // Firehose with its own decompression / message extraction: newline-delimited records.
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -254,7 +375,7 @@ fn decode_blob(data: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn
             sink.record(RawRecord {
                 text: line,
                 origin: o,
-                source: ctx.source,
+                source,
                 envelope_time: None,
             });
         }
@@ -264,6 +385,16 @@ fn decode_blob(data: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn
 /// One or more JSON documents back to back (Firehose → S3 objects have no delimiter); a bad
 /// document loses only itself: reading resumes at the next document start.
 pub fn decode_concatenated(text: &str, origin: &Origin<'_>, ctx: &DocContext, sink: &mut dyn RecordSink) {
+    decode_concatenated_in(text, origin, ctx, KinesisMeta::default(), sink);
+}
+
+fn decode_concatenated_in(
+    text: &str,
+    origin: &Origin<'_>,
+    ctx: &DocContext,
+    meta: KinesisMeta<'_>,
+    sink: &mut dyn RecordSink,
+) {
     let mut rest = text;
     let mut offset_line = origin.line;
     loop {
@@ -283,7 +414,7 @@ pub fn decode_concatenated(text: &str, origin: &Origin<'_>, ctx: &DocContext, si
             Some(Ok(d)) => {
                 // The document and where it ends, from the same read.
                 let consumed = stream.byte_offset();
-                dispatch(d, &start[..consumed], &o, ctx, sink);
+                dispatch(d, &start[..consumed], &o, ctx, meta, sink);
                 if let Some(l) = offset_line {
                     offset_line =
                         Some(l + memchr::memchr_iter(b'\n', &start.as_bytes()[..consumed]).count() as u64);
@@ -420,7 +551,8 @@ fn decode_records_array(
     sink: &mut dyn RecordSink,
 ) {
     let kinesis = list.first().is_some_and(|first| {
-        serde_json::from_str::<KinesisRecord<'_>>(first.get()).is_ok_and(|k| k.kinesis.is_some())
+        serde_json::from_str::<KinesisRecord<'_>>(first.get())
+            .is_ok_and(|k| k.kinesis.is_some() || k.api_data.is_some())
     });
     for (i, raw) in list.iter().enumerate() {
         let o = Origin {
@@ -438,24 +570,92 @@ fn decode_records_array(
             continue;
         }
         match serde_json::from_str::<KinesisRecord<'_>>(raw.get()) {
-            Ok(KinesisRecord {
-                kinesis: Some(k),
-                event_id,
-            }) => {
+            Ok(r) => {
+                let (data, sequence_number, arrival) = match (&r.kinesis, &r.api_data) {
+                    (Some(k), _) => (&k.data, k.sequence_number.as_deref(), k.arrival),
+                    (None, Some(data)) => (data, r.api_sequence_number.as_deref(), r.api_arrival),
+                    (None, None) => {
+                        sink.diagnostic(Diagnostic::new(
+                            DiagnosticKind::Json,
+                            &o,
+                            "a record of a Kinesis event without `kinesis.data`",
+                        ));
+                        continue;
+                    }
+                };
                 let o = Origin {
-                    event_id: event_id.as_deref().or(o.event_id),
+                    event_id: r.event_id.as_deref().or(sequence_number).or(o.event_id),
                     ..o
                 };
-                decode_blob(&k.data, &o, ctx, sink, "kinesis.data");
+                let meta = KinesisMeta {
+                    stream: r.event_source_arn.as_deref(),
+                    sequence_number,
+                    arrival: arrival_time(arrival),
+                };
+                decode_blob(data, &o, ctx, meta, sink, "kinesis.data");
             }
-            Ok(_) => sink.diagnostic(Diagnostic::new(
-                DiagnosticKind::Json,
-                &o,
-                "a record of a Kinesis event without `kinesis.data`",
-            )),
             Err(e) => json_diag(sink, &o, "Kinesis record", &e),
         }
     }
+}
+
+/// `databaseActivityEvents` of a Database Activity Streams record: base64 (encrypted) with its
+/// `key` → the sink opens it ([`RecordSink::sealed`]); an object (a decrypted record, as AWS's
+/// documentation prints them) → the DAS parser reads the record.
+#[allow(clippy::too_many_arguments)]
+fn das_record(
+    das: &RawValue,
+    key: Option<Cow<'_, str>>,
+    version: Option<&RawValue>,
+    doc: &str,
+    origin: &Origin<'_>,
+    ctx: &DocContext,
+    meta: KinesisMeta<'_>,
+    sink: &mut dyn RecordSink,
+) {
+    let Ok(message) = serde_json::from_str::<Cow<'_, str>>(das.get()) else {
+        sink.record(RawRecord {
+            text: doc,
+            origin: origin.clone(),
+            source: Some(ctx.source.unwrap_or(Source::Das)),
+            envelope_time: meta.arrival,
+        });
+        return;
+    };
+    let name = meta.sequence_number.map_or_else(
+        || "an encrypted activity record".to_owned(),
+        |s| format!("Kinesis record {s}"),
+    );
+    let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
+        sink.diagnostic(Diagnostic::new(
+            DiagnosticKind::Json,
+            origin,
+            format!("{name}: `databaseActivityEvents` without its data `key`"),
+        ));
+        return;
+    };
+    let version = version.and_then(|v| serde_json::from_str::<&str>(v.get()).ok());
+    if let Some(v) = version
+        && !v.starts_with("1.")
+    {
+        sink.diagnostic(Diagnostic::new(
+            DiagnosticKind::Field,
+            origin,
+            format!("{name}: record version {v:?} (laneguard reads 1.0 to 1.2); read as 1.x"),
+        ));
+    }
+    sink.sealed(
+        SealedRecord {
+            origin: origin.clone(),
+            sequence_number: meta.sequence_number,
+            stream: meta.stream,
+            version,
+            key: &key,
+            message: &message,
+            arrival: meta.arrival,
+        },
+        ctx,
+    );
 }
 
 /// A Firehose data-transformation event: `records[].data` are base64 (usually gzip) payloads.
@@ -470,7 +670,14 @@ fn decode_firehose(records: &RawValue, origin: &Origin<'_>, ctx: &DocContext, si
             index: u32::try_from(i).ok(),
             ..origin.clone()
         };
-        decode_blob(&r.data, &o, ctx, sink, "Firehose record data");
+        decode_blob(
+            &r.data,
+            &o,
+            ctx,
+            KinesisMeta::default(),
+            sink,
+            "Firehose record data",
+        );
     }
 }
 

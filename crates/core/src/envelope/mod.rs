@@ -6,9 +6,13 @@
 //! flow-log files with a header line, or plain lines. All of them end as [`RawRecord`]s handed to
 //! a [`RecordSink`] — one log record each, with the origin that finds it again.
 //!
+//! Encrypted Database Activity Streams records are recognised here and handed to the sink
+//! ([`RecordSink::sealed`]), which alone knows whether it can get their data keys ([`das`]).
+//!
 //! Unknown keys are tolerated everywhere (AWS adds keys such as `policyLevel`); a document that
 //! cannot be read becomes a diagnostic and the rest of the input goes on.
 
+pub mod das;
 pub mod decode;
 mod documents;
 pub mod subscription;
@@ -19,8 +23,9 @@ use crate::diagnostic::Diagnostic;
 use crate::event::{Origin, Source};
 use crate::sources::FlowFormat;
 
+pub use das::SealedRecord;
 pub use decode::{DecodeError, Limits};
-pub use documents::{DocContext, decode_concatenated, decode_document, decode_lambda_event};
+pub use documents::{DocContext, decode_concatenated, decode_document, decode_lambda_event, decode_opened};
 
 /// One log record as delivered: the raw text and where it came from.
 #[derive(Clone, Debug)]
@@ -54,6 +59,18 @@ pub enum Skip {
     CloudTrailDigest,
     /// A log line that records no database activity (checkpoints, start-up, statistics).
     NoActivity,
+    /// A Database Activity Streams heartbeat (the stream is alive; no activity).
+    Heartbeat,
+    /// Activity of `rdsadmin`, AWS's own maintenance user on RDS (counted, not analysed, unless
+    /// the operator keeps it: `--keep-rdsadmin`, `LANEGUARD_KEEP_RDSADMIN`).
+    RdsAdmin,
+    /// An Aurora MySQL `AUX` activity record joined to the `MAIN` record of its statement (its
+    /// objects are that statement's event's).
+    AuxJoined,
+    /// An encrypted record left for Lambda to deliver again: an earlier record of the batch
+    /// could not get its data key from KMS for a reason that may pass (throttling, 5xx), and a
+    /// Kinesis batch resumes from the first record that failed.
+    Deferred,
 }
 
 impl Skip {
@@ -67,6 +84,10 @@ impl Skip {
             Skip::CloudTrailInsight => "cloudtrail_insight",
             Skip::CloudTrailDigest => "cloudtrail_digest",
             Skip::NoActivity => "no_activity",
+            Skip::Heartbeat => "heartbeat",
+            Skip::RdsAdmin => "rdsadmin",
+            Skip::AuxJoined => "aux_joined",
+            Skip::Deferred => "deferred",
         }
     }
 }
@@ -81,6 +102,12 @@ pub trait RecordSink {
     fn skipped(&mut self, reason: Skip, origin: &Origin<'_>);
     /// A record or document that could not be read.
     fn diagnostic(&mut self, diagnostic: Diagnostic);
+    /// An encrypted Database Activity Streams record. A sink that can get data keys opens it
+    /// ([`das::open`]) and decodes the plaintext ([`decode_opened`]); by default the record is
+    /// a diagnostic saying how to read it.
+    fn sealed(&mut self, record: SealedRecord<'_>, _ctx: &DocContext) {
+        self.diagnostic(das::without_keys(&record));
+    }
     /// A flow-log header line set the field order of the following flow records, until
     /// [`RecordSink::end_stream`].
     fn flow_format(&mut self, _format: FlowFormat) {}

@@ -45,6 +45,13 @@ impl Serialize for CompactJson<'_> {
     }
 }
 
+impl CompactJson<'_> {
+    /// The compact JSON text (for messages).
+    pub fn to_string_lossy(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.0.get().to_owned())
+    }
+}
+
 /// Serialize an optional raw JSON field on one line (see [`CompactJson`]).
 pub(super) fn compact_json<S: Serializer>(
     raw: &Option<&serde_json::value::RawValue>,
@@ -58,8 +65,8 @@ pub(super) fn compact_json<S: Serializer>(
 
 /// JSON rendering of an event (for `replay --events` and the SIEM event stream).
 ///
-/// Raw SQL text and bind parameters are written only when `raw` is true: by default no literal
-/// leaves the process (DESIGN.md §2).
+/// Raw SQL text, bind parameters and engine error messages (which quote values) are written only
+/// when `raw` is true: by default no literal leaves the process (DESIGN.md §2).
 pub struct EventJson<'e, 'a> {
     /// The event.
     pub event: &'e Event<'a>,
@@ -130,7 +137,12 @@ impl Serialize for StatementJson<'_, '_> {
         }
         opt!("rows", st.rows);
         opt!("return_code", st.return_code);
-        opt!("error", st.error);
+        opt!("exit_code", st.exit_code);
+        // Error messages quote values ("Duplicate entry 'x@example.com'", "invalid input syntax
+        // for type integer: \"…\""): literals, shown only on request.
+        if self.raw {
+            opt!("error", st.error);
+        }
         m.serialize_entry("succeeded", &st.succeeded)?;
         if st.truncated {
             m.serialize_entry("truncated", &true)?;

@@ -20,7 +20,7 @@ mod json;
 
 pub use json::{CompactJson, EventJson};
 
-use crate::sql::{Analysis, Flags, StatementClass};
+use crate::sql::{Analysis, Dialect, Flags, StatementClass};
 
 pub use jiff::Timestamp;
 
@@ -39,15 +39,20 @@ pub enum Source {
     /// VPC flow logs, default and custom formats.
     #[serde(rename = "vpc-flow")]
     VpcFlow,
+    /// Aurora and RDS Database Activity Streams: decrypted activity records (Aurora PostgreSQL,
+    /// Aurora MySQL, RDS instance streams); the engine of each event is its [`Event::dialect`].
+    #[serde(rename = "das")]
+    Das,
 }
 
 impl Source {
     /// All sources, in a stable order (for summaries and documentation).
-    pub const ALL: [Source; 4] = [
+    pub const ALL: [Source; 5] = [
         Source::CloudTrail,
         Source::MysqlAudit,
         Source::Pgaudit,
         Source::VpcFlow,
+        Source::Das,
     ];
 
     /// The name used on the command line, in rule files and in JSON.
@@ -57,7 +62,35 @@ impl Source {
             Source::MysqlAudit => "mysql-audit",
             Source::Pgaudit => "pgaudit",
             Source::VpcFlow => "vpc-flow",
+            Source::Das => "das",
         }
+    }
+
+    /// Position in [`Source::ALL`] (per-source tables index by it).
+    pub fn index(self) -> usize {
+        match self {
+            Source::CloudTrail => 0,
+            Source::MysqlAudit => 1,
+            Source::Pgaudit => 2,
+            Source::VpcFlow => 3,
+            Source::Das => 4,
+        }
+    }
+
+    /// The SQL dialect of the source's statements. Database Activity Streams serve both
+    /// engines: their events carry the dialect of the record's `serverType` instead (the
+    /// default here, `Generic`, is what an unknown server type gets).
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Source::MysqlAudit => Dialect::Mysql,
+            Source::Pgaudit => Dialect::Postgres,
+            Source::CloudTrail | Source::VpcFlow | Source::Das => Dialect::Generic,
+        }
+    }
+
+    /// True for the sources whose events are database activity (statements, logins).
+    pub fn is_sql(self) -> bool {
+        matches!(self, Source::MysqlAudit | Source::Pgaudit | Source::Das)
     }
 
     /// Parse a source name as written on the command line or in a rule.
@@ -267,7 +300,12 @@ pub struct Statement<'a> {
     pub rows: Option<u64>,
     /// Engine return code (MySQL error number; 0 = success).
     pub return_code: Option<i64>,
-    /// Error message when the engine refused the statement (PostgreSQL `ERROR:` line).
+    /// The engine's result code as the log wrote it, when it is not only a MySQL error number:
+    /// Database Activity Streams `exitCode` (Aurora MySQL error number, Aurora PostgreSQL
+    /// SQLSTATE such as `42601`).
+    pub exit_code: Option<Cow<'a, str>>,
+    /// Error message when the engine refused the statement (PostgreSQL `ERROR:` line, Database
+    /// Activity Streams `errorMessage`). May quote literals: written only with `--show-literals`.
     pub error: Option<Cow<'a, str>>,
     /// False when the engine reports a failure.
     pub succeeded: bool,
@@ -507,6 +545,10 @@ pub struct Event<'a> {
     pub sql: Option<SqlView>,
     /// Policy enrichment: zone, datastore, domain, classification.
     pub enrichment: Enrichment,
+    /// The SQL dialect of the engine that logged the event: the source's own
+    /// ([`Source::dialect`]), or, for a source serving several engines (Database Activity
+    /// Streams), the record's.
+    pub dialect: Dialect,
 }
 
 /// Data classification levels, ordered: `public < internal < confidential < restricted`.
@@ -646,6 +688,10 @@ pub struct Enrichment {
     /// Highest classification among the objects touched (or of the datastore).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// Rows a statement on data of that classification may return or change (the policy's
+    /// `[row_limits]`), so a rule can compare a statement's row count with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_limit: Option<u64>,
     /// The policy's `[[applications]]` entry the actor belongs to (zone and user).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub application: Option<Arc<str>>,
@@ -669,6 +715,7 @@ impl Enrichment {
             && self.datastore.is_none()
             && self.domain.is_none()
             && self.classification.is_none()
+            && self.row_limit.is_none()
             && self.application.is_none()
             && self.expected.is_none()
     }
@@ -710,6 +757,7 @@ impl<'a> Event<'a> {
             kind,
             sql: None,
             enrichment: Enrichment::default(),
+            dialect: source.dialect(),
         }
     }
 }

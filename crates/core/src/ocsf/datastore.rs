@@ -106,7 +106,11 @@ pub(super) fn datastore_activity<'e>(e: &'e Event<'_>) -> DatastoreActivity<'e> 
             }
             status_code = match (st.return_code, st.succeeded) {
                 (Some(rc), _) if rc != 0 => Some(Cow::Owned(rc.to_string())),
-                (_, false) => st.engine_class.as_deref().map(Cow::Borrowed),
+                (_, false) => st
+                    .exit_code
+                    .as_deref()
+                    .or(st.engine_class.as_deref())
+                    .map(Cow::Borrowed),
                 _ => None,
             };
             unmapped.statement = Some(statement_unmapped(st));
@@ -191,7 +195,7 @@ pub(super) fn datastore_activity<'e>(e: &'e Event<'_>) -> DatastoreActivity<'e> 
             name: e.target.database.as_deref(),
             uid: datastore,
             type_id: 1,
-            kind: engine_name(e.source),
+            kind: engine_name(e.dialect),
             groups: e.enrichment.domain.as_deref().map(|d| [Group::domain(d)]),
             data_classification: e.enrichment.classification.map(DataClassification::of),
         },

@@ -9,7 +9,7 @@ use super::{
     Actor, Api, ApiResponse, ConnectionInfo, DataClassification, Database, Endpoint, Group, Metadata,
     Observable, ObservableValue, Service, User, engine_name, millis, set_host, severity,
 };
-use crate::event::{OriginBuf, Source};
+use crate::event::OriginBuf;
 use crate::finding::{Finding, FindingFlow, FindingStatement, SigmaOrigin};
 
 /// A Detection Finding record, borrowing from the [`Finding`] it renders.
@@ -212,7 +212,7 @@ pub struct FindingUnmapped<'f> {
 pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
     let (severity_id, severity) = severity(f.severity);
     let time = millis(f.time);
-    let is_sql = matches!(f.source, Source::MysqlAudit | Source::Pgaudit);
+    let is_sql = f.source.is_sql();
 
     let a = &f.actor;
     let user = (a.user.is_some() || a.principal.is_some()).then(|| User {
@@ -249,7 +249,7 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
         name: f.database.as_deref(),
         uid: f.datastore.as_deref(),
         type_id: 1,
-        kind: engine_name(f.source),
+        kind: engine_name(f.dialect.unwrap_or(f.source.dialect())),
         groups: f.domain.as_deref().map(|d| [Group::domain(d)]),
         data_classification: f.classification.map(DataClassification::of),
     });

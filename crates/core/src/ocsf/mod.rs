@@ -263,7 +263,8 @@ pub struct Database<'a> {
     pub uid: Option<&'a str>,
     /// 1: Relational.
     pub type_id: u8,
-    /// Engine family: `MySQL` or `PostgreSQL`.
+    /// Engine family: `MySQL`, `PostgreSQL`, or `Other` (RDS for Oracle / SQL Server activity
+    /// streams).
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The laneguard domain of the datastore or objects touched.
@@ -301,10 +302,11 @@ impl DataClassification {
 }
 
 /// The engine family name written in `database.type`.
-fn engine_name(source: crate::event::Source) -> &'static str {
-    match source {
-        crate::event::Source::Pgaudit => "PostgreSQL",
-        _ => "MySQL",
+fn engine_name(dialect: crate::sql::Dialect) -> &'static str {
+    match dialect {
+        crate::sql::Dialect::Postgres => "PostgreSQL",
+        crate::sql::Dialect::Mysql => "MySQL",
+        crate::sql::Dialect::Generic => "Other",
     }
 }
 

@@ -13,7 +13,8 @@ use toml::Spanned;
 
 use super::applications::{self, Application};
 use super::file::{
-    ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, SigmaSpec, ZoneSpec,
+    ApplicationSpec, ClassificationSpec, DatastoreSpec, PolicyFile, PrincipalSpec, RowLimitsSpec, SigmaSpec,
+    ZoneSpec,
 };
 use super::{
     ClassSet, DEFAULT_DB_PORTS, Datastore, DatastoreId, Policy, PolicyError, Zone, ZoneId, next_policy_id,
@@ -178,6 +179,9 @@ impl Compiler<'_> {
         }
         if let Some(s) = &file.sigma {
             policy.sigma = self.sigma(s, &file.zones, &policy)?;
+        }
+        if let Some(r) = &file.row_limits {
+            policy.row_limits = row_limits(r);
         }
         Ok(policy)
     }
@@ -567,6 +571,7 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// `[classification]`: one regex per level.
     fn classification_table(&self, c: &ClassificationSpec, policy: &mut Policy) -> Result<(), PolicyError> {
         let levels = [&c.public, &c.internal, &c.confidential, &c.restricted];
         for (slot, (level, globs)) in Classification::ALL.iter().zip(levels).enumerate() {
@@ -582,4 +587,21 @@ impl Compiler<'_> {
         }
         Ok(())
     }
+}
+
+/// `[row_limits]` per level, `Classification::ALL` order: a level's own limit, else the
+/// smallest limit of a lower level, so more sensitive data is never allowed more rows than less
+/// sensitive data (`confidential = 10000` alone also bounds restricted data).
+fn row_limits(r: &RowLimitsSpec) -> [Option<u64>; 4] {
+    let given = [r.public, r.internal, r.confidential, r.restricted];
+    let mut out = [None; 4];
+    let mut lowest: Option<u64> = None;
+    for (slot, limit) in given.into_iter().enumerate() {
+        lowest = match (lowest, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        out[slot] = lowest;
+    }
+    out
 }

@@ -27,6 +27,22 @@ pub(crate) struct PolicyFile {
     pub applications: Vec<ApplicationSpec>,
     #[serde(default)]
     pub sigma: Option<SigmaSpec>,
+    #[serde(default)]
+    pub row_limits: Option<RowLimitsSpec>,
+}
+
+/// `[row_limits]`: rows a statement may return or change, per classification of its data.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RowLimitsSpec {
+    #[serde(default)]
+    pub public: Option<u64>,
+    #[serde(default)]
+    pub internal: Option<u64>,
+    #[serde(default)]
+    pub confidential: Option<u64>,
+    #[serde(default)]
+    pub restricted: Option<u64>,
 }
 
 /// `[[applications]]`.

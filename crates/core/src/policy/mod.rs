@@ -155,6 +155,8 @@ pub struct Policy {
     chatter: HashSet<u64>,
     /// `[sigma]`: how imported Sigma rules run, placeholders resolved against the zones.
     sigma: SigmaSettings,
+    /// `[row_limits]` per level, indexed like `Classification::ALL` (inherited upwards).
+    row_limits: [Option<u64>; 4],
 }
 
 impl std::fmt::Debug for Policy {
@@ -280,6 +282,11 @@ impl Policy {
     pub fn datastore_of_endpoint(&self, ip: IpAddr, port: u16) -> Option<&str> {
         self.datastore_id_of_endpoint(ip, port)
             .map(|d| &*self.datastores[d].name)
+    }
+
+    /// The rows a statement on data of `level` may return or change (`[row_limits]`).
+    pub fn row_limit(&self, level: Classification) -> Option<u64> {
+        self.row_limits[level as usize]
     }
 
     /// The classification of a qualified object name (`payments.cards`,

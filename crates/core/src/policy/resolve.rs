@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::{Datastore, DatastoreId, Policy, Zone, ZoneId, applications, with_lowercase};
 use crate::event::{Classification, Enrichment, Event, Kind, PolicyRefs, Source, ZoneRole};
+use crate::sql::Dialect;
 
 impl Policy {
     /// Set the event's zone, principal zone, datastore, domain and classification, and the
@@ -28,6 +29,7 @@ impl Policy {
             datastore: r.datastore.map(|d| Arc::clone(&self.datastores[d].name)),
             domain: self.event_domain(event, r.datastore).cloned(),
             classification: r.classification,
+            row_limit: r.classification.and_then(|c| self.row_limit(c)),
             refs: r,
         };
     }
@@ -178,8 +180,8 @@ impl Policy {
     /// `db.schema.table` (PostgreSQL), else the event's database.
     pub(crate) fn object_database<'e>(event: &'e Event<'_>, object: &'e str) -> Option<&'e str> {
         let dots = object.bytes().filter(|b| *b == b'.').count();
-        let qualified = match event.source {
-            Source::Pgaudit => dots >= 2,
+        let qualified = match event.dialect {
+            Dialect::Postgres => dots >= 2,
             _ => dots >= 1,
         };
         if qualified {

@@ -86,6 +86,7 @@ const DOCS: [(&str, Doc); 4] = [
 pub const FIELDS: &[&str] = &[
     "source",
     "kind",
+    "engine",
     "actor.user",
     "actor.principal",
     "actor.principal_type",
@@ -134,6 +135,10 @@ pub const FIELDS: &[&str] = &[
     "statement.rows",
     "statement.parameters",
     "statement.truncated",
+    "statement.id",
+    "statement.substatement_id",
+    "statement.exit_code",
+    "statement.rows_over_limit",
     "session.return_code",
     "session.detail",
     "session.operation",
@@ -364,6 +369,7 @@ mod fx {
     use super::pos;
     pub const SOURCE: usize = pos("source");
     pub const KIND: usize = pos("kind");
+    pub const ENGINE: usize = pos("engine");
     pub const ACTOR_USER: usize = pos("actor.user");
     pub const ACTOR_PRINCIPAL: usize = pos("actor.principal");
     pub const ACTOR_PRINCIPAL_TYPE: usize = pos("actor.principal_type");
@@ -412,6 +418,10 @@ mod fx {
     pub const STATEMENT_ROWS: usize = pos("statement.rows");
     pub const STATEMENT_PARAMETERS: usize = pos("statement.parameters");
     pub const STATEMENT_TRUNCATED: usize = pos("statement.truncated");
+    pub const STATEMENT_ID: usize = pos("statement.id");
+    pub const STATEMENT_SUBSTATEMENT_ID: usize = pos("statement.substatement_id");
+    pub const STATEMENT_EXIT_CODE: usize = pos("statement.exit_code");
+    pub const STATEMENT_ROWS_OVER_LIMIT: usize = pos("statement.rows_over_limit");
     pub const SESSION_RETURN_CODE: usize = pos("session.return_code");
     pub const SESSION_DETAIL: usize = pos("session.detail");
     pub const SESSION_OPERATION: usize = pos("session.operation");
@@ -469,6 +479,7 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
     match idx {
         fx::SOURCE => f(&Val::Str(Cow::Borrowed(e.source.as_str()))),
         fx::KIND => f(&Val::Str(Cow::Borrowed(e.kind.name()))),
+        fx::ENGINE => f(&Val::Str(Cow::Borrowed(e.dialect.as_str()))),
         fx::ACTOR_USER => s(&a.user, f),
         fx::ACTOR_PRINCIPAL => s(&a.principal, f),
         fx::ACTOR_PRINCIPAL_TYPE => s(&a.principal_type, f),
@@ -553,6 +564,21 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
         }
         fx::STATEMENT_PARAMETERS => st.is_some_and(|st| s(&st.parameter, f)),
         fx::STATEMENT_TRUNCATED => st.is_some_and(|st| f(&Val::Bool(st.truncated))),
+        fx::STATEMENT_ID => {
+            st.is_some_and(|st| opt(st.statement_id.and_then(|r| i64::try_from(r).ok()), Val::Int, f))
+        }
+        fx::STATEMENT_SUBSTATEMENT_ID => st.is_some_and(|st| {
+            opt(
+                st.substatement_id.and_then(|r| i64::try_from(r).ok()),
+                Val::Int,
+                f,
+            )
+        }),
+        fx::STATEMENT_EXIT_CODE => st.is_some_and(|st| s(&st.exit_code, f)),
+        fx::STATEMENT_ROWS_OVER_LIMIT => st.is_some_and(|st| match (st.rows, en.row_limit) {
+            (Some(rows), Some(limit)) => f(&Val::Bool(rows > limit)),
+            _ => false,
+        }),
         fx::SESSION_RETURN_CODE => session.is_some_and(|x| opt(x.return_code, Val::Int, f)),
         fx::SESSION_DETAIL => session.is_some_and(|x| s(&x.detail, f)),
         fx::SESSION_OPERATION => session.is_some_and(|x| s(&x.operation, f)),

@@ -175,9 +175,9 @@ fn sources(names: &[String]) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
     for n in names {
         match n.as_str() {
-            "any-sql" => out.extend([Source::MysqlAudit, Source::Pgaudit]),
+            "any-sql" => out.extend(Source::ALL.into_iter().filter(|s| s.is_sql())),
             other => out.push(Source::from_name(other).ok_or_else(|| {
-                format!("unknown source {other:?} (cloudtrail, mysql-audit, pgaudit, vpc-flow, any-sql)")
+                format!("unknown source {other:?} (cloudtrail, mysql-audit, pgaudit, vpc-flow, das, any-sql)")
             })?),
         }
     }

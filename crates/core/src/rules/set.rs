@@ -138,11 +138,11 @@ impl fmt::Debug for RuleSet {
 /// Rules to evaluate per (source, event kind), each bucket filed by its equality keys
 /// ([`super::index`]): the source and kind prefilters are applied once when the set is built, and
 /// an event meets only the rules its key values can match.
-type Index = [[Bucket; KINDS.len()]; 4];
+type Index = [[Bucket; KINDS.len()]; Source::ALL.len()];
 
 /// Rules per source and kind, filed by key; `off` rules are never evaluated.
 fn index_by_source(rules: &[Rule]) -> Index {
-    let mut members: [[Vec<usize>; KINDS.len()]; 4] = Default::default();
+    let mut members: [[Vec<usize>; KINDS.len()]; Source::ALL.len()] = Default::default();
     for (i, r) in rules.iter().enumerate() {
         if r.mode == Mode::Off {
             continue;
@@ -174,12 +174,7 @@ fn kind_index(kind: &Kind<'_>) -> usize {
 }
 
 fn source_index(s: Source) -> usize {
-    match s {
-        Source::CloudTrail => 0,
-        Source::MysqlAudit => 1,
-        Source::Pgaudit => 2,
-        Source::VpcFlow => 3,
-    }
+    s.index()
 }
 
 impl RuleSet {

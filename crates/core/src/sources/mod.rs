@@ -11,6 +11,7 @@
 
 pub mod cloudtrail;
 pub mod csv;
+pub mod das;
 pub mod mysql_audit;
 pub mod pgaudit;
 pub mod vpc_flow;
@@ -22,7 +23,7 @@ use jiff::Timestamp;
 
 use crate::diagnostic::DiagnosticKind;
 use crate::envelope::{RawRecord, Skip};
-use crate::event::{Event, Source};
+use crate::event::{Event, Origin, Source};
 
 pub use pgaudit::LinePrefix;
 pub use vpc_flow::FlowFormat;
@@ -34,6 +35,18 @@ pub enum Parsed<'a> {
     Event(Box<Event<'a>>),
     /// A record deliberately not turned into an event.
     Skip(Skip),
+    /// A record holding many: a Database Activity Streams document has one outcome per
+    /// activity record, each with its own origin (the record's, with the element's index).
+    Many(Vec<Outcome<'a>>),
+}
+
+/// One element of a record that holds many ([`Parsed::Many`]).
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    /// The element's origin.
+    pub origin: Origin<'a>,
+    /// What the element became (never [`Parsed::Many`] again).
+    pub parsed: Result<Parsed<'a>, ParseError>,
 }
 
 /// A record that could not be read.
@@ -68,6 +81,9 @@ pub struct ParseOptions {
     /// MySQL `server_audit_query_log_limit`: statements logged at this length were cut by the
     /// audit engine (default 1024).
     pub mysql_query_log_limit: Option<usize>,
+    /// Database Activity Streams: analyse the activity of `rdsadmin` (AWS's maintenance user)
+    /// instead of counting and skipping it.
+    pub keep_rdsadmin: bool,
 }
 
 /// The per-stream state of [`Parsers`] at one point of a stream.
@@ -83,6 +99,7 @@ pub struct Parsers {
     mysql: mysql_audit::MysqlAuditParser,
     pg: pgaudit::PgParser,
     vpc: vpc_flow::VpcFlowParser,
+    das: das::DasParser,
 }
 
 impl Parsers {
@@ -92,6 +109,7 @@ impl Parsers {
             mysql: mysql_audit::MysqlAuditParser::new(options.mysql_query_log_limit.unwrap_or(1024)),
             pg: pgaudit::PgParser::new(options.pg_prefix.clone().unwrap_or_default()),
             vpc: vpc_flow::VpcFlowParser::new(options.vpc_format.clone().unwrap_or_default()),
+            das: das::DasParser::new(options.keep_rdsadmin),
         }
     }
 
@@ -150,6 +168,7 @@ impl Parsers {
             Source::MysqlAudit => self.mysql.parse(record, warnings),
             Source::Pgaudit => self.pg.parse(record, warnings),
             Source::VpcFlow => self.vpc.parse(record, warnings),
+            Source::Das => self.das.parse(record, warnings),
         }
     }
 }

@@ -609,6 +609,7 @@ mod tests {
                 let mut w = Vec::new();
                 p.parse(&rec, &mut w).map(|r| match r {
                     Parsed::Skip(s) => format!("skip {}", s.as_str()),
+                    Parsed::Many(_) => "many".to_owned(),
                     Parsed::Event(e) => format!(
                         "{} user={:?} db={:?} ip={:?} port={:?} host={:?} {}",
                         e.kind.name(),

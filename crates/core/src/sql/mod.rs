@@ -66,6 +66,17 @@ pub enum Dialect {
     Generic,
 }
 
+impl Dialect {
+    /// The name used in rules (`engine`) and JSON: `mysql`, `postgres`, `generic`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Mysql => "mysql",
+            Dialect::Postgres => "postgres",
+            Dialect::Generic => "generic",
+        }
+    }
+}
+
 impl FromStr for Dialect {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
