@@ -32,8 +32,41 @@ fn main() {
         );
     }
     out.push_str("];\n");
+    // Where each file's `[[tests]]` section starts, when everything from there on is tests:
+    // the engine compiles the rule part alone and parses the tests only when they are run.
+    out.push_str(
+        "/// Byte offset of each embedded file's trailing `[[tests]]` section (its length when it has none).\n",
+    );
+    out.push_str("pub static EMBEDDED_TESTS_AT: &[usize] = &[\n");
+    for f in &files {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        let _ = writeln!(out, "    {},", tests_at(&text));
+    }
+    out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("embedded_rules.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         println!("cargo:warning=cannot write {}: {e}", dest.display());
     }
+}
+
+/// Offset of the first `[[tests]]` line when every table header after it is a tests table
+/// (`[[tests]]`, `[tests.…]`); the text's length otherwise (nothing is deferred then). Lines
+/// that merely start with `[` inside a multi-line string only make this more conservative.
+fn tests_at(text: &str) -> usize {
+    let mut offset = 0;
+    let mut start = None;
+    for line in text.split_inclusive('\n') {
+        let head = line.trim_start();
+        if start.is_none() && head.starts_with("[[tests]]") {
+            start = Some(offset);
+        } else if start.is_some()
+            && head.starts_with('[')
+            && !head.starts_with("[[tests]]")
+            && !head.starts_with("[tests.")
+        {
+            return text.len();
+        }
+        offset += line.len();
+    }
+    start.unwrap_or(text.len())
 }

@@ -157,24 +157,33 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
 pub fn run_all(set: &RuleSet, policy: Option<&Arc<Policy>>) -> Vec<TestOutcome> {
     let mut out = Vec::new();
     for rule in set.rules() {
-        let positive = rule.tests.iter().any(|t| t.expect);
-        let negative = rule.tests.iter().any(|t| !t.expect);
-        let imported = rule.sigma.is_some() && rule.tests.is_empty();
+        // A problem of the rule's tests as a whole (not of one test).
+        let failure = |message: String| TestOutcome {
+            rule: rule.id.clone(),
+            file: rule.file.clone(),
+            index: None,
+            name: None,
+            passed: false,
+            message,
+        };
+        let tests = match rule.test_specs() {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(failure(format!("the rule's tests do not load: {e}")));
+                continue;
+            }
+        };
+        let positive = tests.iter().any(|t| t.expect);
+        let negative = tests.iter().any(|t| !t.expect);
+        let imported = rule.sigma.is_some() && tests.is_empty();
         if (!positive || !negative) && !imported {
-            out.push(TestOutcome {
-                rule: rule.id.clone(),
-                file: rule.file.clone(),
-                index: None,
-                name: None,
-                passed: false,
-                message: format!(
-                    "a rule needs at least one positive and one negative test (has {} positive, {} negative)",
-                    rule.tests.iter().filter(|t| t.expect).count(),
-                    rule.tests.iter().filter(|t| !t.expect).count()
-                ),
-            });
+            out.push(failure(format!(
+                "a rule needs at least one positive and one negative test (has {} positive, {} negative)",
+                tests.iter().filter(|t| t.expect).count(),
+                tests.iter().filter(|t| !t.expect).count()
+            )));
         }
-        for (i, t) in rule.tests.iter().enumerate() {
+        for (i, t) in tests.iter().enumerate() {
             out.push(run_test(rule, i, t, policy));
         }
     }

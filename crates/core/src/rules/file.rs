@@ -197,6 +197,31 @@ pub(crate) const KINDS: &[&str] = &[
 ];
 
 impl Rule {
+    /// The rule's tests: [`Rule::tests`], or, when they were deferred, parsed and validated from
+    /// the rule's text now.
+    pub fn test_specs(&self) -> Result<std::borrow::Cow<'_, [TestSpec]>, RuleError> {
+        if !self.tests_deferred {
+            return Ok(std::borrow::Cow::Borrowed(&self.tests));
+        }
+        let text = &self.text;
+        let err = |line: Option<usize>, reason: String| RuleError {
+            file: self.file.clone(),
+            line,
+            reason,
+        };
+        let raw: RuleFile = toml::from_str(text)
+            .map_err(|e| err(e.span().map(|s| line_of(text, s.start)), e.message().to_owned()))?;
+        for (i, t) in raw.tests.iter().enumerate() {
+            t.validate().map_err(|e| {
+                err(
+                    text.find("[[tests]]").map(|o| line_of(text, o)),
+                    format!("tests[{i}]: {e}"),
+                )
+            })?;
+        }
+        Ok(std::borrow::Cow::Owned(raw.tests))
+    }
+
     /// Compile one rule file's text, registering keywords and regexes in `shared`.
     pub(crate) fn compile(file: &str, text: &str, shared: &mut Shared) -> Result<Rule, RuleError> {
         let err = |line: Option<usize>, reason: String| RuleError {
@@ -293,6 +318,7 @@ impl Rule {
             suppress,
             allowlist,
             tests: raw.tests,
+            tests_deferred: false,
             sigma: raw.sigma.map(std::sync::Arc::new),
             warnings: Vec::new(),
             file: file.to_owned(),

@@ -126,8 +126,12 @@ pub struct Rule {
     pub suppress: Option<Suppress>,
     /// Allowlist: the rule matches only what the list does not allow (learned shapes).
     pub allowlist: Option<allowlist::Allowlist>,
-    /// The rule's own tests.
+    /// The rule's own tests (empty when [`Rule::tests_deferred`]: see [`Rule::test_specs`]).
     pub tests: Vec<TestSpec>,
+    /// The tests were left in `text`, unparsed: the embedded pack is compiled without them so a
+    /// Lambda container or a replay does not parse recorded test events at start-up (a third of
+    /// the start-up time); `laneguard test` parses them when it runs them.
+    pub tests_deferred: bool,
     /// The Sigma rule it was imported from (the `[sigma]` table), carried into its findings.
     pub sigma: Option<Arc<SigmaOrigin>>,
     /// Problems found while importing it that do not stop it (a Sigma rule's warnings:

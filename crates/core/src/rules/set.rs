@@ -282,7 +282,21 @@ impl RuleSet {
 
     /// The default rule pack embedded in the binary.
     pub fn embedded() -> (RuleSet, Vec<RuleError>) {
-        RuleSet::from_sources(EMBEDDED_RULES.iter().copied())
+        // The rule part of each file only; the tests stay in the rule's text for `laneguard test`.
+        let parts = EMBEDDED_RULES
+            .iter()
+            .zip(EMBEDDED_TESTS_AT)
+            .map(|(&(file, text), &at)| (file, text.get(..at).unwrap_or(text)));
+        RuleSet::compile_all(parts, |file, part, shared| {
+            let mut rule = Rule::compile(file, part, shared)?;
+            if let Some(&(_, full)) = EMBEDDED_RULES.iter().find(|(f, _)| *f == file)
+                && full.len() > part.len()
+            {
+                full.clone_into(&mut rule.text);
+                rule.tests_deferred = true;
+            }
+            Ok(rule)
+        })
     }
 
     /// The default pack's files, `(name, text)`, to compile with others.
@@ -569,5 +583,34 @@ impl Detector for RuleSet {
 
     fn order_decisions(&mut self) {
         RuleSet::order_decisions(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded pack compiled without its tests is the pack compiled whole: same rules,
+    /// same conditions, thresholds and modes; the deferred tests are the tests of the whole file.
+    #[test]
+    fn embedded_rules_without_their_tests_are_the_same_rules() {
+        let (split, split_errors) = RuleSet::embedded();
+        let (whole, whole_errors) = RuleSet::from_sources(EMBEDDED_RULES.iter().copied());
+        assert_eq!(split_errors, whole_errors);
+        assert_eq!(split.rules().len(), whole.rules().len());
+        let deferred = split.rules().iter().filter(|r| r.tests_deferred).count();
+        assert!(
+            deferred * 10 >= split.rules().len() * 9,
+            "only {deferred} rules deferred their tests"
+        );
+        for (s, w) in split.rules().iter().zip(whole.rules()) {
+            assert_eq!(s.text, w.text, "{}", s.file);
+            let tests = s.test_specs().unwrap();
+            assert_eq!(format!("{:?}", &*tests), format!("{:?}", w.tests), "{}", s.file);
+            let mut s = s.clone();
+            s.tests = w.tests.clone();
+            s.tests_deferred = false;
+            assert_eq!(format!("{s:?}"), format!("{w:?}"), "{}", w.file);
+        }
     }
 }
