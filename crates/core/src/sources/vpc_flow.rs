@@ -138,7 +138,7 @@ impl FlowFormat {
                     .and_then(|t| t.strip_suffix('}'))
                     .unwrap_or(t)
             })
-            .all(|t| KNOWN.iter().any(|k| *k == t))
+            .all(|t| KNOWN.contains(&t))
         {
             return None;
         }
