@@ -143,27 +143,18 @@ impl SharedState {
             }
         }
         for (key, batch) in &keys {
-            match self.add(*key, batch).await {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::warn!(table = %self.table, error = %e, "shared threshold store unavailable; deciding on this container's count");
-                    res.store_errors += 1;
-                    res.decided_locally += 1;
-                    if batch.local_max >= batch.threshold {
-                        self.raise(batch, batch.local_max, &mut res);
-                    }
-                    continue;
-                }
-            }
-            match self.decide(*key, batch, &mut res).await {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::warn!(table = %self.table, error = %e, "shared threshold store unavailable; deciding on this container's count");
-                    res.store_errors += 1;
-                    res.decided_locally += 1;
-                    if batch.local_max >= batch.threshold {
-                        self.raise(batch, batch.local_max, &mut res);
-                    }
+            // Add this container's observations, then decide on the shared count; if the store
+            // fails at either step, decide on this container's own count.
+            let shared = match self.add(*key, batch).await {
+                Ok(()) => self.decide(*key, batch, &mut res).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = shared {
+                tracing::warn!(table = %self.table, error = %e, "shared threshold store unavailable; deciding on this container's count");
+                res.store_errors += 1;
+                res.decided_locally += 1;
+                if batch.local_max >= batch.threshold {
+                    self.raise(batch, batch.local_max, &mut res);
                 }
             }
         }

@@ -126,6 +126,7 @@ impl Parallel<'_> {
             stats: Stats::default(),
             diagnostics: Diagnostics::new(self.keep_diagnostics),
             kept: Vec::new(),
+            stands: Vec::new(),
             panic: None,
         };
         let (result, reader_stats) = std::thread::scope(|scope| {
@@ -477,8 +478,9 @@ struct Merger {
     state: Box<dyn StateStore + Send>,
     stats: Stats,
     diagnostics: Diagnostics,
-    /// Reused: the findings of one event that stand.
+    /// Reused: the findings of one event that stand, and whether each does.
     kept: Vec<Finding>,
+    stands: Vec<bool>,
     panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
@@ -532,9 +534,10 @@ impl Merger {
                     // The ranges follow one another: the event's findings are the next ones.
                     self.kept.clear();
                     self.kept.extend(findings.by_ref().take(f.len()));
-                    let mut stands = vec![true; self.kept.len()];
+                    self.stands.clear();
+                    self.stands.resize(self.kept.len(), true);
                     for decision in &decisions[d] {
-                        let Some(slot) = stands.get_mut(decision.finding) else {
+                        let Some(slot) = self.stands.get_mut(decision.finding) else {
                             continue;
                         };
                         match decision.apply(&mut *self.state) {
@@ -542,7 +545,7 @@ impl Merger {
                             None => *slot = false,
                         }
                     }
-                    let mut verdict = stands.iter();
+                    let mut verdict = self.stands.iter();
                     self.kept.retain(|_| verdict.next().copied().unwrap_or(true));
                     if !self.kept.is_empty() {
                         self.stats.findings += self.kept.len() as u64;

@@ -196,6 +196,27 @@ pub(crate) const KINDS: &[&str] = &[
     "flow",
 ];
 
+/// A rule file's text as its TOML structure, or the error at its line.
+fn parse_file(file: &str, text: &str) -> Result<RuleFile, RuleError> {
+    toml::from_str(text).map_err(|e| RuleError {
+        file: file.to_owned(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        reason: e.message().to_owned(),
+    })
+}
+
+/// Check every `[[tests]]` entry (an error points at the first `[[tests]]` line).
+fn validate_tests(file: &str, text: &str, tests: &[TestSpec]) -> Result<(), RuleError> {
+    for (i, t) in tests.iter().enumerate() {
+        t.validate().map_err(|e| RuleError {
+            file: file.to_owned(),
+            line: text.find("[[tests]]").map(|o| line_of(text, o)),
+            reason: format!("tests[{i}]: {e}"),
+        })?;
+    }
+    Ok(())
+}
+
 impl Rule {
     /// The rule's tests: [`Rule::tests`], or, when they were deferred, parsed and validated from
     /// the rule's text now.
@@ -203,22 +224,8 @@ impl Rule {
         if !self.tests_deferred {
             return Ok(std::borrow::Cow::Borrowed(&self.tests));
         }
-        let text = &self.text;
-        let err = |line: Option<usize>, reason: String| RuleError {
-            file: self.file.clone(),
-            line,
-            reason,
-        };
-        let raw: RuleFile = toml::from_str(text)
-            .map_err(|e| err(e.span().map(|s| line_of(text, s.start)), e.message().to_owned()))?;
-        for (i, t) in raw.tests.iter().enumerate() {
-            t.validate().map_err(|e| {
-                err(
-                    text.find("[[tests]]").map(|o| line_of(text, o)),
-                    format!("tests[{i}]: {e}"),
-                )
-            })?;
-        }
+        let raw = parse_file(&self.file, &self.text)?;
+        validate_tests(&self.file, &self.text, &raw.tests)?;
         Ok(std::borrow::Cow::Owned(raw.tests))
     }
 
@@ -229,8 +236,7 @@ impl Rule {
             line,
             reason,
         };
-        let raw: RuleFile = toml::from_str(text)
-            .map_err(|e| err(e.span().map(|s| line_of(text, s.start)), e.message().to_owned()))?;
+        let raw = parse_file(file, text)?;
         // Line of a top-level key, for errors found after parsing.
         let line_at = |needle: &str| text.find(needle).map(|o| line_of(text, o));
         let match_line = line_at("[match]");
@@ -294,10 +300,7 @@ impl Rule {
             None => None,
             Some(a) => Some(allowlist::Allowlist::compile(a).map_err(|e| err(line_at("[allowlist]"), e))?),
         };
-        for (i, t) in raw.tests.iter().enumerate() {
-            t.validate()
-                .map_err(|e| err(line_at("[[tests]]"), format!("tests[{i}]: {e}")))?;
-        }
+        validate_tests(file, text, &raw.tests)?;
         let plan = condition.planned();
         Ok(Rule {
             plan,
