@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::detector::Detector;
 use crate::event::{Event, Kind, Source, SqlView};
 use crate::finding::Finding;
-use crate::policy::Policy;
+use crate::policy::{ClassMemo, Policy};
 use crate::sql::{self, Analysis, Analyzer, Dialect, Flags};
 
 /// Default number of statement shapes kept in the analysis cache.
@@ -25,6 +25,7 @@ pub struct Engine {
     analyzer: Analyzer,
     policy: Option<Arc<Policy>>,
     tags: HashMap<(Dialect, String), Arc<Analysis>>,
+    classes: ClassMemo,
     detectors: Vec<Box<dyn Detector + Send>>,
 }
 
@@ -55,6 +56,7 @@ impl Engine {
             analyzer: Analyzer::new(sql_cache),
             policy: None,
             tags: HashMap::new(),
+            classes: ClassMemo::default(),
             detectors: Vec::new(),
         }
     }
@@ -62,6 +64,8 @@ impl Engine {
     /// Enrich events with `policy` (zones, datastores, domains, classification) before detection.
     pub fn set_policy(&mut self, policy: Arc<Policy>) {
         self.policy = Some(policy);
+        // The memo holds the old policy's classifications.
+        self.classes = ClassMemo::default();
     }
 
     /// The policy events are enriched with.
@@ -163,7 +167,7 @@ impl Engine {
     pub fn process(&mut self, event: &mut Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
         self.analyze(event);
         if let Some(policy) = &self.policy {
-            policy.enrich(event);
+            policy.enrich_with(event, &mut self.classes);
         }
         self.detect(event, findings, matched);
     }

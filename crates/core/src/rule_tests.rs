@@ -12,7 +12,7 @@ use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline};
 use crate::policy::Policy;
-use crate::rules::eval::EvalCtx;
+use crate::rules::eval::{EvalCtx, Hits};
 use crate::rules::{Rule, RuleSet, TestSpec};
 use crate::sources::ParseOptions;
 
@@ -43,7 +43,8 @@ struct Probe<'r> {
 impl Output for Probe<'_> {
     fn event(&mut self, event: &Event<'_>, matched: &[String]) {
         if !matched.contains(&self.rule.id) {
-            let mut ctx = EvalCtx::new(event, self.check.scanners());
+            let mut hits = Hits::default();
+            let mut ctx = EvalCtx::new(event, self.check.scanners(), &mut hits);
             let mut why = Vec::new();
             if let Some(rule) = self.check.rules().first() {
                 if !rule.applies(event) {

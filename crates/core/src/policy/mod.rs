@@ -32,6 +32,7 @@ use regex::Regex;
 
 pub use applications::BUILTIN_CHATTER;
 pub use checks::{CLEARANCE, CONTROL_PLANE, MANAGEMENT_FLOW, PolicyChecks, SWIM_LANE, ZONE_CLASS};
+pub use resolve::ClassMemo;
 
 /// Ids of every finding the policy checks raise (for reports of rules that never fired).
 pub const RULE_IDS: &[&str] = &[ZONE_CLASS, CLEARANCE, SWIM_LANE, MANAGEMENT_FLOW, CONTROL_PLANE];

@@ -10,11 +10,31 @@ use super::{Datastore, DatastoreId, Policy, Zone, ZoneId, applications, with_low
 use crate::event::{Classification, Enrichment, Event, Kind, PolicyRefs, Source, ZoneRole};
 use crate::sql::Dialect;
 
+/// Classification patterns already run, by qualified object name: an engine keeps one so that
+/// the regexes of `[classification]` run once per object name, not once per object of every
+/// event. Object names come from the statements, so the map is capped (cleared when full) and
+/// keeps the standard library's keyed hasher.
+#[derive(Debug, Default)]
+pub struct ClassMemo {
+    levels: std::collections::HashMap<Box<str>, Option<Classification>>,
+}
+
+impl ClassMemo {
+    /// Object names kept before the memo starts over.
+    pub const CAPACITY: usize = 8192;
+}
+
 impl Policy {
     /// Set the event's zone, principal zone, datastore, domain and classification, and the
     /// references the policy checks read, so an event is resolved once.
     pub fn enrich(&self, event: &mut Event<'_>) {
-        let r = self.resolve(event);
+        self.enrich_with(event, &mut ClassMemo::default());
+    }
+
+    /// [`Policy::enrich`] with a memo of object classifications kept across events (the
+    /// engine's).
+    pub fn enrich_with(&self, event: &mut Event<'_>, memo: &mut ClassMemo) {
+        let r = self.resolve_with(event, Some(memo));
         let app = r
             .zone
             .and_then(|z| applications::application_of(self, z, event.actor.user.as_deref()));
@@ -229,14 +249,26 @@ impl Policy {
         event: &Event<'_>,
         owner: Option<DatastoreId>,
         object: &str,
+        memo: Option<&mut ClassMemo>,
     ) -> Classification {
-        let level = if object.contains('.') {
-            self.classify_object(object)
-        } else if let Some(db) = event.target.database.as_deref() {
+        let classify = |name: &str| match memo {
+            None => self.classify_object(name),
+            Some(memo) => {
+                if let Some(level) = memo.levels.get(name) {
+                    return *level;
+                }
+                let level = self.classify_object(name);
+                if memo.levels.len() >= ClassMemo::CAPACITY {
+                    memo.levels.clear();
+                }
+                memo.levels.insert(name.into(), level);
+                level
+            }
+        };
+        let level = match event.target.database.as_deref() {
             // An unqualified object (audit engines name some without their database).
-            self.classify_object(&format!("{db}.{object}"))
-        } else {
-            self.classify_object(object)
+            Some(db) if !object.contains('.') => classify(&[db, ".", object].concat()),
+            _ => classify(object),
         };
         level.unwrap_or_else(|| {
             owner
@@ -266,6 +298,10 @@ impl Policy {
     /// Resolve an event against the policy: zone, principals, datastore, and per data object
     /// its owner, classification and domain — each object looked at once.
     pub(super) fn resolve(&self, event: &Event<'_>) -> PolicyRefs {
+        self.resolve_with(event, None)
+    }
+
+    fn resolve_with(&self, event: &Event<'_>, mut memo: Option<&mut ClassMemo>) -> PolicyRefs {
         let zone = self.actor_zone(event);
         let mut r = PolicyRefs {
             policy: self.id,
@@ -285,7 +321,7 @@ impl Policy {
         let lane = zone.and_then(|z| self.zones[z].domain.as_ref());
         for o in Self::data_objects(event) {
             let owner = self.datastore_of_object_database(r.datastore, Self::object_database(event, o));
-            let level = self.object_level(event, owner, o);
+            let level = self.object_level(event, owner, o, memo.as_deref_mut());
             r.objects_level = r.objects_level.max(Some(level));
             if r.foreign_owner.is_none()
                 && let Some(lane) = lane

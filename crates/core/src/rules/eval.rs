@@ -22,13 +22,37 @@ pub struct EvalCtx<'r, 'e, 'a> {
     /// The event.
     pub event: &'e Event<'a>,
     pub(crate) docs: Docs,
-    /// Keyword hits per field slot; allocated on first use (most events never scan).
-    keyword_hits: Vec<Option<Vec<bool>>>,
-    /// Regex results per field slot and regex id: 0 = not yet run, 1 = no match, 2 = match.
-    /// Each regex runs on its own, on first use, so an event pays only for the regexes a
-    /// candidate rule asks about.
-    regex_hits: Vec<Vec<u8>>,
+    hits: &'r mut Hits,
     scanners: &'r Scanners,
+}
+
+/// The keyword and regex results of one event, in buffers a rule set keeps from event to event
+/// so that evaluating an event allocates nothing once the buffers have grown (they are reset,
+/// not freed, by [`EvalCtx::new`]).
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    /// Per field slot: whether its keyword hits were computed for this event.
+    keywords_done: Vec<bool>,
+    /// Keyword hits, `keyword_count` per slot, valid where `keywords_done` says so.
+    keywords: Vec<bool>,
+    /// Regex results, flat by [`Scanners::regex_base`] of the slot plus the regex id:
+    /// 0 = not yet run, 1 = no match, 2 = match. Each regex runs on its own, on first use, so an
+    /// event pays only for the regexes a candidate rule asks about.
+    regexes: Vec<u8>,
+}
+
+impl Hits {
+    fn reset(&mut self, scanners: &Scanners) {
+        let slots = scanners.fields.len();
+        self.keywords_done.clear();
+        self.keywords_done.resize(slots, false);
+        if self.keywords.len() != slots * scanners.keyword_count {
+            self.keywords.clear();
+            self.keywords.resize(slots * scanners.keyword_count, false);
+        }
+        self.regexes.clear();
+        self.regexes.resize(scanners.regex_total, 0);
+    }
 }
 
 /// The compiled scanners of a rule set: one keyword automaton, the regexes of each field.
@@ -43,6 +67,10 @@ pub struct Scanners {
     pub(crate) fields: Vec<Field>,
     /// Fixed-field index of each slot's field (see `field::fixed_index`).
     pub(crate) fixed: Vec<Option<usize>>,
+    /// Where each slot's regex results start in [`Hits`].
+    pub(crate) regex_base: Vec<usize>,
+    /// The number of regexes of all slots.
+    pub(crate) regex_total: usize,
 }
 
 impl Scanners {
@@ -74,34 +102,49 @@ impl Scanners {
                 Field::Json(..) => None,
             })
             .collect();
+        let mut regex_base = Vec::with_capacity(shared.regexes.len());
+        let mut regex_total = 0;
+        for list in &shared.regexes {
+            regex_base.push(regex_total);
+            regex_total += list.len();
+        }
         Ok(Scanners {
             keywords,
             keyword_count: shared.keywords.len(),
             regexes,
             fields: shared.fields.clone(),
             fixed,
+            regex_base,
+            regex_total,
         })
     }
 }
 
 impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
-    /// A context for one event.
-    pub fn new(event: &'e Event<'a>, scanners: &'r Scanners) -> Self {
+    /// A context for one event, with `hits` (the rule set's reused buffers) reset.
+    pub fn new(event: &'e Event<'a>, scanners: &'r Scanners, hits: &'r mut Hits) -> Self {
+        hits.reset(scanners);
         EvalCtx {
             event,
             docs: Docs::default(),
-            keyword_hits: Vec::new(),
-            regex_hits: Vec::new(),
+            hits,
             scanners,
         }
     }
 
     fn keywords(&mut self, slot: usize) -> &[bool] {
-        if self.keyword_hits.is_empty() {
-            self.keyword_hits = vec![None; self.scanners.fields.len()];
-        }
-        if self.keyword_hits.get(slot).is_some_and(Option::is_none) {
-            let mut hits = vec![false; self.scanners.keyword_count];
+        let count = self.scanners.keyword_count;
+        let Some(range) = slot.checked_mul(count).and_then(|start| {
+            self.hits
+                .keywords
+                .get(start..start + count)
+                .map(|_| start..start + count)
+        }) else {
+            return &[];
+        };
+        if self.hits.keywords_done.get(slot) == Some(&false) {
+            let hits = &mut self.hits.keywords[range.clone()];
+            hits.fill(false);
             if let Some(ac) = &self.scanners.keywords {
                 let field = &self.scanners.fields[slot];
                 let fixed = self.scanners.fixed.get(slot).copied().flatten();
@@ -114,12 +157,9 @@ impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
                     false
                 });
             }
-            self.keyword_hits[slot] = Some(hits);
+            self.hits.keywords_done[slot] = true;
         }
-        self.keyword_hits
-            .get(slot)
-            .and_then(Option::as_deref)
-            .unwrap_or(&[])
+        &self.hits.keywords[range]
     }
 
     /// Whether regex `id` of `slot` matches some value of the slot's field (computed once).
@@ -127,16 +167,10 @@ impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
         let Some(re) = self.scanners.regexes.get(slot).and_then(|l| l.get(id)) else {
             return false;
         };
-        if self.regex_hits.is_empty() {
-            self.regex_hits = vec![Vec::new(); self.scanners.fields.len()];
-        }
-        let Some(known) = self.regex_hits.get_mut(slot) else {
+        let Some(at) = self.scanners.regex_base.get(slot).map(|b| b + id) else {
             return false;
         };
-        if known.is_empty() {
-            known.resize(self.scanners.regexes[slot].len(), 0);
-        }
-        match known.get(id).copied() {
+        match self.hits.regexes.get(at).copied() {
             Some(1) => return false,
             Some(2) => return true,
             _ => {}
@@ -146,7 +180,7 @@ impl<'r, 'e, 'a> EvalCtx<'r, 'e, 'a> {
         let hit = any_value_at(self.event, &mut self.docs, field, fixed, &mut |v| {
             v.as_text().is_some_and(|text| re.is_match(text.as_ref()))
         });
-        if let Some(k) = self.regex_hits.get_mut(slot).and_then(|l| l.get_mut(id)) {
+        if let Some(k) = self.hits.regexes.get_mut(at) {
             *k = if hit { 2 } else { 1 };
         }
         hit

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::condition::Shared;
-use super::eval::{EvalCtx, Scanners};
+use super::eval::{EvalCtx, Hits, Scanners};
 use super::field::{self, Field, Val, any_value};
 use super::file::KINDS;
 use super::index::Bucket;
@@ -33,6 +33,8 @@ pub struct RuleSet {
     /// Reused buffers of the index look-up (no allocation per event).
     scratch: Vec<u32>,
     fold: String,
+    /// Reused keyword and regex results of the event being evaluated.
+    hits: Hits,
     state: Box<dyn StateStore + Send>,
     /// Statement verdicts that depend only on the statement's analysis (see [`sql_field`]).
     gates: SqlGates,
@@ -246,6 +248,8 @@ impl RuleSet {
                     regexes: Vec::new(),
                     fields: Vec::new(),
                     fixed: Vec::new(),
+                    regex_base: Vec::new(),
+                    regex_total: 0,
                 })
             }
         };
@@ -254,6 +258,7 @@ impl RuleSet {
                 by_source: index_by_source(&rules),
                 scratch: Vec::new(),
                 fold: String::new(),
+                hits: Hits::default(),
                 rules,
                 scanners,
                 state: Box::new(InMemoryState::default()),
@@ -375,6 +380,7 @@ impl RuleSet {
             by_source: self.by_source.clone(),
             scratch: Vec::new(),
             fold: String::new(),
+            hits: Hits::default(),
             state: Box::new(InMemoryState::default()),
             gates: SqlGates::default(),
             mode: self.mode,
@@ -416,6 +422,28 @@ impl RuleSet {
     }
 }
 
+/// The dotted-decimal text of `a` (what `Display` writes), in `buf`.
+fn ipv4_text(a: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> &[u8] {
+    let mut n = 0;
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if octet >= 100 {
+            buf[n] = b'0' + octet / 100;
+            n += 1;
+        }
+        if octet >= 10 {
+            buf[n] = b'0' + octet / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + octet % 10;
+        n += 1;
+    }
+    &buf[..n]
+}
+
 /// The state key of a rule and the values of `fields`: stable across containers and rule-set
 /// changes (it hashes the rule id, not its position), so a shared store keys the same burst the
 /// same way everywhere.
@@ -425,8 +453,18 @@ fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &st
     h.update(&[0x1e]);
     for f in fields {
         any_value(event, docs, f, &mut |v| {
-            if let Some(t) = v.as_text() {
-                h.update(t.as_bytes());
+            match v {
+                // The bytes of the address's text, without `Display` (flow thresholds key every
+                // record by address): the same key as the text, so shared stores keep theirs.
+                field::Val::Ip(std::net::IpAddr::V4(a)) => {
+                    let mut buf = [0u8; 15];
+                    h.update(ipv4_text(*a, &mut buf));
+                }
+                _ => {
+                    if let Some(t) = v.as_text() {
+                        h.update(t.as_bytes());
+                    }
+                }
             }
             true
         });
@@ -449,7 +487,7 @@ fn first_int(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
 
 impl Detector for RuleSet {
     fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
-        let mut ctx = EvalCtx::new(event, &self.scanners);
+        let mut ctx = EvalCtx::new(event, &self.scanners, &mut self.hits);
         debug_assert_eq!(
             KINDS.get(kind_index(&event.kind)).copied(),
             Some(event.kind.name())
@@ -589,6 +627,27 @@ impl Detector for RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Threshold keys hash an address's text: the fast rendering must be `Display`'s, byte for
+    /// byte, or keys in a shared store would change.
+    #[test]
+    fn ipv4_text_is_display() {
+        let mut buf = [0u8; 15];
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 99, 100],
+            [192, 168, 9, 10],
+            [1, 20, 200, 109],
+        ] {
+            let ip = std::net::Ipv4Addr::from(a);
+            assert_eq!(ipv4_text(ip, &mut buf), ip.to_string().as_bytes());
+        }
+        for n in (0..=u32::MAX).step_by(9_999_991) {
+            let ip = std::net::Ipv4Addr::from(n);
+            assert_eq!(ipv4_text(ip, &mut buf), ip.to_string().as_bytes());
+        }
+    }
 
     /// The embedded pack compiled without its tests is the pack compiled whole: same rules,
     /// same conditions, thresholds and modes; the deferred tests are the tests of the whole file.

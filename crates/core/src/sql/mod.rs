@@ -586,11 +586,10 @@ pub fn split_statements(text: &str, dialect: Dialect) -> impl Iterator<Item = &s
 /// (`user:`, `role:`, `database:`) are global and stay as they are; PostgreSQL `schema:s`
 /// becomes `schema:db.s`. PostgreSQL assumes the default `search_path` (`public`).
 pub fn qualify(object: &str, dialect: Dialect, database: Option<&str>) -> String {
+    // `concat`, not `format!`: this runs for every object of every statement event.
     if let Some(schema) = object.strip_prefix("schema:") {
         return match (dialect, database) {
-            (Dialect::Postgres, Some(db)) if !schema.contains('.') => {
-                format!("schema:{db}.{schema}")
-            }
+            (Dialect::Postgres, Some(db)) if !schema.contains('.') => ["schema:", db, ".", schema].concat(),
             _ => object.to_owned(),
         };
     }
@@ -600,13 +599,13 @@ pub fn qualify(object: &str, dialect: Dialect, database: Option<&str>) -> String
     let parts = object.split('.').count();
     match dialect {
         Dialect::Postgres => match (parts, database) {
-            (1, Some(db)) => format!("{db}.public.{object}"),
-            (1, None) => format!("public.{object}"),
-            (2, Some(db)) => format!("{db}.{object}"),
+            (1, Some(db)) => [db, ".public.", object].concat(),
+            (1, None) => ["public.", object].concat(),
+            (2, Some(db)) => [db, ".", object].concat(),
             _ => object.to_owned(),
         },
         Dialect::Mysql | Dialect::Generic => match (parts, database) {
-            (1, Some(db)) => format!("{db}.{object}"),
+            (1, Some(db)) => [db, ".", object].concat(),
             _ => object.to_owned(),
         },
     }
