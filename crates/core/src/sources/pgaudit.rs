@@ -213,7 +213,18 @@ impl LinePrefix {
 /// epoch `%n` (`1234567890.123`).
 fn time_len(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' && b[16] == b':' {
+    // Digits where digits belong, so the 19 bytes are ASCII and `s[..n]` is a char boundary
+    // (a multi-byte character there panicked; found by the `sources` fuzz target).
+    let shape = b"dddd-dd-dd dd:dd:dd";
+    let matches_shape = b.len() >= 19
+        && shape.iter().zip(b).all(|(want, got)| {
+            if *want == b'd' {
+                got.is_ascii_digit()
+            } else {
+                want == got
+            }
+        });
+    if matches_shape {
         let mut n = 19;
         if b.get(n) == Some(&b'.') {
             n += 1;
@@ -631,6 +642,25 @@ mod tests {
                 })
             })
             .collect()
+    }
+
+    /// Fuzzing regression (`sources`): a multi-byte character inside the timestamp was sliced
+    /// through and panicked. Such a line is not a record start; it never panics.
+    #[test]
+    fn multibyte_timestamp_is_not_a_prefix() {
+        let p = LinePrefix::default();
+        for line in [
+            "2026-11-30 03:18:4\u{fffd} UTC:127.16.0.5(43771):shop_app@shop:[9740]:STATEMENT:  SELECT 1",
+            "2026-11-30 03:18:\u{e9}9 UTC:127.16.0.5(1):a@b:[1]:LOG:  x",
+            "\u{e9}026-11-30 03:18:49 UTC:127.16.0.5(1):a@b:[1]:LOG:  x",
+        ] {
+            assert!(p.strip(line).is_none(), "{line}");
+            assert!(!p.is_record_start(line), "{line}");
+        }
+        let parsed = parse_all(&[
+            "2026-11-30 03:18:4\u{fffd} UTC:127.16.0.5(1):a@b:[1]:LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>",
+        ]);
+        assert!(parsed[0].is_err());
     }
 
     #[test]

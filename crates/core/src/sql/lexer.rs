@@ -629,6 +629,12 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
             Kind::Quoted => push_quoted(text, t, dialect),
             Kind::Var => push_lower(text, t),
             Kind::Str | Kind::Num | Kind::Param => {
+                // A sign folds into a number or parameter (`-1`, `-?`), never into a string:
+                // `+ 'b'@'h'` is not the user list `'b'@'h'`, and one normalized text must give
+                // one analysis (the cache is keyed by it; found by the `sql` fuzz target).
+                if tok.kind == Kind::Str {
+                    sign_pos = None;
+                }
                 if let Some(p) = sign_pos.take() {
                     text.truncate(p);
                     if !text.is_empty() && !text.ends_with(['(', ' ']) {

@@ -147,3 +147,40 @@ fn analyzer_counts_hits() {
     assert_eq!(a.stats(), (1, 1));
     assert!(!x.flags.contains(Flags::PARSE_ERROR));
 }
+
+/// Fuzzing regression (`sql`): `, + 'b'@'h'` normalized like `, 'b'@'h'` (the sign folded into
+/// the string), so the cache handed one statement the other's objects. A sign folds into
+/// numbers only; whatever the cache holds, an analysis equals the uncached one.
+#[test]
+fn a_sign_never_folds_into_a_string() {
+    let plain = "CREATE USER 'a'@'%', 'b'@'localhost'";
+    let signed = "CREATE USER 'a'@'%',+ 'b'@'localhost'";
+    assert_ne!(norm(plain, Dialect::Mysql).0, norm(signed, Dialect::Mysql).0);
+    assert_eq!(norm("SELECT -1, - 'x', +?", Dialect::Mysql).0, "SELECT ?, - ?, ?");
+    let mut warm = Analyzer::new(64);
+    for d in [Dialect::Mysql, Dialect::Postgres, Dialect::Generic] {
+        for sql in [plain, signed] {
+            let cached = warm.analyze(sql, d);
+            let cold = Analyzer::new(1).analyze(sql, d);
+            assert_eq!(
+                serde_json::to_value(&*cached).unwrap(),
+                serde_json::to_value(&*cold).unwrap(),
+                "{sql} ({d:?})"
+            );
+        }
+    }
+}
+
+/// Fuzzing regression (`sql`): `UNINSTALL COMPONENT 'file://component_audit_log'` is audit
+/// tampering because of its string; a cached analysis of another component must not answer.
+#[test]
+fn component_names_are_part_of_the_cache_key() {
+    let mut warm = Analyzer::new(64);
+    let other = warm.analyze(
+        "UNINSTALL COMPONENT 'file://component_validate_password'",
+        Dialect::Mysql,
+    );
+    let audit = warm.analyze("UNINSTALL COMPONENT 'file://component_audit_log'", Dialect::Mysql);
+    assert!(!other.flags.contains(Flags::AUDIT_TAMPER));
+    assert!(audit.flags.contains(Flags::AUDIT_TAMPER));
+}

@@ -126,9 +126,10 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
         flags.insert(Flags::CHAR_CHAIN);
     }
     // Account names are string literals in MySQL; DCL text must not share a cache entry across
-    // different accounts.
+    // different accounts. A component is named by a string (`UNINSTALL COMPONENT
+    // 'file://component_audit_log'` is audit tampering, another component is not).
     if let Some(first) = tokens.iter().position(|t| t.kind == Kind::Word) {
-        if tk.is_any(first, &["GRANT", "REVOKE", "RENAME"])
+        if tk.is_any(first, &["GRANT", "REVOKE", "RENAME", "INSTALL", "UNINSTALL"])
             || (tk.is_any(first, &["CREATE", "ALTER", "DROP"]) && tk.is_any(first + 1, &["USER", "ROLE"]))
             || (tk.is(first, "SET") && tk.is_any(first + 1, &["PASSWORD", "ROLE", "DEFAULT"]))
         {
