@@ -16,6 +16,7 @@ mod golden;
 mod ocsf;
 mod parallel;
 mod policy;
+mod redaction;
 mod rule_engine;
 mod sigma;
 mod sql;
