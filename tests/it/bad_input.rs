@@ -196,3 +196,120 @@ proptest::proptest! {
         let _ = run_bytes("fuzz.json", doc.as_bytes(), InputOptions::default());
     }
 }
+
+// ---- Resource limits (issue #18, docs/FUZZING.md "Resource limits"): worst-case inputs per
+// component finish with the work bounded by construction — no stack overflow, no quadratic
+// blow-up, state capped — checked by what the run produced, never by a clock.
+
+/// The full engine (embedded policy and pack) over `text`.
+fn run_full(name: &str, text: &str) -> crate::common::Run {
+    let engine = laneguard_core::config::Config::load(&laneguard_core::config::Sources::embedded())
+        .unwrap()
+        .engine();
+    crate::common::run_bytes_with(engine, name, text.as_bytes(), InputOptions::default())
+}
+
+fn audit_line(statement: &str) -> String {
+    format!("20261128 00:25:20,vm,app,10.0.16.5,5,6,QUERY,shop,'{statement}',0\n{GOOD}\n")
+}
+
+/// A CloudTrail record whose request nests 100,000 levels deep: the record is read (its request
+/// is kept as raw text), a rule's JSON path into it finds nothing (serde_json's recursion limit
+/// refuses the parse) — no stack overflow — and the next record is read.
+#[test]
+fn deeply_nested_json_is_read_not_a_crash() {
+    let deep = format!("{}{}", "{\"a\":[".repeat(100_000), "]}".repeat(100_000));
+    let record = format!(
+        r#"{{"eventVersion":"1.08","eventTime":"2026-11-28T00:00:00Z","eventSource":"rds.amazonaws.com","eventName":"ModifyDBInstance","awsRegion":"eu-west-1","sourceIPAddress":"10.0.1.5","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/x"}},"requestParameters":{deep}}}"#
+    );
+    let good =
+        std::fs::read_to_string(crate::common::repo().join("samples/reference/cloudtrail-records.jsonl"))
+            .unwrap();
+    let good = good.lines().next().unwrap();
+    let run = run_full("deep.jsonl", &format!("{record}\n{good}\n"));
+    assert_eq!(run.events.len(), 2, "{:?}", run.diagnostics);
+    assert!(run.diagnostics.is_empty(), "{:?}", run.diagnostics);
+}
+
+/// 100,000 nested parentheses: the statement is lexed and classified (sqlparser is skipped
+/// above paren depth 24, its recursion limit is 48), the full pack runs, the next line is read.
+#[test]
+fn deeply_nested_parentheses_are_bounded() {
+    let nested = format!("SELECT {}1{} FROM t", "(".repeat(100_000), ")".repeat(100_000));
+    let run = run_full("parens.log", &audit_line(&nested));
+    assert_eq!(run.events.len(), 2, "{:?}", run.diagnostics);
+    let first: serde_json::Value = serde_json::from_str(&run.events[0]).unwrap();
+    assert!(
+        first["sql"]["flags"].to_string().contains("too_long"),
+        "{}",
+        first["sql"]
+    );
+    assert_eq!(first["sql"]["class"], "DQL");
+}
+
+/// A 100,000-element IN list (900 kB) is beyond the 64 KiB parse bound and flagged; a
+/// 6,000-element one (54 kB, under the bound) is parsed and collapses to one shape whatever its
+/// length.
+#[test]
+fn huge_in_lists_are_bounded_and_collapse() {
+    let list = |n: usize| {
+        (0..n)
+            .map(|i| (1_000_000 + i).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let huge = format!("SELECT * FROM customers WHERE id IN ({})", list(100_000));
+    let run = run_full("in.log", &audit_line(&huge));
+    assert_eq!(run.events.len(), 2, "{:?}", run.diagnostics);
+    let first: serde_json::Value = serde_json::from_str(&run.events[0]).unwrap();
+    assert!(first["sql"]["flags"].to_string().contains("too_long"));
+    let shape = |n: usize| {
+        let run = run_full(
+            "in.log",
+            &audit_line(&format!("SELECT * FROM customers WHERE id IN ({})", list(n))),
+        );
+        let v: serde_json::Value = serde_json::from_str(&run.events[0]).unwrap();
+        (
+            v["sql"]["fingerprint"].clone(),
+            v["sql"]["flags"].clone(),
+            v["sql"]["normalized"].clone(),
+        )
+    };
+    let (a, flags, normalized) = shape(6_000);
+    assert!(!flags.to_string().contains("too_long"), "{flags}");
+    assert_eq!(normalized, "SELECT * FROM customers WHERE id IN (?+)");
+    assert_eq!(shape(3).0, a);
+}
+
+/// Inputs built to make backtracking regex engines explode, against every regex and keyword of
+/// the pack: the `regex` crate is linear in the input, and statements are lexed up to 64 KiB.
+#[test]
+fn pathological_regex_inputs_against_the_pack() {
+    for body in [
+        format!("SELECT '{}' FROM t", "a".repeat(60_000)),
+        format!("SELECT * FROM t WHERE a LIKE '{}!'", "%a".repeat(30_000)),
+        format!("SELECT {} FROM t", "0x41,".repeat(12_000)),
+        format!("SELECT 1 {}", "/**/".repeat(15_000)),
+        // A chain of binary operators is a tree as deep as the chain: above
+        // `MAX_PARSE_OPERATORS` sqlparser is skipped (`too_deep`); just under it, the tree is
+        // built, walked and dropped on this test thread's 2 MiB stack.
+        format!("SELECT * FROM t WHERE a = 1 {}", "OR 1=1 ".repeat(8_000)),
+        format!(
+            "SELECT * FROM t WHERE a = 1 {}",
+            "OR a=1 ".repeat(laneguard_core::sql::MAX_PARSE_OPERATORS / 2 - 1)
+        ),
+        format!(
+            "SELECT * FROM t WHERE a = 1 {}",
+            "AND a ".repeat(laneguard_core::sql::MAX_PARSE_OPERATORS - 2)
+        ),
+        format!(
+            "SELECT 1{}",
+            "+1".repeat(laneguard_core::sql::MAX_PARSE_OPERATORS - 1)
+        ),
+        format!("SELECT CHAR({})", "65,".repeat(20_000)),
+        "\\\\".repeat(30_000),
+    ] {
+        let run = run_full("regex.log", &audit_line(&body.replace('\'', "\\'")));
+        assert_eq!(run.events.len() + run.diagnostics.len(), 2, "{}", &body[..40]);
+    }
+}

@@ -271,6 +271,26 @@ mod tests {
         assert!(s.windows[&1000].q.len() <= 5);
     }
 
+    /// A million distinct keys in one window (a spray of addresses, users): the default store
+    /// stays at its 100k-key bound, and a key seen again is counted from scratch, not lost track
+    /// of the others.
+    #[test]
+    fn a_million_distinct_keys_stay_bounded() {
+        let mut s = InMemoryState::default();
+        let w = SignedDuration::from_secs(3600);
+        for k in 0..1_000_000u64 {
+            s.observe(
+                k.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                t((k / 1000) as i64),
+                w,
+                None,
+            );
+            assert!(s.windows.len() <= s.max_keys);
+        }
+        assert!(s.windows.len() >= s.max_keys / 2, "{}", s.windows.len());
+        assert_eq!(s.observe(42, t(1000), w, None), 1);
+    }
+
     /// The reference the windows must agree with: every observation of a key kept in time
     /// order, those before the current window start dropped from the front, counted by a scan.
     #[derive(Default)]

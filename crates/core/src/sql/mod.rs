@@ -49,6 +49,12 @@ pub const MAX_PARSE_BYTES: usize = 64 * 1024;
 pub const MAX_LEX_BYTES: usize = 1024 * 1024;
 /// Parenthesis depth above which sqlparser is skipped (flag `too_deep`).
 pub const MAX_PARSE_DEPTH: u32 = 24;
+/// Operators (`AND`, `OR`, `XOR`, `=`, `+`, `||`, …) above which sqlparser is skipped (flag
+/// `too_deep`): a chain of binary operators parses into a tree as deep as the chain, and the
+/// tree is walked and dropped recursively — 8,000 `OR 1=1` (56 kB) overflowed a 2 MiB thread
+/// stack (a test thread; Lambda and replay workers have the same default). Found by
+/// `bad_input::pathological_regex_inputs_against_the_pack`.
+pub const MAX_PARSE_OPERATORS: usize = 500;
 /// Longest normalized text kept in an `Analysis` (alerts show it; the fingerprint covers all).
 pub const MAX_NORMALIZED_BYTES: usize = 4096;
 
@@ -421,6 +427,18 @@ impl Analyzer {
 }
 
 /// Full analysis of lexed text (cache miss).
+/// Binary operators of a statement (how deep its expression tree can get without parentheses).
+fn operators(text: &str, tokens: &[lexer::Token]) -> usize {
+    tokens
+        .iter()
+        .filter(|t| match t.kind {
+            Kind::Op => true,
+            Kind::Word => t.end - t.start <= 3 && ["AND", "OR", "XOR"].iter().any(|w| t.is(text, w)),
+            _ => false,
+        })
+        .count()
+}
+
 fn analyze_uncached(
     text: &str,
     dialect: Dialect,
@@ -462,7 +480,7 @@ fn analyze_uncached(
     let mut parsed = false;
     if text.len() > MAX_PARSE_BYTES {
         flags.insert(Flags::TOO_LONG);
-    } else if lexed.facts.max_depth > MAX_PARSE_DEPTH {
+    } else if lexed.facts.max_depth > MAX_PARSE_DEPTH || operators(text, tokens) > MAX_PARSE_OPERATORS {
         flags.insert(Flags::TOO_DEEP);
     } else if !lexed.facts.unterminated {
         let code = code_text(text, tokens);
