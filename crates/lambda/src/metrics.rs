@@ -12,7 +12,8 @@
 //! - `[Function]`: `Records`, `Events`, `Skipped`, `Diagnostics`, `Findings`, `Alerts`
 //!   (published to SNS), `SiemRecords`, `DeliveryFailures`, `LagSeconds` (now − newest event
 //!   time), `ThresholdsDecidedLocally`, `StateStoreErrors`, `StateItemsIgnored`,
-//!   `ConfigErrors`, `RenderErrors`;
+//!   `ConfigErrors`, `RenderErrors`, `SkippedRules` (invalid rule files the running
+//!   configuration skipped, only with `LANEGUARD_SKIP_INVALID_RULES`);
 //! - `[Function, Source]`: `Events`; `[Function, LogGroup]`: `Events` (the "log group went
 //!   silent" alarm); `[Function, DiagnosticKind]`: `Diagnostics`; `[Function, Severity]` and
 //!   `[Function, RuleId]`: `Findings`.
