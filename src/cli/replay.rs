@@ -522,8 +522,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if let (Some(topic), Some(findings)) = (&args.sns, output.keep.take()) {
         match super::aws::publish(topic, args.sns_min_severity.into(), &findings) {
             Ok(report) => eprintln!(
-                "laneguard replay: SNS {topic}: {} published, {} shadow and {} below the minimum severity not published",
-                report.published, report.shadow, report.below_threshold
+                "laneguard replay: SNS {topic}: {} published, {} shadow and {} below the minimum severity not published{}",
+                report.published,
+                report.shadow,
+                report.below_threshold,
+                match report.parked {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} parked (refused by SNS as the sender's fault, or too large: their ids are logged)"
+                    ),
+                }
             ),
             Err(e) => {
                 eprintln!("laneguard: {e:#}");

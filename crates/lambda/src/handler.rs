@@ -643,6 +643,11 @@ impl Handler {
         }
         health.count("Alerts", report.sns.map_or(0, |s| s.published));
         health.count("SiemRecords", report.siem.map_or(0, |s| s.written));
+        health.count("AlertsParked", report.sns.map_or(0, |s| s.parked));
+        health.count(
+            "SiemRecordsRejected",
+            report.siem.map_or(0, |s| s.oversized + s.rejected),
+        );
         health.count("DeliveryFailures", errors.len() as u64);
         if let Some(m) = &self.metrics {
             health.emit(&mut **lock(&m.out), &m.namespace, &m.function, now_ms);
@@ -655,6 +660,7 @@ impl Handler {
             findings = report.findings,
             skipped_rules = report.skipped_rules,
             published = report.sns.map_or(0, |s| s.published),
+            parked = report.sns.map_or(0, |s| s.parked),
             siem_written = report.siem.map_or(0, |s| s.written),
             failed_sinks = errors.len(),
             "invocation done"

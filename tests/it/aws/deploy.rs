@@ -513,6 +513,52 @@ fn a_throttled_state_store_degrades_to_local_counting() {
     });
 }
 
+/// A state store throttled for a moment (each operation's first calls) is retried by the SDK
+/// within the retry policy: nothing falls back to local counting, the burst is raised once.
+#[test]
+fn a_briefly_throttled_state_store_is_retried_within_the_policy() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![
+            FaultRule::once("UpdateItem", vec![Fault::Throttle, Fault::TooMany]),
+            FaultRule::once("BatchGetItem", vec![Fault::Throttle]),
+        ],
+    );
+    runtime().block_on(async {
+        let direct = sdk(&moto.url, &fast_retry(4)).await;
+        create_table(&direct, "laneguard-state").await;
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let findings = Captured::default();
+        let handler = Handler::new(
+            &function_config(FunctionKind::RdsAudit, &vars).unwrap(),
+            &sdk(&proxy.url, &fast_retry(4)).await,
+        )
+        .await
+        .unwrap()
+        .with_metrics(None)
+        .with_stdout(Some(Box::new(findings.clone())));
+        let report = handler.handle(failed_logins(0, 10).as_bytes()).await.unwrap();
+        let t = report.thresholds.clone().unwrap();
+        assert_eq!((t.store_errors, t.decided_locally), (0, 0), "{t:?}");
+        let raised = findings
+            .lines()
+            .iter()
+            .filter(|f| f["rule_id"] == "sql.brute-force-source")
+            .count();
+        assert_eq!(raised, 1, "{report:?}");
+        let (calls, faulted) = proxy.count("UpdateItem");
+        assert!(
+            faulted == 2 && calls > faulted,
+            "retried past the throttling: {calls} {faulted}"
+        );
+    });
+}
+
 /// Every EMF line has the keys the Embedded Metric Format specification requires: `_aws` with a
 /// numeric `Timestamp` and `CloudWatchMetrics` (each directive with `Namespace`, `Dimensions` —
 /// arrays of dimension names, each a root member with a string value — and `Metrics` — names
