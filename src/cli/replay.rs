@@ -143,6 +143,11 @@ pub struct ReplayArgs {
     pub page_size: Option<i32>,
     #[command(flatten)]
     pub config: super::rules::ConfigArgs,
+    /// Run even when rule files are invalid, without them (each is reported as a warning and the
+    /// summary counts them). By default an invalid rule file refuses the run (exit 2): a detector
+    /// must not run silently on part of its rules.
+    #[arg(long)]
+    pub skip_invalid_rules: bool,
     /// Log source of the inputs; `auto` detects it from log group names or the content.
     #[arg(long, value_enum, default_value = "auto")]
     pub source: SourceArg,
@@ -371,13 +376,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         source: args.source.source(),
         pg_prefix: parse_options.pg_prefix.clone().unwrap_or_default(),
     };
-    let config = match args.config.load() {
+    let config = match super::rules::load_for_run(args.config.sources(), args.skip_invalid_rules, "") {
         Ok(c) => c,
-        Err(e) => return Ok(usage_error(&format!("{e:#}"))),
+        Err(code) => return Ok(code),
     };
-    for e in &config.rejected {
-        eprintln!("laneguard: rule not loaded: {e}");
-    }
+    let skipped_rules = config.rejected.len();
     #[cfg(not(feature = "aws"))]
     if args.log_group.is_some() || args.sns.is_some() || args.kms {
         return Ok(usage_error(
@@ -519,8 +522,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if let (Some(topic), Some(findings)) = (&args.sns, output.keep.take()) {
         match super::aws::publish(topic, args.sns_min_severity.into(), &findings) {
             Ok(report) => eprintln!(
-                "laneguard replay: SNS {topic}: {} published, {} shadow and {} below the minimum severity not published",
-                report.published, report.shadow, report.below_threshold
+                "laneguard replay: SNS {topic}: {} published, {} shadow and {} below the minimum severity not published{}",
+                report.published,
+                report.shadow,
+                report.below_threshold,
+                match report.parked {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} parked (refused by SNS as the sender's fault, or too large: their ids are logged)"
+                    ),
+                }
             ),
             Err(e) => {
                 eprintln!("laneguard: {e:#}");
@@ -547,6 +558,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 &stats,
                 &diagnostic_counts,
                 total_diagnostics,
+                skipped_rules,
                 elapsed
             )
         );
@@ -576,6 +588,7 @@ fn summary(
     stats: &Stats,
     diagnostics: &std::collections::BTreeMap<laneguard_core::diagnostic::DiagnosticKind, u64>,
     total_diagnostics: u64,
+    skipped_rules: usize,
     elapsed: Duration,
 ) -> String {
     let list = |items: Vec<(String, u64)>| {
@@ -595,8 +608,13 @@ fn summary(
     let events = stats.total_events();
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { events as f64 / secs } else { 0.0 };
+    // Only with --skip-invalid-rules: the run did not have every rule, and says so last.
+    let skipped_rules = match skipped_rules {
+        0 => String::new(),
+        n => format!("; {n} invalid rule files skipped"),
+    };
     format!(
-        "laneguard replay: {inputs} inputs, {} records, {events} events{}, {} skipped{}, {total_diagnostics} diagnostics{}, {} findings; {:.3} s, {:.0} events/s",
+        "laneguard replay: {inputs} inputs, {} records, {events} events{}, {} skipped{}, {total_diagnostics} diagnostics{}, {} findings; {:.3} s, {:.0} events/s{skipped_rules}",
         stats.records,
         list(stats.events.iter().map(|(k, v)| (k.to_string(), *v)).collect()),
         stats.total_skipped(),

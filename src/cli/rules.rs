@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use laneguard_core::bundle::{Bundle, BundleLimits};
-use laneguard_core::config::{Config, Sources};
+use laneguard_core::config::{Config, ConfigError, InvalidRules, Sources};
 use laneguard_core::rule_tests;
 
 /// Where rules and policy come from.
@@ -64,6 +64,46 @@ impl ConfigArgs {
     pub fn load(&self) -> anyhow::Result<Config> {
         Ok(Config::load(&self.sources()?)?)
     }
+}
+
+/// Load the configuration of a subcommand that detects (replay, tune): an invalid rule file
+/// refuses the run unless `skip_invalid_rules` (`--skip-invalid-rules`) says to run without it.
+/// On error everything is printed — each invalid rule file on its own line, `file:line: rule
+/// id: reason` — and the exit status is 2 (a configuration error, like bad usage). `what` names
+/// the configuration in messages (`""`, or `"baseline "`).
+pub fn load_for_run(
+    sources: anyhow::Result<Sources>,
+    skip_invalid_rules: bool,
+    what: &str,
+) -> Result<Config, ExitCode> {
+    let invalid = if skip_invalid_rules {
+        InvalidRules::Skip
+    } else {
+        InvalidRules::Refuse
+    };
+    let error = match sources.map(|s| Config::load_for(&s, invalid)) {
+        Ok(Ok(config)) => {
+            for e in &config.rejected {
+                eprintln!("laneguard: warning: {what}rule file skipped (--skip-invalid-rules): {e}");
+            }
+            return Ok(config);
+        }
+        Ok(Err(ConfigError::Rules { errors })) => {
+            for e in &errors {
+                eprintln!("laneguard: error: invalid {what}rule file: {e}");
+            }
+            eprintln!(
+                "laneguard: error: {} invalid {what}rule file(s): refusing to run on part of the rules \
+                 (fix them, or --skip-invalid-rules to run without them)",
+                errors.len()
+            );
+            return Err(ExitCode::from(2));
+        }
+        Ok(Err(e)) => anyhow::Error::new(e),
+        Err(e) => e,
+    };
+    eprintln!("laneguard: error: {what}configuration: {error:#}");
+    Err(ExitCode::from(2))
 }
 
 #[cfg(feature = "aws")]

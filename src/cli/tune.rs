@@ -38,6 +38,11 @@ pub struct TuneArgs {
     pub corpus: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Run even when rule files are invalid, without them (each is reported as a warning and the
+    /// summary counts them). By default an invalid rule file refuses the run (exit 2): a detector
+    /// must not run silently on part of its rules.
+    #[arg(long)]
+    pub skip_invalid_rules: bool,
     /// A baseline to compare with. A rule directory: prints the fire-set diff (new, lost,
     /// unchanged). A baseline file (`--write-baseline`): fails (exit 1) when a benign record is
     /// newly flagged or a flagged attack record is lost.
@@ -108,16 +113,11 @@ fn run_corpus(args: &TuneArgs, config: Config) -> anyhow::Result<Tally> {
 
 /// Run `laneguard tune`.
 pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
-    let config = match args.config.load() {
+    let config = match super::rules::load_for_run(args.config.sources(), args.skip_invalid_rules, "") {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("laneguard: {e:#}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    for e in &config.rejected {
-        eprintln!("laneguard: rule not loaded: {e}");
-    }
+    let skipped_rules = config.rejected.len();
     let mut infos: Vec<RuleInfo> = config
         .rules
         .rules()
@@ -154,14 +154,14 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
     let fire_diff = match &args.baseline {
         Some(dir) if !dir.is_file() => {
             // The same policy, the baseline's rules.
-            let sources = Sources {
+            let sources = args.config.sources().map(|s| Sources {
                 rules: RulesSource::Dir(dir.clone()),
-                ..args.config.sources()?
+                ..s
+            });
+            let base = match super::rules::load_for_run(sources, args.skip_invalid_rules, "baseline ") {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
             };
-            let base = Config::load(&sources)?;
-            for e in &base.rejected {
-                eprintln!("laneguard: baseline rule not loaded: {e}");
-            }
             let base_tally = run_corpus(args, base)?;
             Some(tune::diff(&tally.fired, &base_tally.fired))
         }
@@ -228,6 +228,7 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
                 "uncaught_examples": tally.uncaught_examples,
                 "diff": fire_diff,
                 "over_budget": over_budget,
+                "skipped_rules": skipped_rules,
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
@@ -279,6 +280,12 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
                     100.0 * c.fp_rate(true),
                     c.attack,
                     c.attack_flagged
+                )?;
+            }
+            if skipped_rules > 0 {
+                writeln!(
+                    out,
+                    "{skipped_rules} invalid rule files skipped (--skip-invalid-rules): their rules are not in these figures"
                 )?;
             }
             if !never.is_empty() {

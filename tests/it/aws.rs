@@ -716,3 +716,293 @@ fn replay_publishes_findings_to_sns_on_request() {
         }
     }
 }
+
+/// Finding ids of the alerts in `alerts`, sorted, each asserted to be there once.
+fn unique_ids(alerts: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = alerts.iter().map(|a| attr(a, "finding_id").to_owned()).collect();
+    ids.sort_unstable();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "an alert published twice: {ids:?}");
+    ids
+}
+
+/// `PublishBatch` answered HTTP 200 with entries in `Failed`: the server-side failures are
+/// retried (only they), the sender-fault ones are parked — counted, not retried, the rest of
+/// their batch published, the invocation not failed — and every parked finding is in the SIEM.
+#[test]
+fn failed_batch_entries_are_retried_or_parked_without_loss_or_duplicates() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "entries-alerts", "/laneguard/siem-entries").await;
+        // Call 0 (the first 10 findings): entries 2 and 5 refused as the sender's fault.
+        // Call 1 (the other 5): entries 0 and 3 refused by SNS itself; call 2 retries them.
+        let proxy = FaultProxy::start(
+            moto.addr,
+            vec![FaultRule::once(
+                "PublishBatch",
+                vec![
+                    Fault::FailEntries {
+                        ids: &["2", "5"],
+                        code: "InvalidParameter",
+                        sender_fault: true,
+                    },
+                    Fault::FailEntries {
+                        ids: &["0", "3"],
+                        code: "InternalError",
+                        sender_fault: false,
+                    },
+                ],
+            )],
+        );
+        let conf = config(FunctionKind::CloudTrail, &d, &[]);
+        let handler = Handler::new(&conf, &sdk(&proxy.url, &fast_retry(3)).await)
+            .await
+            .unwrap()
+            .with_stdout(None);
+        let report = handler.handle(cloudtrail_event().as_bytes()).await.unwrap();
+        let sns = report.sns.unwrap();
+        assert_eq!(
+            (sns.published, sns.parked, sns.retried_entries),
+            (13, 2, 2),
+            "{sns:?}"
+        );
+        assert_eq!(
+            proxy.count("PublishBatch"),
+            (3, 2),
+            "10 + 5 entries, then the 2 retried"
+        );
+        let published = unique_ids(&drain_queue(&moto, &d.queue_url));
+        assert_eq!(published.len(), 13);
+        let parked: Vec<&String> = report
+            .finding_ids
+            .iter()
+            .filter(|id| !published.contains(id))
+            .collect();
+        assert_eq!(parked.len(), 2, "{parked:?}");
+        let siem = siem_records(&moto, &d.log_group).await;
+        assert_eq!(siem.len(), 15, "every finding in the SIEM, the parked ones too");
+        for id in parked {
+            assert!(
+                siem.iter().any(|(_, v)| v["finding_info"]["uid"] == id.as_str()),
+                "parked finding {id} not in the SIEM"
+            );
+        }
+    });
+}
+
+/// A finding whose message would exceed SNS's 256 KiB is published with its longest strings
+/// cut (marked); findings of ~60 KiB go four to a call (256 KiB per `PublishBatch`); each
+/// arrives once.
+#[test]
+fn oversized_findings_are_cut_and_batches_split_within_sns_limits() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "large-alerts", "/laneguard/siem-large").await;
+        let proxy = FaultProxy::start(moto.addr, Vec::new());
+        let conf = config(FunctionKind::RdsAudit, &d, &[]);
+        let handler = Handler::new(&conf, &sdk(&moto.url, &fast_retry(3)).await)
+            .await
+            .unwrap();
+        let detected = handler.detect(sample("samples/envelopes/cwl-lambda-event-mariadb.json").as_bytes());
+        let base = detected.findings[0].clone();
+        assert!(base.statement.is_some());
+        let findings: Vec<laneguard_core::finding::Finding> = (0..12)
+            .map(|i| {
+                let mut f = base.clone();
+                f.id = format!("{i:032x}");
+                let size = if i == 0 { 400_000 } else { 60_000 };
+                if let Some(st) = f.statement.as_mut() {
+                    st.normalized = format!("DROP TABLE t_{}", "x".repeat(size));
+                }
+                f
+            })
+            .collect();
+        let client = aws_sdk_sns::Client::new(&sdk(&proxy.url, &fast_retry(3)).await);
+        let sink = laneguard_aws::SnsSink::new(client, &d.topic_arn, laneguard_core::finding::Severity::Low);
+        let report = sink.send(&findings).await.unwrap();
+        assert_eq!(
+            (report.published, report.truncated, report.parked),
+            (12, 1, 0),
+            "{report:?}"
+        );
+        assert_eq!(
+            proxy.count("PublishBatch").0,
+            4,
+            "the cut finding alone, then 4 + 4 + 3"
+        );
+        let alerts = drain_queue(&moto, &d.queue_url);
+        assert_eq!(unique_ids(&alerts).len(), 12);
+        let big = alerts
+            .iter()
+            .find(|a| attr(a, "finding_id") == format!("{:032x}", 0))
+            .unwrap();
+        let message = big["Message"].as_str().unwrap();
+        assert!(
+            message.len() <= laneguard_aws::sns::MAX_MESSAGE_BYTES,
+            "{}",
+            message.len()
+        );
+        let body: Value = serde_json::from_str(message).unwrap();
+        let normalized = body["finding"]["statement"]["normalized"].as_str().unwrap();
+        assert!(
+            normalized.starts_with("DROP TABLE t_") && normalized.ends_with(laneguard_aws::fit::TRUNCATED),
+            "{}",
+            &normalized[normalized.len() - 40..]
+        );
+        assert_eq!(body["finding"]["id"], format!("{:032x}", 0));
+    });
+}
+
+/// A SIEM record over one log event's limit is written cut; records CloudWatch Logs rejects
+/// for their timestamps (`rejectedLogEventsInfo`) are counted exactly and written once more at
+/// the delivery time; one rejected again is counted as rejected. Read back: each written record
+/// once, the rejected one absent.
+#[test]
+fn siem_records_cut_to_fit_and_rejected_ones_restamped_or_counted() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "cwl-alerts", "/laneguard/siem-limits").await;
+        // First call: the 7 events, [0, 2) too old and [5, 7) too new. Second call (those 4 at
+        // the delivery time): the first still too old.
+        let proxy = FaultProxy::start(
+            moto.addr,
+            vec![FaultRule::once(
+                "PutLogEvents",
+                vec![
+                    Fault::RejectLogEvents {
+                        too_old_end: Some(2),
+                        expired_end: None,
+                        too_new_start: Some(5),
+                    },
+                    Fault::RejectLogEvents {
+                        too_old_end: None,
+                        expired_end: Some(1),
+                        too_new_start: None,
+                    },
+                ],
+            )],
+        );
+        let now = now_ms();
+        let t0 = now - 60_000;
+        let mut records: Vec<laneguard_aws::SiemRecord> = (0..6)
+            .map(|i| laneguard_aws::SiemRecord {
+                key: format!("k{i}"),
+                timestamp_ms: t0 + i,
+                message: serde_json::json!({ "key": format!("k{i}") }).to_string(),
+            })
+            .collect();
+        records.push(laneguard_aws::SiemRecord {
+            key: "big".into(),
+            timestamp_ms: t0 + 6,
+            message: serde_json::json!({ "key": "big", "evidence": "e".repeat(400_000) }).to_string(),
+        });
+        let client = aws_sdk_cloudwatchlogs::Client::new(&sdk(&proxy.url, &fast_retry(3)).await);
+        let sink = laneguard_aws::SiemSink::new(client, &d.log_group, "limits");
+        let report = sink.send(records, now).await.unwrap();
+        assert_eq!(
+            (
+                report.written,
+                report.truncated,
+                report.restamped,
+                report.rejected,
+                report.oversized
+            ),
+            (6, 1, 3, 1, 0),
+            "{report:?}"
+        );
+        assert_eq!(proxy.count("PutLogEvents"), (2, 2));
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk(&moto.url, &fast_retry(3)).await);
+        let events = logs
+            .get_log_events()
+            .log_group_name(&d.log_group)
+            .log_stream_name("limits")
+            .start_from_head(true)
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<(String, i64)> = events
+            .events()
+            .iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(e.message().unwrap()).unwrap();
+                (v["key"].as_str().unwrap().to_owned(), e.timestamp().unwrap())
+            })
+            .collect();
+        keys.sort();
+        let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["big", "k1", "k2", "k3", "k4", "k5"], "k0 rejected twice");
+        for (k, ts) in &keys {
+            let restamped = ["k1", "k5", "big"].contains(&k.as_str());
+            assert_eq!(*ts == now, restamped, "{k} at {ts}");
+        }
+        let big = events
+            .events()
+            .iter()
+            .find(|e| e.message().unwrap().contains("\"big\""))
+            .unwrap()
+            .message()
+            .unwrap();
+        assert!(
+            big.len() <= laneguard_aws::siem::MAX_EVENT_BYTES && big.contains(laneguard_aws::fit::TRUNCATED)
+        );
+    });
+}
+
+/// A log stream deleted under a running sink is re-created and the batch written once; a
+/// deleted log group fails the delivery, naming it (laneguard never creates the group).
+#[test]
+fn siem_deleted_stream_is_recreated_and_a_deleted_group_fails() {
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let d = destinations(&moto, "gone-alerts", "/laneguard/siem-gone").await;
+        let conf = sdk(&moto.url, &fast_retry(3)).await;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+        let sink = laneguard_aws::SiemSink::new(logs.clone(), &d.log_group, "gone");
+        let now = now_ms();
+        let batch = |from: i64| -> Vec<laneguard_aws::SiemRecord> {
+            (from..from + 3)
+                .map(|i| laneguard_aws::SiemRecord {
+                    key: format!("k{i}"),
+                    timestamp_ms: now - 1000 + i,
+                    message: serde_json::json!({ "key": format!("k{i}") }).to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(sink.send(batch(0), now).await.unwrap().written, 3);
+        logs.delete_log_stream()
+            .log_group_name(&d.log_group)
+            .log_stream_name("gone")
+            .send()
+            .await
+            .unwrap();
+        let report = sink.send(batch(3), now).await.unwrap();
+        assert_eq!((report.written, report.calls), (3, 2), "{report:?}");
+        let mut keys: Vec<String> = siem_records(&moto, &d.log_group)
+            .await
+            .into_iter()
+            .map(|(_, v)| v["key"].as_str().unwrap().to_owned())
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["k3", "k4", "k5"], "the new stream holds the batch once");
+
+        logs.delete_log_group()
+            .log_group_name(&d.log_group)
+            .send()
+            .await
+            .unwrap();
+        match sink.send(batch(6), now).await {
+            Err(DeliveryError::CloudWatchLogs {
+                log_group, reason, ..
+            }) => {
+                assert_eq!(log_group, d.log_group);
+                assert!(reason.contains("does not exist"), "{reason}");
+            }
+            other => panic!("expected a CloudWatch Logs error, got {other:?}"),
+        }
+    });
+}

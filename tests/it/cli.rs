@@ -16,6 +16,19 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The rule ids of the JSON findings a run printed.
+fn rule_ids(o: &Output) -> std::collections::BTreeSet<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["rule_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 #[test]
 fn replay_samples_on_embedded_defaults() {
     let o = laneguard(&["replay", "samples/"]);
@@ -200,15 +213,7 @@ fn bundle_then_run_on_it() {
             "samples/mysql-audit/attack",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
-        let rules: std::collections::BTreeSet<String> = String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["rule_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let rules = rule_ids(&o);
         assert!(
             rules.iter().all(|r| r.starts_with("policy.")
                 || r == "sql.destructive-ddl"
@@ -246,5 +251,144 @@ fn bundle_then_run_on_it() {
     assert!(stderr(&o).contains("no policy.toml"), "{}", stderr(&o));
     let o = laneguard(&["validate", "--config", "x", "--policy", "y"]);
     assert_eq!(o.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A rules directory (under a fresh temporary directory named by `tag`) holding two rules of
+/// the pack and `invalid.toml`, a copy of one with the id `t.invalid` and an unknown key on its
+/// line 2.
+fn rules_with_an_invalid_file(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lg-invalid-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rule in ["sql.destructive-ddl.toml", "sql.brute-force-external.toml"] {
+        std::fs::copy(root.join("rules").join(rule), dir.join(rule)).unwrap();
+    }
+    let text = std::fs::read_to_string(root.join("rules/sql.destructive-ddl.toml"))
+        .unwrap()
+        .replacen(
+            "id = \"sql.destructive-ddl\"\n",
+            "id = \"t.invalid\"\ncolour = \"red\"\n",
+            1,
+        );
+    std::fs::write(dir.join("invalid.toml"), text).unwrap();
+    dir
+}
+
+/// An invalid rule file refuses `replay` (exit 2, the file's line and rule id on stderr,
+/// nothing on stdout) unless `--skip-invalid-rules`, which runs on the others and counts the
+/// skipped file in the summary.
+#[test]
+fn replay_refuses_an_invalid_rule_file_unless_told_to_skip_it() {
+    let dir = rules_with_an_invalid_file("replay");
+    let rules = dir.to_str().unwrap();
+    let input = "samples/mysql-audit/attack";
+    let o = laneguard(&["replay", "--rules", rules, "--format", "json", input]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(o.stdout.is_empty(), "no findings on a refused run");
+    assert!(
+        err.contains("invalid.toml:2: rule t.invalid: ") && err.contains("--skip-invalid-rules"),
+        "{err}"
+    );
+    assert!(!err.contains("laneguard replay:"), "no run, no summary: {err}");
+
+    let o = laneguard(&[
+        "replay",
+        "--rules",
+        rules,
+        "--skip-invalid-rules",
+        "--format",
+        "json",
+        input,
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("invalid.toml:2: rule t.invalid: "), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("laneguard replay:") && l.ends_with("; 1 invalid rule files skipped")),
+        "{err}"
+    );
+    let rules = rule_ids(&o);
+    assert!(rules.contains("sql.brute-force-external"), "{rules:?}");
+    assert!(!rules.contains("t.invalid"), "{rules:?}");
+
+    // A valid configuration's summary is unchanged.
+    let o = laneguard(&["replay", "--format", "json", input]);
+    assert!(!stderr(&o).contains("skipped rule"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("invalid rule files"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `tune` refuses an invalid rule file in `--rules` and in a `--baseline` rules directory
+/// (exit 2) unless `--skip-invalid-rules`; its JSON then counts the skipped files.
+#[test]
+fn tune_refuses_an_invalid_rule_file_unless_told_to_skip_it() {
+    let dir = rules_with_an_invalid_file("tune");
+    let rules = dir.to_str().unwrap();
+    let corpus = "samples/mysql-audit";
+    let o = laneguard(&["tune", "--corpus", corpus, "--rules", rules, "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(o.stdout.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(err.contains("invalid.toml:2: rule t.invalid: "), "{err}");
+
+    let o = laneguard(&[
+        "tune",
+        "--corpus",
+        corpus,
+        "--rules",
+        rules,
+        "--skip-invalid-rules",
+        "--format",
+        "json",
+    ]);
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(2), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(v["skipped_rules"], 1, "{err}");
+
+    // The baseline's rules too: the pack against the directory with the invalid file.
+    let o = laneguard(&[
+        "tune",
+        "--corpus",
+        corpus,
+        "--baseline",
+        rules,
+        "--format",
+        "json",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid baseline rule file") && err.contains("rule t.invalid"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `validate` and `test` report an invalid rule file with its line and rule id and fail.
+#[test]
+fn validate_and_test_fail_on_an_invalid_rule_file() {
+    let dir = rules_with_an_invalid_file("validate");
+    let rules = dir.to_str().unwrap();
+    let o = laneguard(&["validate", "--rules", rules]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid.toml:2: rule t.invalid: "),
+        "{}",
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 rules loaded, 1 invalid"));
+    let o = laneguard(&["test", "--rules", rules]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("FAIL ")
+            && String::from_utf8_lossy(&o.stdout).contains("rule t.invalid"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

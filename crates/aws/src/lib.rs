@@ -14,9 +14,11 @@
 //!   the RDS encryption context, failures classified as retryable or not);
 //! - [`s3`] — S3 objects and the configuration bundle; [`state`] — threshold windows shared by
 //!   containers in DynamoDB; `redrive` (feature `redrive`) — the on-failure queue;
+//! - [`fit`] — a record over a destination's size limit kept whole, its longest strings cut;
 //! - [`retry`] and [`sent`] — the backoff policy and the bounded per-container record of what was
 //!   delivered, so a failed invocation fails loudly and its retry does not deliver twice.
 
+pub mod fit;
 pub mod kms;
 pub mod logs;
 #[cfg(feature = "redrive")]

@@ -6,8 +6,10 @@
 //!    `TooManyRequestsException`, …), on transient HTTP statuses (500, 502, 503, 504) and on
 //!    I/O errors, up to [`RetryPolicy::max_attempts`] attempts per call.
 //! 2. **Entries a successful call refused** (a `PublishBatch` entry in `Failed` with
-//!    `SenderFault = false`, i.e. an AWS-side fault) are retried by the sink itself with
-//!    [`RetryPolicy::backoff`] — the SDK does not see them as errors.
+//!    `SenderFault = false`, i.e. an AWS-side fault, or an entry the answer does not mention)
+//!    are retried by the sink itself with [`RetryPolicy::backoff`] — the SDK does not see them
+//!    as errors. An entry refused as the sender's fault is never retried: the sink parks it
+//!    (see [`crate::sns`]).
 //!
 //! What still fails after that fails the sink, and the sink fails the invocation.
 

@@ -11,7 +11,16 @@
 //!   14 days, more than 2 hours ahead) is replaced by the delivery time — the OCSF record keeps
 //!   the true `time`.
 //! - **One stream per container**, created on first use (an existing stream is fine, a deleted
-//!   one is re-created), so concurrent containers never contend for a stream.
+//!   one is re-created and the batch sent once more — a call answered `ResourceNotFound` wrote
+//!   nothing, so nothing is doubled), so concurrent containers never contend for a stream. The
+//!   log group is never created: its retention and KMS key are the deployment's, and a deleted
+//!   group fails the invocation, naming it.
+//! - **Nothing dropped for its size or time.** A record over one log event's limit is kept whole
+//!   with its longest strings cut ([`crate::fit`], counted as `truncated`). Records CloudWatch
+//!   Logs rejects for their timestamp (`rejectedLogEventsInfo`: too old for the group's retention
+//!   or 14 days, too new) are counted exactly ([`rejected_indices`]) and written once more with
+//!   the delivery time (`restamped`); what is still rejected is counted as `rejected` and logged
+//!   with its keys (finding ids).
 //! - **Never twice from one container**: record keys delivered are remembered in a bounded
 //!   [`SentLog`]; a retried invocation skips them. Retries: see [`crate::retry`].
 
@@ -20,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
 use crate::DeliveryError;
+use crate::fit::{Render, fit_json};
 use crate::retry::RetryPolicy;
 use crate::sent::SentLog;
 
@@ -58,9 +68,15 @@ pub struct SiemReport {
     pub already_sent: u64,
     /// `PutLogEvents` calls made.
     pub calls: u64,
-    /// Records larger than one log event may be (logged as errors, not written).
+    /// Records larger than one log event may be even cut (logged as errors, not written).
     pub oversized: u64,
-    /// Records CloudWatch Logs rejected for their timestamp (logged as errors).
+    /// Records written with their longest strings cut to fit one log event.
+    pub truncated: u64,
+    /// Records CloudWatch Logs rejected for their timestamp and accepted when written again
+    /// with the delivery time (their OCSF `time` stays the event time).
+    pub restamped: u64,
+    /// Records CloudWatch Logs rejected for their timestamp even at the delivery time (logged
+    /// as errors with their keys; not written).
     pub rejected: u64,
 }
 
@@ -119,28 +135,64 @@ impl SiemSink {
         let mut report = SiemReport::default();
         let mut fresh = Vec::with_capacity(records.len());
         let mut seen = std::collections::HashSet::new();
-        for r in records {
+        for mut r in records {
             if self.sent.contains(&r.key) || !seen.insert(r.key.clone()) {
                 report.already_sent += 1;
-            } else if r.message.len() > MAX_EVENT_BYTES {
-                tracing::error!(log_group = %self.log_group, key = %r.key, bytes = r.message.len(), "SIEM record too large for a log event; not written");
-                report.oversized += 1;
-            } else {
-                fresh.push(r);
+                continue;
             }
+            if r.message.len() > MAX_EVENT_BYTES {
+                match fit_json(&r.message, MAX_EVENT_BYTES, Render::Compact) {
+                    Some(cut) => {
+                        tracing::warn!(log_group = %self.log_group, key = %r.key, bytes = r.message.len(), "SIEM record over a log event's limit; its longest strings were cut");
+                        report.truncated += 1;
+                        r.message = cut;
+                    }
+                    None => {
+                        tracing::error!(log_group = %self.log_group, key = %r.key, bytes = r.message.len(), "SIEM record too large for a log event even cut; not written");
+                        report.oversized += 1;
+                        continue;
+                    }
+                }
+            }
+            fresh.push(r);
         }
         if fresh.is_empty() {
             return Ok(report);
         }
         self.ensure_stream().await?;
         for batch in plan_batches(fresh, now_ms) {
-            self.put(&batch, &mut report).await?;
-            for r in &batch {
-                self.sent.insert(&r.key);
+            let rejected = self.put(&batch, &mut report).await?;
+            let mut still = Vec::new();
+            if !rejected.is_empty() {
+                // Refused for their timestamps: once more at the delivery time (one call: the
+                // batch spanned less than a day and fitted, so these fit too).
+                let again: Vec<SiemRecord> = rejected
+                    .iter()
+                    .map(|&i| SiemRecord {
+                        timestamp_ms: now_ms,
+                        ..batch[i].clone()
+                    })
+                    .collect();
+                tracing::warn!(log_group = %self.log_group, log_stream = %self.log_stream, records = again.len(), "CloudWatch Logs rejected SIEM records for their timestamps; writing them with the delivery time");
+                still = self
+                    .put(&again, &mut report)
+                    .await?
+                    .into_iter()
+                    .map(|j| rejected[j])
+                    .collect();
+                report.restamped += (again.len() - still.len()) as u64;
             }
-            report.written += batch.len() as u64;
+            for &i in &still {
+                tracing::error!(log_group = %self.log_group, log_stream = %self.log_stream, key = %batch[i].key, "CloudWatch Logs rejected a SIEM record even at the delivery time; not written");
+            }
+            report.rejected += still.len() as u64;
+            for (i, r) in batch.iter().enumerate() {
+                if !still.contains(&i) {
+                    self.sent.insert(&r.key);
+                    report.written += 1;
+                }
+            }
         }
-        report.written -= report.rejected.min(report.written);
         Ok(report)
     }
 
@@ -160,6 +212,16 @@ impl SiemSink {
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Err(self.error(
+                    "the log group does not exist (laneguard never creates it: its retention and KMS key are the \
+                     deployment's; redeploy the stack or create it)"
+                        .to_owned(),
+                ));
+            }
             Err(e) => {
                 return Err(self.error(format!(
                     "CreateLogStream failed after retries: {}",
@@ -171,7 +233,9 @@ impl SiemSink {
         Ok(())
     }
 
-    async fn put(&self, batch: &[SiemRecord], report: &mut SiemReport) -> Result<(), DeliveryError> {
+    /// One `PutLogEvents` of `batch` (re-creating a deleted stream once); the indexes of the
+    /// records CloudWatch Logs rejected for their timestamps.
+    async fn put(&self, batch: &[SiemRecord], report: &mut SiemReport) -> Result<Vec<usize>, DeliveryError> {
         let events = batch
             .iter()
             .map(|r| {
@@ -195,12 +259,17 @@ impl SiemSink {
                 .await;
             match result {
                 Ok(out) => {
-                    if let Some(info) = out.rejected_log_events_info() {
-                        let n = rejected_count(info, batch.len());
-                        tracing::error!(log_group = %self.log_group, log_stream = %self.log_stream, rejected = n, ?info, "CloudWatch Logs rejected SIEM records for their timestamps");
-                        report.rejected += n as u64;
-                    }
-                    return Ok(());
+                    return Ok(out
+                        .rejected_log_events_info()
+                        .map(|info| {
+                            rejected_indices(
+                                info.too_old_log_event_end_index(),
+                                info.expired_log_event_end_index(),
+                                info.too_new_log_event_start_index(),
+                                batch.len(),
+                            )
+                        })
+                        .unwrap_or_default());
                 }
                 Err(e)
                     if !recreated
@@ -233,18 +302,25 @@ impl SiemSink {
     }
 }
 
-fn rejected_count(info: &aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo, len: usize) -> usize {
-    let mut n = 0usize;
-    if let Some(i) = info.too_old_log_event_end_index() {
-        n += usize::try_from(i).unwrap_or(0);
-    }
-    if let Some(i) = info.expired_log_event_end_index() {
-        n = n.max(usize::try_from(i).unwrap_or(0));
-    }
-    if let Some(i) = info.too_new_log_event_start_index() {
-        n += len.saturating_sub(usize::try_from(i).unwrap_or(len));
-    }
-    n.min(len)
+/// The indexes of a `PutLogEvents` batch of `len` events that `rejectedLogEventsInfo` names.
+/// The events are in chronological order, so the rejected ones are a prefix and a suffix:
+/// `tooOldLogEventEndIndex` is the end (exclusive) of the too-old prefix, and
+/// `expiredLogEventEndIndex` of the prefix older than the group's retention (exclusive too; the
+/// two prefixes overlap, the longer one counts); `tooNewLogEventStartIndex` is the start
+/// (inclusive) of the too-new suffix. A prefix and a suffix that overlap are counted once; an
+/// index out of range is clamped, a negative one means none.
+pub fn rejected_indices(
+    too_old_end: Option<i32>,
+    expired_end: Option<i32>,
+    too_new_start: Option<i32>,
+    len: usize,
+) -> Vec<usize> {
+    let index = |i: Option<i32>| i.and_then(|i| usize::try_from(i).ok()).map(|i| i.min(len));
+    let old_end = index(too_old_end)
+        .unwrap_or(0)
+        .max(index(expired_end).unwrap_or(0));
+    let new_start = index(too_new_start).unwrap_or(len).max(old_end);
+    (0..old_end).chain(new_start..len).collect()
 }
 
 /// The timestamp CloudWatch Logs will accept for a record of time `ts_ms` delivered at `now_ms`:
@@ -337,6 +413,22 @@ mod tests {
             assert!(bytes <= MAX_BYTES);
         }
         assert_eq!(batches.len(), 4); // 5 × 200,026 bytes fit in 1 MiB
+    }
+
+    #[test]
+    fn rejected_indices_follow_the_api_semantics() {
+        // tooOld end exclusive, tooNew start inclusive.
+        assert_eq!(rejected_indices(Some(2), None, Some(4), 6), [0, 1, 4, 5]);
+        // Expired and too old are both prefixes: the longer counts, nothing twice.
+        assert_eq!(rejected_indices(Some(1), Some(3), None, 5), [0, 1, 2]);
+        assert_eq!(rejected_indices(None, Some(2), None, 5), [0, 1]);
+        // Overlapping prefix and suffix: each event once.
+        assert_eq!(rejected_indices(Some(4), None, Some(2), 5), [0, 1, 2, 3, 4]);
+        // Nothing, and out-of-range or negative indexes.
+        assert!(rejected_indices(None, None, None, 5).is_empty());
+        assert!(rejected_indices(Some(0), Some(-1), Some(5), 5).is_empty());
+        assert_eq!(rejected_indices(Some(9), None, None, 3), [0, 1, 2]);
+        assert_eq!(rejected_indices(None, None, Some(-3), 3), Vec::<usize>::new());
     }
 
     #[test]

@@ -14,22 +14,35 @@
 //!   their order while datastores do not block each other.
 //! - **Never twice from one container.** Ids delivered are remembered in a bounded [`SentLog`];
 //!   a retried invocation skips them.
+//! - **Inside every `PublishBatch` limit**: at most 10 entries and 256 KiB per call, and 256 KiB
+//!   per message — its body, subject and attributes counted ([`entry_size`]). A finding whose
+//!   message would be larger is kept whole with its longest strings cut ([`crate::fit`], counted
+//!   as `truncated`).
 //! - **Retries** are described in [`crate::retry`]; a finding that still cannot be published
 //!   fails [`SnsSink::send`], naming the topic and the rules, and the invocation with it.
+//! - **A poison message does not block the others.** An entry SNS refuses as the sender's fault
+//!   (`SenderFault = true`: retrying the same message cannot succeed), or one that cannot fit
+//!   even cut, is **parked**: not retried, counted (`parked`, the `AlertsParked` metric), and
+//!   logged as an error with its finding id and SNS's error code — never the message. The rest
+//!   of the batch is still published, and the invocation does not fail, so a redelivery is not
+//!   refused for ever. A parked finding still reaches the SIEM and stdout like every finding.
 
 use std::collections::HashSet;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::DeliveryError;
+use crate::fit::{Render, fit_json};
 use crate::retry::RetryPolicy;
 use crate::sent::SentLog;
 use laneguard_core::finding::{Finding, Severity};
 
 /// `PublishBatch` takes at most this many entries.
 pub const MAX_BATCH_ENTRIES: usize = 10;
-/// SNS caps one message, and the sum of a batch's messages, at 256 KiB.
+/// SNS caps the sum of a batch's messages (bodies and attributes) at 256 KiB.
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// SNS caps one message, its attributes included, at 256 KiB.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// SNS caps a subject at 100 characters.
 pub const MAX_SUBJECT: usize = 100;
 
@@ -46,6 +59,11 @@ pub struct SnsReport {
     pub below_threshold: u64,
     /// Entries SNS refused with a server-side fault and that succeeded on a sink retry.
     pub retried_entries: u64,
+    /// Findings not published and not retried: refused by SNS as the sender's fault, or too
+    /// large even cut. Each is logged with its finding id; all reach the SIEM.
+    pub parked: u64,
+    /// Findings published with their longest strings cut to fit SNS's message size limit.
+    pub truncated: u64,
 }
 
 /// Publishes alertable findings to one SNS topic.
@@ -104,7 +122,7 @@ impl SnsSink {
     pub async fn send(&self, findings: &[Finding]) -> Result<SnsReport, DeliveryError> {
         let mut report = SnsReport::default();
         let mut seen = HashSet::new();
-        let mut pending: Vec<(&Finding, String)> = Vec::new();
+        let mut pending: Vec<Pending<'_>> = Vec::new();
         for f in findings {
             if f.shadow {
                 report.shadow += 1;
@@ -112,34 +130,68 @@ impl SnsSink {
                 report.below_threshold += 1;
             } else if self.sent.contains(&f.id) || !seen.insert(f.id.as_str()) {
                 report.already_sent += 1;
-            } else {
-                let body = message_body(f).map_err(|e| self.error(&[f], format!("rendering: {e}")))?;
-                if body.len() > MAX_BATCH_BYTES {
-                    return Err(self.error(&[f], format!("message of {} bytes exceeds 256 KiB", body.len())));
-                }
-                pending.push((f, body));
+            } else if let Some(p) = self.prepare(f, &mut report) {
+                pending.push(p);
             }
         }
-        let mut start = 0;
-        while start < pending.len() {
-            let mut end = start;
-            let mut bytes = 0;
-            while end < pending.len()
-                && end - start < MAX_BATCH_ENTRIES
-                && bytes + pending[end].1.len() <= MAX_BATCH_BYTES
-            {
-                bytes += pending[end].1.len();
-                end += 1;
-            }
-            self.publish_chunk(&pending[start..end], &mut report).await?;
-            start = end;
+        for chunk in chunks(&pending) {
+            self.publish_chunk(chunk, &mut report).await?;
         }
         Ok(report)
     }
 
+    /// The message of `f` within SNS's size limit (cut if needed), or `None` after parking it.
+    fn prepare<'f>(&self, f: &'f Finding, report: &mut SnsReport) -> Option<Pending<'f>> {
+        let overhead = entry_size(f, "", self.fifo);
+        let limit = MAX_MESSAGE_BYTES.saturating_sub(overhead);
+        let body = match message_body(f) {
+            Ok(b) => b,
+            Err(e) => {
+                self.park(f, "RenderError", &e.to_string(), report);
+                return None;
+            }
+        };
+        let body = if body.len() <= limit {
+            body
+        } else {
+            let Some(cut) = fit_json(&body, limit, Render::Pretty) else {
+                self.park(
+                    f,
+                    "MessageTooLong",
+                    &format!("{} bytes even cut", body.len()),
+                    report,
+                );
+                return None;
+            };
+            tracing::warn!(topic = %self.topic_arn, finding_id = %f.id, rule_id = %f.rule_id, bytes = body.len(), limit, "finding message over SNS's limit; its longest strings were cut");
+            report.truncated += 1;
+            cut
+        };
+        Some(Pending {
+            size: overhead + body.len(),
+            finding: f,
+            body,
+        })
+    }
+
+    /// Count and log a finding that is not published and not retried. The log names the
+    /// finding and the reason, never the message (it may hold what a person must not read in a
+    /// log).
+    fn park(&self, f: &Finding, code: &str, detail: &str, report: &mut SnsReport) {
+        report.parked += 1;
+        tracing::error!(
+            topic = %self.topic_arn,
+            finding_id = %f.id,
+            rule_id = %f.rule_id,
+            code,
+            detail,
+            "finding parked: not published to SNS and not retried (it is in the SIEM)"
+        );
+    }
+
     async fn publish_chunk(
         &self,
-        chunk: &[(&Finding, String)],
+        chunk: &[Pending<'_>],
         report: &mut SnsReport,
     ) -> Result<(), DeliveryError> {
         // Indexes into `chunk` still to publish; batch entry ids are those indexes.
@@ -148,8 +200,11 @@ impl SnsSink {
         loop {
             let mut entries = Vec::with_capacity(todo.len());
             for &i in &todo {
-                let (f, body) = &chunk[i];
-                entries.push(self.entry(i, f, body).map_err(|e| self.error(&[f], e))?);
+                let p = &chunk[i];
+                entries.push(
+                    self.entry(i, p.finding, &p.body)
+                        .map_err(|e| self.error(&[p.finding], e))?,
+                );
             }
             let out = self
                 .client
@@ -159,7 +214,7 @@ impl SnsSink {
                 .send()
                 .await
                 .map_err(|e| {
-                    let fs: Vec<&Finding> = todo.iter().map(|&i| chunk[i].0).collect();
+                    let fs: Vec<&Finding> = todo.iter().map(|&i| chunk[i].finding).collect();
                     self.error(
                         &fs,
                         format!(
@@ -168,39 +223,39 @@ impl SnsSink {
                         ),
                     )
                 })?;
+            let index = |id: &str| id.parse::<usize>().ok().filter(|i| todo.contains(i));
+            let mut answered = HashSet::new();
             for ok in out.successful() {
-                if let Some(i) = ok.id().and_then(|id| id.parse::<usize>().ok())
-                    && let Some((f, _)) = chunk.get(i)
+                if let Some(i) = ok.id().and_then(index)
+                    && answered.insert(i)
                 {
-                    self.sent.insert(&f.id);
+                    self.sent.insert(&chunk[i].finding.id);
                     report.published += 1;
                     if attempt > 1 {
                         report.retried_entries += 1;
                     }
                 }
             }
-            let mut retry = Vec::new();
             for failed in out.failed() {
-                let Some(i) = failed.id().parse::<usize>().ok().filter(|&i| i < chunk.len()) else {
+                let Some(i) = index(failed.id()) else {
                     continue;
                 };
-                if failed.sender_fault() {
-                    return Err(self.error(
-                        &[chunk[i].0],
-                        format!(
-                            "SNS refused the message ({}: {})",
-                            failed.code(),
-                            failed.message().unwrap_or("no message")
-                        ),
-                    ));
+                if failed.sender_fault() && answered.insert(i) {
+                    self.park(
+                        chunk[i].finding,
+                        failed.code(),
+                        "refused as the sender's fault",
+                        report,
+                    );
                 }
-                retry.push(i);
             }
+            // A server-side failure, or an entry SNS did not answer at all: retried.
+            let retry: Vec<usize> = todo.iter().copied().filter(|i| !answered.contains(i)).collect();
             if retry.is_empty() {
                 return Ok(());
             }
             if attempt >= self.retry.max_attempts {
-                let fs: Vec<&Finding> = retry.iter().map(|&i| chunk[i].0).collect();
+                let fs: Vec<&Finding> = retry.iter().map(|&i| chunk[i].finding).collect();
                 return Err(self.error(
                     &fs,
                     format!("{} entries still failing after {attempt} attempts", retry.len()),
@@ -214,32 +269,19 @@ impl SnsSink {
     }
 
     fn entry(&self, index: usize, f: &Finding, body: &str) -> Result<PublishBatchRequestEntry, String> {
-        let string = |v: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-                .map_err(|e| e.to_string())
-        };
         let mut b = PublishBatchRequestEntry::builder()
             .id(index.to_string())
             .subject(subject(f))
-            .message(body)
-            .message_attributes("severity", string(f.severity.as_str())?)
-            .message_attributes(
-                "severity_rank",
+            .message(body);
+        for (name, data_type, value) in attributes(f) {
+            b = b.message_attributes(
+                name,
                 MessageAttributeValue::builder()
-                    .data_type("Number")
-                    .string_value(severity_rank(f.severity).to_string())
+                    .data_type(data_type)
+                    .string_value(value)
                     .build()
                     .map_err(|e| e.to_string())?,
-            )
-            .message_attributes("rule_id", string(&f.rule_id)?)
-            .message_attributes("source", string(f.source.as_str())?)
-            .message_attributes("zone", string(f.zone.as_deref().unwrap_or("unknown"))?)
-            .message_attributes("finding_id", string(&f.id)?);
-        if let Some(ds) = f.datastore.as_deref().filter(|d| !d.is_empty()) {
-            b = b.message_attributes("datastore", string(ds)?);
+            );
         }
         if self.fifo {
             b = b.message_deduplication_id(&f.id).message_group_id(group_id(f));
@@ -257,6 +299,67 @@ impl SnsSink {
             reason,
         }
     }
+}
+
+/// A finding ready to publish: its message and the bytes its entry counts.
+struct Pending<'f> {
+    finding: &'f Finding,
+    body: String,
+    size: usize,
+}
+
+/// `pending` in `PublishBatch` calls: at most [`MAX_BATCH_ENTRIES`] entries and
+/// [`MAX_BATCH_BYTES`] per call, in order (every entry alone is within the limit).
+fn chunks<'a, 'f>(pending: &'a [Pending<'f>]) -> Vec<&'a [Pending<'f>]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < pending.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < pending.len()
+            && end - start < MAX_BATCH_ENTRIES
+            && (end == start || bytes + pending[end].size <= MAX_BATCH_BYTES)
+        {
+            bytes += pending[end].size;
+            end += 1;
+        }
+        out.push(&pending[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// The message attributes of `f`: (name, data type, value), for subscription filter policies.
+fn attributes(f: &Finding) -> Vec<(&'static str, &'static str, String)> {
+    let mut a = vec![
+        ("severity", "String", f.severity.as_str().to_owned()),
+        ("severity_rank", "Number", severity_rank(f.severity).to_string()),
+        ("rule_id", "String", f.rule_id.clone()),
+        ("source", "String", f.source.as_str().to_owned()),
+        (
+            "zone",
+            "String",
+            f.zone.as_deref().unwrap_or("unknown").to_owned(),
+        ),
+        ("finding_id", "String", f.id.clone()),
+    ];
+    if let Some(ds) = f.datastore.as_deref().filter(|d| !d.is_empty()) {
+        a.push(("datastore", "String", ds.to_owned()));
+    }
+    a
+}
+
+/// The bytes an entry of `f` with `body` counts against SNS's limits: the body, the subject,
+/// each attribute's name, data type and value, and (FIFO) the deduplication and group ids —
+/// more than SNS strictly counts (it counts body and attributes), so the limit is never met
+/// by surprise.
+pub fn entry_size(f: &Finding, body: &str, fifo: bool) -> usize {
+    let attributes: usize = attributes(f)
+        .iter()
+        .map(|(n, t, v)| n.len() + t.len() + v.len())
+        .sum();
+    let fifo = if fifo { f.id.len() + group_id(f).len() } else { 0 };
+    body.len() + subject(f).len() + attributes + fifo
 }
 
 /// 1 (info) … 5 (critical), for numeric subscription filters.

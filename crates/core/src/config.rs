@@ -96,6 +96,21 @@ pub enum ConfigError {
     },
 }
 
+/// What an entry point that detects does with a rule file that does not load.
+///
+/// A detector running on part of its rules looks healthy while it misses what the missing rules
+/// would have found, so the default is to refuse; skipping is an explicit choice of the operator
+/// (`--skip-invalid-rules`, `LANEGUARD_SKIP_INVALID_RULES`), and the skipped files stay in
+/// [`Config::rejected`] so the caller reports how many.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvalidRules {
+    /// Fail the load ([`ConfigError::Rules`], every error with its file and line).
+    #[default]
+    Refuse,
+    /// Run on the rules that load; the others are in [`Config::rejected`].
+    Skip,
+}
+
 /// How [`Config::engine_with`] builds the engine.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineOptions {
@@ -184,6 +199,19 @@ impl Config {
             rules,
             rejected,
         })
+    }
+
+    /// Load for detection: [`Config::load`], then `invalid` decides whether a rejected rule file
+    /// fails the load ([`InvalidRules::Refuse`]) or is skipped and left in [`Config::rejected`]
+    /// ([`InvalidRules::Skip`]). Every entry point that detects (replay, tune, redrive, the
+    /// functions) loads through here, so the policy lives in one place; `validate`, `test` and
+    /// `bundle` use [`Config::load`] because their job is to report every rejected file.
+    pub fn load_for(sources: &Sources, invalid: InvalidRules) -> Result<Config, ConfigError> {
+        let config = Config::load(sources)?;
+        match invalid {
+            InvalidRules::Refuse => config.require_all_rules(),
+            InvalidRules::Skip => Ok(config),
+        }
     }
 
     /// Problems that do not stop a run but make rules silently weaker: a rule comparing `zone`,

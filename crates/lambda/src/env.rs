@@ -70,6 +70,10 @@ pub struct FunctionConfig {
     pub kind: FunctionKind,
     /// Where the policy and rules come from.
     pub config: ConfigLocation,
+    /// `LANEGUARD_SKIP_INVALID_RULES`: run on the rules that load when some rule files are
+    /// invalid (counted as `SkippedRules`); by default an invalid rule file fails the start-up
+    /// (and a reload keeps the running configuration).
+    pub skip_invalid_rules: bool,
     /// `LANEGUARD_CONFIG_TTL_SECONDS`: how often an S3 bundle is re-checked (0: only at cold
     /// start; default 300).
     pub config_ttl: Duration,
@@ -269,6 +273,10 @@ impl FunctionConfig {
         Ok(FunctionConfig {
             kind,
             config,
+            skip_invalid_rules: get("LANEGUARD_SKIP_INVALID_RULES")
+                .map(|v| parse_bool("LANEGUARD_SKIP_INVALID_RULES", &v))
+                .transpose()?
+                .unwrap_or(false),
             config_ttl,
             state_table: get("LANEGUARD_STATE_TABLE"),
             metrics_namespace: get("LANEGUARD_METRICS_NAMESPACE").unwrap_or_else(|| "laneguard".to_owned()),
@@ -372,14 +380,20 @@ mod tests {
                 EXAMPLE,
                 ("LANEGUARD_KEEP_RDSADMIN", "yes"),
                 ("LANEGUARD_KMS_KEY_ID", "alias/das"),
+                ("LANEGUARD_SKIP_INVALID_RULES", "1"),
             ]),
         )
         .unwrap();
+        assert!(c.skip_invalid_rules);
         assert_eq!(c.source, Some(Source::Das));
         assert!(c.parse.keep_rdsadmin);
         assert_eq!(c.kms_key_id.as_deref(), Some("alias/das"));
         assert_eq!(c.key_cache, laneguard_core::envelope::das::DEFAULT_KEY_CACHE);
-        for bad in [("LANEGUARD_KEEP_RDSADMIN", "maybe"), ("LANEGUARD_KEY_CACHE", "0")] {
+        for bad in [
+            ("LANEGUARD_KEEP_RDSADMIN", "maybe"),
+            ("LANEGUARD_KEY_CACHE", "0"),
+            ("LANEGUARD_SKIP_INVALID_RULES", "perhaps"),
+        ] {
             let e = FunctionConfig::from_vars(FunctionKind::Das, vars(&[EXAMPLE, bad])).unwrap_err();
             assert!(e.to_string().contains(bad.0), "{e}");
         }

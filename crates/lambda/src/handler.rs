@@ -46,7 +46,7 @@ use laneguard_aws::state::{Resolution, SharedState};
 use laneguard_aws::{DeliveryError, SiemRecord, SiemReport, SiemSink, SnsReport, SnsSink};
 use laneguard_aws::{aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sns};
 use laneguard_core::bundle::{Bundle, BundleLimits};
-use laneguard_core::config::{Config, EngineOptions, Sources};
+use laneguard_core::config::{Config, EngineOptions, InvalidRules, Sources};
 use laneguard_core::detector::DeferredThreshold;
 use laneguard_core::diagnostic::Diagnostic;
 use laneguard_core::engine::Engine;
@@ -85,6 +85,10 @@ pub struct InvocationReport {
     /// Findings raised (alerts and shadow, threshold findings decided by the shared store
     /// included).
     pub findings: u64,
+    /// Invalid rule files the running configuration skipped (`LANEGUARD_SKIP_INVALID_RULES`):
+    /// the invocation ran without their rules.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_rules: u64,
     /// The first diagnostics in full.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnostic_samples: Vec<String>,
@@ -108,6 +112,10 @@ pub struct InvocationReport {
     /// it). Always present for the das function, empty when the whole batch was processed.
     #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
     pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One entry of Lambda's partial batch response for Kinesis.
@@ -195,6 +203,8 @@ struct Detection {
     identity: Option<ObjectIdentity>,
     /// When the S3 object was last checked.
     checked: Instant,
+    /// Invalid rule files skipped at load (only with `LANEGUARD_SKIP_INVALID_RULES`).
+    skipped_rules: u64,
 }
 
 /// Where the EMF metric lines go.
@@ -210,6 +220,8 @@ pub struct Handler {
     /// `.await`).
     detection: Mutex<Detection>,
     location: ConfigLocation,
+    /// How the configuration is loaded, again at every reload.
+    load: LoadOptions,
     config_ttl: Duration,
     s3: Option<aws_sdk_s3::Client>,
     state: Option<SharedState>,
@@ -238,12 +250,20 @@ impl std::fmt::Debug for Handler {
     }
 }
 
+/// How a function loads its configuration.
+#[derive(Clone, Copy, Debug)]
+struct LoadOptions {
+    engine: EngineOptions,
+    invalid_rules: InvalidRules,
+}
+
 /// Load the policy and rules from `location` and compile the engine: strict (every rule file
-/// must load), warnings logged.
+/// must load) unless `LANEGUARD_SKIP_INVALID_RULES` asked to skip invalid ones, each then logged
+/// as an error with its `file:line`; warnings logged.
 async fn load_detection(
     location: &ConfigLocation,
     s3: Option<&aws_sdk_s3::Client>,
-    options: &EngineOptions,
+    options: &LoadOptions,
 ) -> Result<Detection, ConfigError> {
     let limits = BundleLimits::default();
     let (sources, origin, identity) = match location {
@@ -284,16 +304,21 @@ async fn load_detection(
             )
         }
     };
-    let config = Config::load(&sources)?.require_all_rules()?;
+    let config = Config::load_for(&sources, options.invalid_rules)?;
+    for e in &config.rejected {
+        tracing::error!(config = %origin, rule_error = %e, "invalid rule file skipped (LANEGUARD_SKIP_INVALID_RULES): running without it");
+    }
     for w in config.warnings() {
         tracing::warn!(warning = %w, "configuration");
     }
-    tracing::info!(config = %origin, rules = config.rules.rules().len(), "configuration loaded");
+    let skipped_rules = config.rejected.len() as u64;
+    tracing::info!(config = %origin, rules = config.rules.rules().len(), skipped_rules, "configuration loaded");
     Ok(Detection {
-        engine: config.engine_with(options),
+        engine: config.engine_with(&options.engine),
         origin,
         identity,
         checked: Instant::now(),
+        skipped_rules,
     })
 }
 
@@ -310,9 +335,16 @@ impl Handler {
         if state.is_none() {
             tracing::warn!("LANEGUARD_STATE_TABLE is not set: threshold rules count per container");
         }
-        let options = EngineOptions {
-            sql_cache: INVOCATION_SQL_CACHE,
-            defer_thresholds: state.is_some(),
+        let options = LoadOptions {
+            engine: EngineOptions {
+                sql_cache: INVOCATION_SQL_CACHE,
+                defer_thresholds: state.is_some(),
+            },
+            invalid_rules: if config.skip_invalid_rules {
+                InvalidRules::Skip
+            } else {
+                InvalidRules::Refuse
+            },
         };
         let detection = load_detection(&config.config, s3.as_ref(), &options).await?;
         let sns = config.sns_topic_arn.as_ref().map(|arn| {
@@ -337,6 +369,7 @@ impl Handler {
         Ok(Handler {
             detection: Mutex::new(detection),
             location: config.config.clone(),
+            load: options,
             config_ttl: config.config_ttl,
             s3,
             state,
@@ -408,15 +441,9 @@ impl Handler {
         };
         let result = match s3::head(client, uri).await {
             Ok(now) if Some(&now) == current.as_ref() => Ok(None),
-            Ok(_) => {
-                let options = EngineOptions {
-                    sql_cache: INVOCATION_SQL_CACHE,
-                    defer_thresholds: self.state.is_some(),
-                };
-                load_detection(&self.location, Some(client), &options)
-                    .await
-                    .map(Some)
-            }
+            Ok(_) => load_detection(&self.location, Some(client), &self.load)
+                .await
+                .map(Some),
             Err(e) => Err(ConfigError::Bundle(e.into())),
         };
         let mut d = lock(&self.detection);
@@ -484,6 +511,7 @@ impl Handler {
                 .collect();
         }
         out.deferred = detection.engine.take_deferred();
+        out.report.skipped_rules = detection.skipped_rules;
         drop(detection);
         let h = &mut out.health;
         h.count("Records", out.report.records);
@@ -491,6 +519,7 @@ impl Handler {
         h.count("Skipped", out.report.skipped);
         h.count("Diagnostics", out.report.diagnostics);
         h.count("RenderErrors", collect.render_errors);
+        h.count("SkippedRules", out.report.skipped_rules);
         if let Some(newest) = collect.newest {
             let lag = Timestamp::now().duration_since(newest).as_secs_f64().max(0.0);
             h.seconds("LagSeconds", lag);
@@ -614,6 +643,11 @@ impl Handler {
         }
         health.count("Alerts", report.sns.map_or(0, |s| s.published));
         health.count("SiemRecords", report.siem.map_or(0, |s| s.written));
+        health.count("AlertsParked", report.sns.map_or(0, |s| s.parked));
+        health.count(
+            "SiemRecordsRejected",
+            report.siem.map_or(0, |s| s.oversized + s.rejected),
+        );
         health.count("DeliveryFailures", errors.len() as u64);
         if let Some(m) = &self.metrics {
             health.emit(&mut **lock(&m.out), &m.namespace, &m.function, now_ms);
@@ -624,7 +658,9 @@ impl Handler {
             skipped = report.skipped,
             diagnostics = report.diagnostics,
             findings = report.findings,
+            skipped_rules = report.skipped_rules,
             published = report.sns.map_or(0, |s| s.published),
+            parked = report.sns.map_or(0, |s| s.parked),
             siem_written = report.siem.map_or(0, |s| s.written),
             failed_sinks = errors.len(),
             "invocation done"

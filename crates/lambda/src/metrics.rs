@@ -10,9 +10,12 @@
 //!
 //! Documents, all with the `Function` dimension (the function's name):
 //! - `[Function]`: `Records`, `Events`, `Skipped`, `Diagnostics`, `Findings`, `Alerts`
-//!   (published to SNS), `SiemRecords`, `DeliveryFailures`, `LagSeconds` (now − newest event
+//!   (published to SNS), `AlertsParked` (alerts SNS refused as the sender's fault or too large
+//!   even cut: not published, in the SIEM), `SiemRecords`, `SiemRecordsRejected` (records
+//!   CloudWatch Logs would not take even cut or re-stamped), `DeliveryFailures`, `LagSeconds` (now − newest event
 //!   time), `ThresholdsDecidedLocally`, `StateStoreErrors`, `StateItemsIgnored`,
-//!   `ConfigErrors`, `RenderErrors`;
+//!   `ConfigErrors`, `RenderErrors`, `SkippedRules` (invalid rule files the running
+//!   configuration skipped, only with `LANEGUARD_SKIP_INVALID_RULES`);
 //! - `[Function, Source]`: `Events`; `[Function, LogGroup]`: `Events` (the "log group went
 //!   silent" alarm); `[Function, DiagnosticKind]`: `Diagnostics`; `[Function, Severity]` and
 //!   `[Function, RuleId]`: `Findings`.

@@ -244,6 +244,65 @@ fn configuration_bundle_from_s3() {
     });
 }
 
+/// A bundle with an invalid rule file fails the function's init, naming the file, its line and
+/// the rule; with `LANEGUARD_SKIP_INVALID_RULES=1` the function starts on the other rules, and
+/// every invocation reports the skipped file (report, summary and the `SkippedRules` metric).
+/// A local bundle: no AWS call is made.
+#[test]
+fn an_invalid_rule_file_fails_the_init_unless_skipped() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ddl = std::fs::read_to_string(root.join("rules/sql.destructive-ddl.toml")).unwrap();
+    let invalid = ddl.replacen(
+        "id = \"sql.destructive-ddl\"\n",
+        "id = \"t.invalid\"\ncolour = \"red\"\n",
+        1,
+    );
+    let archive = Bundle {
+        origin: "conf".into(),
+        policy: std::fs::read_to_string(root.join("rules/policy.toml")).unwrap(),
+        rules: vec![
+            ("conf:rules/invalid.toml".into(), invalid),
+            ("conf:rules/sql.destructive-ddl.toml".into(), ddl),
+        ],
+        ignored: Vec::new(),
+    }
+    .pack()
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("lg-invalid-bundle-{}.tar.gz", std::process::id()));
+    std::fs::write(&path, archive).unwrap();
+    let location = path.display().to_string();
+    runtime().block_on(async {
+        // Never contacted: no sink, no state table, a local bundle.
+        let conf = sdk("http://127.0.0.1:9", &fast_retry(1)).await;
+        let vars = [("LANEGUARD_CONFIG", location.clone())];
+        let e = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid.toml:2: rule t.invalid: "), "{e}");
+
+        let metrics = Captured::default();
+        let vars = [
+            ("LANEGUARD_CONFIG", location.clone()),
+            ("LANEGUARD_SKIP_INVALID_RULES", "1".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let handler = Handler::new(&function_config(FunctionKind::RdsAudit, &vars).unwrap(), &conf)
+            .await
+            .unwrap()
+            .with_metrics(Some(Box::new(metrics.clone())));
+        let event =
+            std::fs::read_to_string(root.join("samples/envelopes/cwl-lambda-event-mariadb.json")).unwrap();
+        let report = handler.handle(event.as_bytes()).await.unwrap();
+        assert_eq!((report.findings, report.skipped_rules), (2, 1), "{report:?}");
+        assert_eq!(serde_json::to_value(&report).unwrap()["skipped_rules"], 1);
+        let lines = metrics.lines();
+        let totals = lines.iter().find(|l| l.get("Records").is_some()).unwrap();
+        assert_eq!(totals["SkippedRules"], 1.0, "{totals}");
+    });
+    let _ = std::fs::remove_file(&path);
+}
+
 /// Failed logins from one application host, `n` of them starting at `first`, timestamped now.
 fn failed_logins(first: usize, n: usize) -> String {
     let t = jiff::Timestamp::now();
@@ -451,6 +510,52 @@ fn a_throttled_state_store_degrades_to_local_counting() {
         let totals = lines.iter().find(|l| l.get("Records").is_some()).unwrap();
         assert_eq!(totals["StateStoreErrors"], t.store_errors as f64);
         assert_eq!(totals["ThresholdsDecidedLocally"], t.decided_locally as f64);
+    });
+}
+
+/// A state store throttled for a moment (each operation's first calls) is retried by the SDK
+/// within the retry policy: nothing falls back to local counting, the burst is raised once.
+#[test]
+fn a_briefly_throttled_state_store_is_retried_within_the_policy() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![
+            FaultRule::once("UpdateItem", vec![Fault::Throttle, Fault::TooMany]),
+            FaultRule::once("BatchGetItem", vec![Fault::Throttle]),
+        ],
+    );
+    runtime().block_on(async {
+        let direct = sdk(&moto.url, &fast_retry(4)).await;
+        create_table(&direct, "laneguard-state").await;
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let findings = Captured::default();
+        let handler = Handler::new(
+            &function_config(FunctionKind::RdsAudit, &vars).unwrap(),
+            &sdk(&proxy.url, &fast_retry(4)).await,
+        )
+        .await
+        .unwrap()
+        .with_metrics(None)
+        .with_stdout(Some(Box::new(findings.clone())));
+        let report = handler.handle(failed_logins(0, 10).as_bytes()).await.unwrap();
+        let t = report.thresholds.clone().unwrap();
+        assert_eq!((t.store_errors, t.decided_locally), (0, 0), "{t:?}");
+        let raised = findings
+            .lines()
+            .iter()
+            .filter(|f| f["rule_id"] == "sql.brute-force-source")
+            .count();
+        assert_eq!(raised, 1, "{report:?}");
+        let (calls, faulted) = proxy.count("UpdateItem");
+        assert!(
+            faulted == 2 && calls > faulted,
+            "retried past the throttling: {calls} {faulted}"
+        );
     });
 }
 

@@ -344,6 +344,28 @@ pub fn drain_queue(moto: &Moto, url: &str) -> Vec<serde_json::Value> {
 /// How the proxy answers a request it intercepts.
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
+    /// `PublishBatch` answered HTTP 200 with these entry ids in `Failed` (code, sender fault):
+    /// they are taken out of the request before it is forwarded, so SNS never publishes them;
+    /// the other entries are published by moto.
+    FailEntries {
+        /// Batch entry ids (`Id`) to fail.
+        ids: &'static [&'static str],
+        /// The error code in `Failed`.
+        code: &'static str,
+        /// `SenderFault`.
+        sender_fault: bool,
+    },
+    /// `PutLogEvents` answered HTTP 200 with `rejectedLogEventsInfo` (the API's semantics:
+    /// too-old end exclusive, expired end exclusive, too-new start inclusive): the events it
+    /// names are taken out of the request before it is forwarded, so moto stores only the others.
+    RejectLogEvents {
+        /// `tooOldLogEventEndIndex`.
+        too_old_end: Option<i32>,
+        /// `expiredLogEventEndIndex`.
+        expired_end: Option<i32>,
+        /// `tooNewLogEventStartIndex`.
+        too_new_start: Option<i32>,
+    },
     /// 400 with the protocol's throttling error code.
     Throttle,
     /// 429 with a throttling error code.
@@ -373,6 +395,18 @@ pub struct FaultProxy {
     stop: Arc<AtomicBool>,
     /// Calls seen per operation (including faulted ones).
     pub calls: Arc<Mutex<Vec<(String, bool)>>>,
+}
+
+impl FaultRule {
+    /// Requests for `operation` get `faults` in order, from the first one on, then are proxied.
+    pub fn once(operation: &'static str, faults: Vec<Fault>) -> FaultRule {
+        FaultRule {
+            operation,
+            faults,
+            always: Arc::default(),
+            from_call: 0,
+        }
+    }
 }
 
 impl FaultProxy {
@@ -485,8 +519,21 @@ fn serve(
         }
         calls.lock().unwrap().push((operation.clone(), fault.is_some()));
         let response = match fault {
+            Some(Fault::FailEntries {
+                ids,
+                code,
+                sender_fault,
+            }) => fail_entries(upstream, &head, &body, ids, code, sender_fault)?,
+            Some(Fault::RejectLogEvents {
+                too_old_end,
+                expired_end,
+                too_new_start,
+            }) => reject_log_events(upstream, &head, &body, [too_old_end, expired_end, too_new_start])?,
             Some(f) => fault_response(f, json),
-            None => forward(upstream, &head, &body)?,
+            None => {
+                let (head, body) = forward(upstream, &head, &body)?;
+                frame(&head, &body)
+            }
         };
         client.write_all(&response)?;
         client.flush()?;
@@ -507,6 +554,7 @@ fn fault_response(f: Fault, json: bool) -> Vec<u8> {
         ),
         Fault::Internal => (500, "Internal Server Error", "InternalFailure"),
         Fault::Unavailable => (503, "Service Unavailable", "ServiceUnavailable"),
+        Fault::FailEntries { .. } | Fault::RejectLogEvents { .. } => unreachable!("forwarded, then edited"),
     };
     let (ctype, body) = if json {
         (
@@ -528,18 +576,134 @@ fn fault_response(f: Fault, json: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Send the request to moto and return its response re-framed with a Content-Length.
-fn forward(upstream: SocketAddr, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+/// `PublishBatch` without the entries whose `Id` is in `ids` (the others renumbered), forwarded;
+/// moto's answer with those ids added to `Failed`.
+fn fail_entries(
+    upstream: SocketAddr,
+    head: &str,
+    body: &[u8],
+    ids: &[&str],
+    code: &str,
+    sender_fault: bool,
+) -> std::io::Result<Vec<u8>> {
+    const MEMBER: &str = "PublishBatchRequestEntries.member.";
+    let text = String::from_utf8_lossy(body).into_owned();
+    let pairs: Vec<(&str, &str)> = text
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .collect();
+    fn member_of(k: &str) -> Option<(&str, &str)> {
+        k.strip_prefix(MEMBER).and_then(|rest| rest.split_once('.'))
+    }
+    let failed: Vec<(String, String)> = pairs
+        .iter()
+        .filter_map(|(k, v)| match member_of(k) {
+            Some((n, "Id")) if ids.contains(v) => Some((n.to_owned(), (*v).to_owned())),
+            _ => None,
+        })
+        .collect();
+    let mut numbers: Vec<String> = Vec::new();
+    let mut kept = Vec::new();
+    for (k, v) in &pairs {
+        match member_of(k) {
+            Some((n, _)) if failed.iter().any(|(m, _)| m == n) => {}
+            Some((n, tail)) => {
+                let m = match numbers.iter().position(|x| x == n) {
+                    Some(p) => p + 1,
+                    None => {
+                        numbers.push(n.to_owned());
+                        numbers.len()
+                    }
+                };
+                kept.push(format!("{MEMBER}{m}.{tail}={v}"));
+            }
+            None => kept.push(format!("{k}={v}")),
+        }
+    }
+    let (resp_head, resp_body) = forward(upstream, head, kept.join("&").as_bytes())?;
+    let members: String = failed
+        .iter()
+        .map(|(_, id)| {
+            format!(
+                "<member><Id>{id}</Id><Code>{code}</Code><Message>injected by the laneguard test proxy</Message><SenderFault>{sender_fault}</SenderFault></member>"
+            )
+        })
+        .collect();
+    let xml = String::from_utf8_lossy(&resp_body).into_owned();
+    let xml = if xml.contains("<Failed/>") {
+        xml.replacen("<Failed/>", &format!("<Failed>{members}</Failed>"), 1)
+    } else if xml.contains("<Failed>") {
+        xml.replacen("<Failed>", &format!("<Failed>{members}"), 1)
+    } else {
+        xml.replacen(
+            "</PublishBatchResult>",
+            &format!("<Failed>{members}</Failed></PublishBatchResult>"),
+            1,
+        )
+    };
+    Ok(frame(&resp_head, xml.as_bytes()))
+}
+
+/// `PutLogEvents` without the events `rejectedLogEventsInfo` names, forwarded; moto's answer
+/// with that info.
+fn reject_log_events(
+    upstream: SocketAddr,
+    head: &str,
+    body: &[u8],
+    [too_old_end, expired_end, too_new_start]: [Option<i32>; 3],
+) -> std::io::Result<Vec<u8>> {
+    let mut request: serde_json::Value = serde_json::from_slice(body).map_err(std::io::Error::other)?;
+    let events = request["logEvents"].as_array().cloned().unwrap_or_default();
+    let rejected =
+        laneguard_aws::siem::rejected_indices(too_old_end, expired_end, too_new_start, events.len());
+    request["logEvents"] = events
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !rejected.contains(i))
+        .map(|(_, e)| e)
+        .collect();
+    let (resp_head, resp_body) = forward(upstream, head, request.to_string().as_bytes())?;
+    let mut response: serde_json::Value =
+        serde_json::from_slice(&resp_body).unwrap_or_else(|_| serde_json::json!({}));
+    let mut info = serde_json::Map::new();
+    for (name, value) in [
+        ("tooOldLogEventEndIndex", too_old_end),
+        ("expiredLogEventEndIndex", expired_end),
+        ("tooNewLogEventStartIndex", too_new_start),
+    ] {
+        if let Some(v) = value {
+            info.insert(name.to_owned(), v.into());
+        }
+    }
+    response["rejectedLogEventsInfo"] = info.into();
+    Ok(frame(&resp_head, response.to_string().as_bytes()))
+}
+
+/// A response head (status line and headers, without framing ones) and body as bytes, framed
+/// with a Content-Length.
+fn frame(head: &str, body: &[u8]) -> Vec<u8> {
+    let mut bytes = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Send the request (with `body`, whatever length the head said) to moto; its response head
+/// without framing headers, and its body de-chunked.
+fn forward(upstream: SocketAddr, head: &str, body: &[u8]) -> std::io::Result<(String, Vec<u8>)> {
     let mut s = TcpStream::connect(upstream)?;
     let mut out_head = String::new();
     for line in head.split("\r\n").filter(|l| !l.is_empty()) {
-        if line.to_ascii_lowercase().starts_with("connection:") {
+        let l = line.to_ascii_lowercase();
+        if l.starts_with("connection:") || l.starts_with("content-length:") {
             continue;
         }
         out_head.push_str(line);
         out_head.push_str("\r\n");
     }
-    out_head.push_str("Connection: close\r\n\r\n");
+    out_head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
     s.write_all(out_head.as_bytes())?;
     s.write_all(body)?;
     let mut raw = Vec::new();
@@ -566,8 +730,5 @@ fn forward(upstream: SocketAddr, head: &str, body: &[u8]) -> std::io::Result<Vec
         out.push_str(line);
         out.push_str("\r\n");
     }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n", resp_body.len()));
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(&resp_body);
-    Ok(bytes)
+    Ok((out, resp_body))
 }

@@ -201,8 +201,32 @@ fn parse_file(file: &str, text: &str) -> Result<RuleFile, RuleError> {
     toml::from_str(text).map_err(|e| RuleError {
         file: file.to_owned(),
         line: e.span().map(|s| line_of(text, s.start)),
+        rule: None,
         reason: e.message().to_owned(),
     })
+}
+
+/// The id a rule file's text declares (`id = "…"` before its first table), read without parsing
+/// the file, so an error in a file that does not parse can still name its rule.
+pub(crate) fn declared_id(text: &str) -> Option<String> {
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix("id") else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let inner = &value[1..];
+        let id = &inner[..inner.find(quote)?];
+        return (!id.is_empty()).then(|| id.to_owned());
+    }
+    None
 }
 
 /// Check every `[[tests]]` entry (an error points at the first `[[tests]]` line).
@@ -211,6 +235,7 @@ fn validate_tests(file: &str, text: &str, tests: &[TestSpec]) -> Result<(), Rule
         t.validate().map_err(|e| RuleError {
             file: file.to_owned(),
             line: text.find("[[tests]]").map(|o| line_of(text, o)),
+            rule: None,
             reason: format!("tests[{i}]: {e}"),
         })?;
     }
@@ -234,6 +259,7 @@ impl Rule {
         let err = |line: Option<usize>, reason: String| RuleError {
             file: file.to_owned(),
             line,
+            rule: None,
             reason,
         };
         let raw = parse_file(file, text)?;

@@ -152,6 +152,9 @@ pub struct RuleError {
     pub file: String,
     /// 1-based line, when known.
     pub line: Option<usize>,
+    /// The id the file declares, when it can be read (an operator searches rules by id as
+    /// much as by file).
+    pub rule: Option<String>,
     /// What is wrong.
     pub reason: String,
 }
@@ -159,9 +162,13 @@ pub struct RuleError {
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(l) => write!(f, "{}:{l}: {}", self.file, self.reason),
-            None => write!(f, "{}: {}", self.file, self.reason),
+            Some(l) => write!(f, "{}:{l}: ", self.file)?,
+            None => write!(f, "{}: ", self.file)?,
         }
+        if let Some(id) = &self.rule {
+            write!(f, "rule {id}: ")?;
+        }
+        f.write_str(&self.reason)
     }
 }
 

@@ -224,13 +224,19 @@ impl RuleSet {
                 Ok(rule) if rules.iter().any(|r| r.id == rule.id) => errors.push(RuleError {
                     file: file.to_owned(),
                     line: None,
+                    rule: Some(rule.id.clone()),
                     reason: format!("duplicate rule id {:?}", rule.id),
                 }),
                 Ok(rule) => {
                     shared = scratch;
                     rules.push(rule);
                 }
-                Err(e) => errors.push(e),
+                Err(mut e) => {
+                    if e.rule.is_none() && !crate::sigma::is_sigma_file(file) {
+                        e.rule = super::file::declared_id(text);
+                    }
+                    errors.push(e);
+                }
             }
         }
         let scanners = match Scanners::build(&shared) {
@@ -239,6 +245,7 @@ impl RuleSet {
                 errors.push(RuleError {
                     file: "<rule set>".into(),
                     line: None,
+                    rule: None,
                     reason,
                 });
                 rules.clear();
@@ -366,6 +373,7 @@ impl RuleSet {
             std::fs::read_to_string(p).map_err(|e| RuleError {
                 file,
                 line: None,
+                rule: None,
                 reason: e.to_string(),
             })
         }

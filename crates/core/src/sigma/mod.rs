@@ -105,6 +105,7 @@ impl From<SigmaError> for crate::rules::RuleError {
             },
             file: e.file,
             line: e.line,
+            rule: None,
         }
     }
 }
