@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Replay log files, directories or standard input through the detection engine.
-    Replay(cli::replay::ReplayArgs),
+    Replay(Box<cli::replay::ReplayArgs>),
     /// Classify SQL statements: one JSON line per statement.
     Classify(cli::ClassifyArgs),
     /// Run every rule's own tests through the real parsers and the policy.

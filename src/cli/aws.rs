@@ -97,3 +97,163 @@ pub fn kms_keys(key_id: Option<String>, resource_id: Option<&str>) -> anyhow::Re
         resource_id,
     ))
 }
+
+/// What `replay s3://…` reads: prefixes, an optional range of days, a checkpoint.
+#[derive(Debug)]
+pub struct S3Query {
+    /// `s3://bucket/prefix` URIs, read in the order given, each prefix in key order.
+    pub uris: Vec<laneguard_aws::s3::S3Uri>,
+    /// Objects whose key names a day (`…/YYYY/MM/DD/…`) outside this range are not read.
+    pub days: Option<(jiff::civil::Date, jiff::civil::Date)>,
+    /// Objects fetched ahead of the one being processed.
+    pub concurrency: usize,
+    /// A file of finished objects (`s3://bucket/key<TAB>etag`, one per line): skipped when
+    /// listed, appended after each object is processed and the output flushed.
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// Largest object read (bytes as stored).
+    pub max_object: u64,
+}
+
+/// What a `replay s3://…` read.
+#[derive(Debug, Default)]
+pub struct S3Stats {
+    /// Objects listed under the prefixes.
+    pub listed: u64,
+    /// Objects skipped: named in the checkpoint.
+    pub done_before: u64,
+    /// Objects skipped: their key names a day outside the range.
+    pub out_of_range: u64,
+    /// Objects read.
+    pub read: u64,
+    /// Bytes read (as stored).
+    pub bytes: u64,
+    /// Objects that could not be read (each reported on stderr); the replay goes on.
+    pub failed: u64,
+}
+
+/// Read S3 archives into `sink`: list each prefix, skip what the checkpoint and the day range
+/// exclude, fetch up to `concurrency` objects ahead, and decode each object with the same code
+/// as a file (`input::read_stream`, gzip sniffed), named `s3://bucket/key` in every origin.
+/// The end of each object is the end of a stream for `sink` (its output flushed) before the
+/// object's checkpoint line is written.
+pub fn read_s3(
+    query: &S3Query,
+    options: &laneguard_core::input::InputOptions,
+    sink: &mut dyn RecordSink,
+    quiet: bool,
+) -> anyhow::Result<S3Stats> {
+    use std::collections::{HashSet, VecDeque};
+    use std::io::Write as _;
+
+    use anyhow::Context as _;
+    use laneguard_aws::s3::{self, S3Uri};
+
+    let runtime = runtime()?;
+    let sdk = runtime.block_on(sdk::load(&RetryPolicy::default()));
+    let client = s3::client(&sdk);
+    let finished: HashSet<String> = match &query.checkpoint {
+        Some(p) if p.exists() => std::fs::read_to_string(p)
+            .with_context(|| format!("checkpoint {}", p.display()))?
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        _ => HashSet::new(),
+    };
+    let mut checkpoint = match &query.checkpoint {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("checkpoint {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut stats = S3Stats::default();
+    let mut todo: Vec<(S3Uri, String, u64)> = Vec::new();
+    for uri in &query.uris {
+        let listed = runtime.block_on(s3::list(&client, &uri.bucket, &uri.key))?;
+        stats.listed += listed.len() as u64;
+        for o in listed {
+            let object = S3Uri {
+                bucket: uri.bucket.clone(),
+                key: o.key,
+                version_id: None,
+            };
+            let line = format!("{object}\t{}", o.etag.as_deref().unwrap_or(""));
+            if finished.contains(&line) {
+                stats.done_before += 1;
+            } else if let (Some((from, to)), Some(day)) = (query.days, s3::key_day(&object.key))
+                && (day < from || day > to)
+            {
+                stats.out_of_range += 1;
+            } else {
+                todo.push((object, line, o.size));
+            }
+        }
+    }
+    let total: u64 = todo.iter().map(|(_, _, size)| size).sum();
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let objects = todo.len();
+    runtime.block_on(async {
+        // Fetches run ahead of processing, `concurrency` at a time, and are consumed in key
+        // order: the output is the same whatever order the downloads finish in.
+        let mut ahead = VecDeque::new();
+        let mut next = todo.into_iter();
+        for i in 0..objects {
+            while ahead.len() < query.concurrency.max(1) {
+                let Some((uri, line, _)) = next.next() else { break };
+                let client = client.clone();
+                let max = query.max_object;
+                ahead.push_back((
+                    line,
+                    tokio::spawn(async move {
+                        let got = s3::get(&client, &uri, max).await;
+                        (uri, got)
+                    }),
+                ));
+            }
+            let Some((line, fetch)) = ahead.pop_front() else {
+                break;
+            };
+            let (uri, got) = match fetch.await {
+                Ok(r) => r,
+                Err(e) => anyhow::bail!("fetching an object: {e}"),
+            };
+            match got {
+                Ok((bytes, _)) => {
+                    stats.read += 1;
+                    stats.bytes += bytes.len() as u64;
+                    laneguard_core::input::read_stream(&uri.to_string(), &bytes[..], options, sink);
+                    sink.end_stream();
+                    if let Some(f) = checkpoint.as_mut() {
+                        writeln!(f, "{line}").context("checkpoint")?;
+                    }
+                    if let Some(b) = &bar {
+                        b.inc(bytes.len() as u64);
+                        b.set_message(format!("{}/{objects} objects", i + 1));
+                    }
+                }
+                Err(e) => {
+                    stats.failed += 1;
+                    eprintln!("laneguard: {e}");
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(stats)
+}

@@ -97,10 +97,19 @@ pub enum FormatArg {
 /// Arguments of `laneguard replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Files or directories to read (recursively, in sorted order); `-` reads standard input.
+    /// Files or directories to read (recursively, in sorted order); `-` reads standard input;
+    /// `s3://bucket/prefix` reads every object under the prefix, in key order (docs/REPLAY.md).
     /// Plain or gzip; CloudWatch Logs, Kinesis, Firehose and CloudTrail envelopes are unwrapped.
     #[arg(required_unless_present = "log_group", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// With `s3://` inputs: objects fetched ahead while one is processed.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub s3_concurrency: usize,
+    /// With `s3://` inputs: a file of the objects already replayed (`s3://bucket/key<TAB>etag`
+    /// per line). Objects it names are skipped; each object read is added once its findings are
+    /// written, so an interrupted replay run again continues where it stopped. Runs on one thread.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
     /// Read this CloudWatch Logs group through the API (FilterLogEvents) instead of files; AWS
     /// credentials and region come from the environment as for the AWS CLI.
     #[arg(long, value_name = "NAME", conflicts_with = "paths", requires = "start")]
@@ -108,10 +117,13 @@ pub struct ReplayArgs {
     /// With `--log-group`: only the log streams whose name starts with this.
     #[arg(long, value_name = "PREFIX", requires = "log_group")]
     pub log_stream_prefix: Option<String>,
-    /// With `--log-group`: start of the time range, RFC 3339 or `now-2h`, `now-7d`.
-    #[arg(long, value_name = "TIME", requires = "log_group")]
+    /// With `--log-group`: start of the time range, RFC 3339 or `now-2h`, `now-7d`. With
+    /// `s3://` inputs: objects whose key names a day (`…/YYYY/MM/DD/…`) before this day are not
+    /// read.
+    #[arg(long, value_name = "TIME")]
     pub start: Option<String>,
-    /// With `--log-group`: end of the time range (default: now).
+    /// With `--log-group`: end of the time range (default: now). With `s3://` inputs: objects
+    /// whose key names a later day are not read.
     #[arg(long, value_name = "TIME")]
     pub end: Option<String>,
     /// Decrypt encrypted Database Activity Streams records (Kinesis records, Lambda Kinesis
@@ -202,6 +214,45 @@ pub struct ReplayArgs {
 
 /// The `--log-group` query of the arguments, or a usage error.
 #[cfg(feature = "aws")]
+/// The S3 side of a replay: `None` without `s3://` inputs.
+#[cfg(feature = "aws")]
+fn s3_query(args: &ReplayArgs, paths: &[PathBuf]) -> Result<Option<super::aws::S3Query>, String> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let uris = paths
+        .iter()
+        .map(|p| p.to_str().unwrap_or_default().parse())
+        .collect::<Result<Vec<laneguard_aws::s3::S3Uri>, String>>()?;
+    let now = jiff::Timestamp::now();
+    let day = |t: &str| -> Result<jiff::civil::Date, String> {
+        Ok(jiff::tz::TimeZone::UTC
+            .to_datetime(super::aws::parse_time(t, now)?)
+            .date())
+    };
+    let days = match (&args.start, &args.end) {
+        (None, None) => None,
+        (start, end) => Some((
+            start
+                .as_deref()
+                .map(day)
+                .transpose()?
+                .unwrap_or(jiff::civil::Date::MIN),
+            end.as_deref()
+                .map(day)
+                .transpose()?
+                .unwrap_or(jiff::civil::Date::MAX),
+        )),
+    };
+    Ok(Some(super::aws::S3Query {
+        uris,
+        days,
+        concurrency: args.s3_concurrency.max(1),
+        checkpoint: args.checkpoint.clone(),
+        max_object: args.max_stream,
+    }))
+}
+
 fn log_group_query(args: &ReplayArgs, group: &str) -> Result<super::aws::Query, String> {
     let now = jiff::Timestamp::now();
     let start = super::aws::parse_time(args.start.as_deref().unwrap_or("now-1h"), now)?;
@@ -347,6 +398,10 @@ impl<W: Write> Output for ReplayOutput<W> {
     fn findings(&mut self, findings: &[Finding]) {
         self.write_findings(findings);
     }
+
+    fn flush(&mut self) {
+        self.write(|out| out.flush());
+    }
 }
 
 /// Run `laneguard replay`.
@@ -404,8 +459,30 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Ok(usage_error(&e)),
         },
     };
-    let (inputs, input_errors) = input::expand(&args.paths);
-    if args.log_group.is_none() && inputs.is_empty() && !input_errors.is_empty() {
+    let (s3_paths, local_paths): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
+    if args.start.is_some() && args.log_group.is_none() && s3_paths.is_empty() {
+        return Ok(usage_error("--start needs --log-group or s3:// inputs"));
+    }
+    if args.checkpoint.is_some() && s3_paths.is_empty() {
+        return Ok(usage_error("--checkpoint needs s3:// inputs"));
+    }
+    #[cfg(not(feature = "aws"))]
+    if !s3_paths.is_empty() {
+        return Ok(usage_error(
+            "this laneguard was built without the `aws` feature: s3:// inputs are not available",
+        ));
+    }
+    #[cfg(feature = "aws")]
+    let s3_query = match s3_query(args, &s3_paths) {
+        Ok(q) => q,
+        Err(e) => return Ok(usage_error(&e)),
+    };
+    let (inputs, input_errors) = input::expand(&local_paths);
+    if args.log_group.is_none() && s3_paths.is_empty() && inputs.is_empty() && !input_errors.is_empty() {
         for e in &input_errors {
             eprintln!("laneguard: {e}");
         }
@@ -462,13 +539,19 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let threads = match args.threads {
         Some(n) => usize::from(n),
         // Encrypted activity-stream records are opened where they are parsed, with the data keys
-        // of this run's one KMS client and key cache: `--kms` replays on one thread.
-        None if args.kms => 1,
+        // of this run's one KMS client and key cache: `--kms` replays on one thread. A
+        // checkpoint names an object once its findings are written: on one thread too.
+        None if args.kms || args.checkpoint.is_some() => 1,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
     if threads > 1 && args.kms {
         return Ok(usage_error(
             "--kms replays on one thread: leave out --threads or use --threads 1",
+        ));
+    }
+    if threads > 1 && args.checkpoint.is_some() {
+        return Ok(usage_error(
+            "--checkpoint replays on one thread: leave out --threads or use --threads 1",
         ));
     }
     // Everything the input holds, fed to `sink`; the failures are counted in `failed`.
@@ -480,6 +563,24 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         {
             eprintln!("laneguard: {e:#}");
             failed += 1;
+        }
+        #[cfg(feature = "aws")]
+        if let Some(query) = &s3_query {
+            match super::aws::read_s3(query, &input_options, sink, args.quiet || args.no_progress) {
+                Ok(s) => {
+                    failed += s.failed as usize;
+                    if !args.quiet {
+                        eprintln!(
+                            "laneguard replay: S3: {} objects listed, {} read ({} bytes), {} already in the checkpoint, {} outside --start/--end, {} failed",
+                            s.listed, s.read, s.bytes, s.done_before, s.out_of_range, s.failed
+                        );
+                    }
+                }
+                Err(e) => {
+                    eprintln!("laneguard: {e:#}");
+                    failed += 1;
+                }
+            }
         }
         for input in &inputs {
             if let Err(e) = input::read_input(input, &input_options, sink, &bytes_read) {

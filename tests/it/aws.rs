@@ -7,6 +7,7 @@
 
 mod das;
 mod deploy;
+mod s3;
 pub(crate) mod support;
 
 use std::sync::Arc;
@@ -614,7 +615,7 @@ fn replay_reads_a_log_group_through_filter_log_events() {
             out.rejected_log_events_info()
         );
     });
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+    let out = support::laneguard_on(&moto)
         .args([
             "replay",
             "--format",
@@ -626,12 +627,7 @@ fn replay_reads_a_log_group_through_filter_log_events() {
             "--page-size",
             "25",
         ])
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("LANEGUARD_LOG", "info")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -675,9 +671,8 @@ fn replay_publishes_findings_to_sns_on_request() {
     };
     let d = runtime().block_on(destinations(&moto, "replay-alerts", "/laneguard/replay"));
     let sample = "samples/pgaudit/attack/postgresql-pgaudit.log";
-    let json = std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+    let json = support::laneguard_on(&moto)
         .args(["replay", "--format", "json", sample])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     let expected = String::from_utf8_lossy(&json.stdout)
@@ -686,7 +681,7 @@ fn replay_publishes_findings_to_sns_on_request() {
         .filter(|f| f["shadow"] != true && ["high", "critical"].contains(&f["severity"].as_str().unwrap()))
         .count();
     assert!(expected > 0);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+    let out = support::laneguard_on(&moto)
         .args([
             "replay",
             "--format",
@@ -697,11 +692,6 @@ fn replay_publishes_findings_to_sns_on_request() {
             "high",
             sample,
         ])
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

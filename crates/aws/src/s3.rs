@@ -150,6 +150,70 @@ pub async fn get(client: &Client, uri: &S3Uri, max_bytes: u64) -> Result<(Vec<u8
     Ok((bytes, identity))
 }
 
+/// One object of a listing (`replay s3://bucket/prefix`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Object key.
+    pub key: String,
+    /// Size in bytes (as stored: compressed objects count compressed).
+    pub size: u64,
+    /// `ETag`: with the key, what a checkpoint records as done.
+    pub etag: Option<String>,
+}
+
+/// Every object under `prefix` (ListObjectsV2, every page), in key order — the order a replay
+/// reads them, so its output does not depend on how S3 paged the listing.
+pub async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<Listed>, S3Error> {
+    let at = S3Uri {
+        bucket: bucket.to_owned(),
+        key: prefix.to_owned(),
+        version_id: None,
+    };
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| error(&at, e))?;
+        for o in page.contents() {
+            if let Some(key) = o.key() {
+                out.push(Listed {
+                    key: key.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag().map(str::to_owned),
+                });
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// The day an archive key names in its layout — `…/YYYY/MM/DD/…`, as CloudTrail
+/// (`AWSLogs/<account>/CloudTrail/<region>/2026/11/30/…`), VPC flow logs delivered to S3 and
+/// Firehose (`<prefix>2026/11/30/13/…`) write them — so a replay bounded in time skips the
+/// objects of other days without reading them. `None`: the key names no day (always read).
+pub fn key_day(key: &str) -> Option<jiff::civil::Date> {
+    let parts: Vec<&str> = key.split('/').collect();
+    parts.windows(3).find_map(|w| {
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !(digits(w[0], 4) && digits(w[1], 2) && digits(w[2], 2)) {
+            return None;
+        }
+        let (y, m, d) = (w[0].parse().ok()?, w[1].parse().ok()?, w[2].parse().ok()?);
+        jiff::civil::Date::new(y, m, d).ok()
+    })
+}
+
 /// A configuration bundle loaded from S3, with the identity of the object it came from.
 #[derive(Clone, Debug)]
 pub struct LoadedBundle {
@@ -189,6 +253,30 @@ pub async fn load_bundle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_in_archive_keys() {
+        use jiff::civil::date;
+        for (key, day) in [
+            (
+                "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/30/111122223333_CloudTrail_eu-west-1_20261130T0005Z_a.json.gz",
+                Some(date(2026, 11, 30)),
+            ),
+            (
+                "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/01/02/x.log.gz",
+                Some(date(2026, 1, 2)),
+            ),
+            (
+                "firehose/rds-audit/2026/11/30/13/delivery-1-2026-11-30-13-00-00-abc",
+                Some(date(2026, 11, 30)),
+            ),
+            ("exports/2026/13/40/x", None),
+            ("exports/aurora/000000.gz", None),
+            ("2026/11/3/x", None),
+        ] {
+            assert_eq!(key_day(key), day, "{key}");
+        }
+    }
 
     #[test]
     fn uris() {

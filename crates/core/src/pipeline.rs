@@ -22,6 +22,10 @@ pub trait Output {
     fn event(&mut self, event: &Event<'_>, matched: &[String]);
     /// Findings of one event.
     fn findings(&mut self, findings: &[Finding]);
+    /// The end of a stream (a file, an S3 object, a batch): write out what is buffered, so that
+    /// a checkpoint written after it never names a stream whose findings are still in memory.
+    fn flush(&mut self) {}
+
     /// Findings of one event of which some are still subject to `decisions` (an engine that
     /// leaves stateful decisions to an ordered merge, [`Engine::order_decisions`]). Only the
     /// workers of a parallel run ([`crate::parallel`]) see this; the default, for outputs of an
@@ -247,5 +251,6 @@ impl RecordSink for Pipeline<'_> {
     fn end_stream(&mut self) {
         self.parsers.end_stream();
         self.parsers.reset_vpc_format();
+        self.output.flush();
     }
 }

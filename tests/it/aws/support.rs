@@ -732,3 +732,15 @@ fn forward(upstream: SocketAddr, head: &str, body: &[u8]) -> std::io::Result<(St
     }
     Ok((out, resp_body))
 }
+
+/// The built `laneguard` binary pointed at `moto` (endpoint, region, test credentials), run in
+/// the repository root.
+pub fn laneguard_on(moto: &Moto) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"));
+    c.env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
