@@ -514,6 +514,10 @@ struct Frame {
     collapsible: bool,
     only_literals: bool,
     literals: u32,
+    /// The next token must be a list element (just after `(` or `,`): a list collapses only if
+    /// every element is one literal — `(?, )`, `(?,, ?)` and `(? ?)` do not parse and must not
+    /// share the shape of `(?+)` (found by the `sql` fuzz target: the cache answered for them).
+    expect_element: bool,
 }
 
 const MAX_FRAMES: usize = 256;
@@ -613,9 +617,17 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
         // Literal-only list tracking for the innermost open parenthesis.
         if let Some(f) = frames.last_mut() {
             match tok.kind {
-                Kind::Str | Kind::Num | Kind::Param => f.literals += 1,
-                Kind::Comma | Kind::RParen => {}
-                Kind::Op if is_sign => {}
+                Kind::Str | Kind::Num | Kind::Param => {
+                    f.literals += 1;
+                    f.only_literals &= f.expect_element;
+                    f.expect_element = false;
+                }
+                Kind::Comma => {
+                    f.only_literals &= !f.expect_element;
+                    f.expect_element = true;
+                }
+                Kind::RParen => f.only_literals &= !f.expect_element,
+                Kind::Op if is_sign => f.only_literals &= f.expect_element,
                 _ => f.only_literals = false,
             }
         }
@@ -651,6 +663,7 @@ pub(crate) fn normalize_into(src: &str, dialect: Dialect, out: &mut Normalized) 
                         collapsible: !matches!(prev_kind, Some(Kind::Word | Kind::Quoted)) || prev_kw,
                         only_literals: true,
                         literals: 0,
+                        expect_element: true,
                     });
                 } else {
                     overflow += 1;

@@ -184,3 +184,27 @@ fn component_names_are_part_of_the_cache_key() {
     assert!(!other.flags.contains(Flags::AUDIT_TAMPER));
     assert!(audit.flags.contains(Flags::AUDIT_TAMPER));
 }
+
+/// Fuzzing regression (`sql`): `VALUES (?, )` collapsed to the shape of `VALUES (?+)`, so a
+/// statement that does not parse (flag `parse_error`) was answered by the cached analysis of
+/// one that does. Only lists of one literal per element collapse.
+#[test]
+fn malformed_literal_lists_do_not_collapse() {
+    for (sql, shape) in [
+        ("INSERT INTO t VALUES (1, 2)", "INSERT INTO t VALUES (?+)"),
+        ("INSERT INTO t VALUES (-1, +2, ?)", "INSERT INTO t VALUES (?+)"),
+        ("INSERT INTO t VALUES (1, )", "INSERT INTO t VALUES (?,)"),
+        ("INSERT INTO t VALUES (1,, 2)", "INSERT INTO t VALUES (?,, ?)"),
+        ("INSERT INTO t VALUES (1 2)", "INSERT INTO t VALUES (? ?)"),
+        (
+            "SELECT * FROM t WHERE a IN (, 1)",
+            "SELECT * FROM t WHERE a IN (, ?)",
+        ),
+    ] {
+        assert_eq!(norm(sql, Dialect::Mysql).0, shape, "{sql}");
+    }
+    let mut warm = Analyzer::new(64);
+    warm.analyze("INSERT INTO t VALUES (?, ?)", Dialect::Mysql);
+    let broken = warm.analyze("INSERT INTO t VALUES (?, )", Dialect::Mysql);
+    assert!(broken.flags.contains(Flags::PARSE_ERROR));
+}
