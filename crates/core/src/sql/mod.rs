@@ -233,6 +233,78 @@ struct CacheKey {
     fingerprint: u64,
     lexical: u64,
     literals: u64,
+    /// [`lexical_form`]: how the tokens were written (case, adjacency, literal forms).
+    form: u64,
+}
+
+/// What sqlparser reads that the normalized text does not show: the case of each word as
+/// written, which tokens touch (`0x(` is a hex-literal prefix to sqlparser, `0 x(` a number and
+/// a call; `0X(` is an identifier in MySQL, `0x(` is not), and the form of each literal (its
+/// first bytes: quote or prefix, `0x`/`0b`). Statements of one normalized text but another
+/// form may parse differently, so they must not share a cache entry (found by the `sql` fuzz
+/// target). Applications repeat their statements' form, so the cache keeps its hit rate.
+fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::RandomState) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let b = text.as_bytes();
+    let mut h = seed.build_hasher();
+    let mut prev: Option<(Kind, u32)> = None;
+    for t in tokens {
+        // Adjacency matters where two tokens could have been read as one by another lexer: a
+        // number touching a word (`0x(`, `1e`, `7x`), operators touching operators.
+        let glued = prev.is_some_and(|(kind, end)| {
+            end == t.start && matches!((kind, t.kind), (Kind::Num, Kind::Word) | (Kind::Op, Kind::Op))
+        });
+        // So does what separates tokens when it is not plain white space: sqlparser refuses a
+        // NUL or another control byte that this lexer steps over.
+        let gap_start = prev.map_or(0, |(_, end)| end as usize);
+        let odd_gap = b.get(gap_start..t.start as usize).is_some_and(|gap| {
+            gap.iter()
+                .any(|&c| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c >= 0x7f)
+        });
+        prev = Some((t.kind, t.end));
+        h.write_u8(t.kind as u8 | (u8::from(glued) << 7) | (u8::from(odd_gap) << 6));
+        match t.kind {
+            // Keywords and identifiers are case-insensitive to sqlparser, but a word that
+            // starts with a digit (`0X`, `0x`) is not read alike in every case.
+            Kind::Word if t.text(text).starts_with(|c: char| c.is_ascii_digit()) => {
+                h.write(t.text(text).as_bytes())
+            }
+            Kind::Word | Kind::Var => {
+                for c in t.text(text).bytes() {
+                    h.write_u8(c.to_ascii_lowercase());
+                }
+            }
+            Kind::Quoted => h.write(t.text(text).as_bytes()),
+            // A literal's form, never its value: the prefix up to its opening quote (`'`,
+            // `x'`, `N'`, `E'`, `U&'`, `$tag$`), `0x`/`0b` of a number, the placeholder's sign.
+            Kind::Str => {
+                let lit = &b[t.start as usize..t.end as usize];
+                let open = lit
+                    .iter()
+                    .position(|&c| c == b'\'' || c == b'"')
+                    .map_or(1, |p| p + 1);
+                let open = if lit.first() == Some(&b'$') {
+                    lit.iter().skip(1).position(|&c| c == b'$').map_or(1, |p| p + 2)
+                } else {
+                    open
+                };
+                h.write(&lit[..open.min(lit.len()).min(64)]);
+            }
+            Kind::Num => {
+                let lit = &b[t.start as usize..t.end as usize];
+                let after = b.get(t.end as usize).copied().unwrap_or(0);
+                match (lit, after) {
+                    ([b'0', p @ (b'x' | b'X' | b'b' | b'B'), ..], _) => h.write(&[b'0', *p]),
+                    // `0` touching `x`: a hex prefix to sqlparser, a number and a word here.
+                    ([b'0'], p @ (b'x' | b'X' | b'b' | b'B')) => h.write(&[b'0', b'_', p]),
+                    _ => h.write_u8(b'9'),
+                }
+            }
+            Kind::Param => h.write_u8(b.get(t.start as usize).copied().unwrap_or(0)),
+            _ => {}
+        }
+    }
+    h.finish()
 }
 
 /// The key is already a good hash; this hasher just mixes the words (SipHash would cost more
@@ -298,6 +370,8 @@ const LEXICAL: Flags = Flags(
 /// literals) in a bounded LRU.
 pub struct Analyzer {
     cache: LruCache<CacheKey, Arc<Analysis>, BuildKeyHasher>,
+    /// Per-process seed of [`lexical_form`] (statements are attacker-chosen text).
+    form_seed: foldhash::fast::RandomState,
     scratch: Normalized,
     hits: u64,
     misses: u64,
@@ -338,6 +412,7 @@ impl Analyzer {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Analyzer {
             cache: LruCache::with_hasher(cap, BuildKeyHasher),
+            form_seed: foldhash::fast::RandomState::default(),
             scratch: Normalized::default(),
             hits: 0,
             misses: 0,
@@ -403,6 +478,7 @@ impl Analyzer {
             fingerprint,
             lexical: (lexical & LEXICAL).0,
             literals,
+            form: lexical_form(text, &self.scratch.tokens, &self.form_seed),
         };
         if let Some(hit) = self.cache.get(&key) {
             self.hits += 1;

@@ -208,3 +208,45 @@ fn malformed_literal_lists_do_not_collapse() {
     let broken = warm.analyze("INSERT INTO t VALUES (?, )", Dialect::Mysql);
     assert!(broken.flags.contains(Flags::PARSE_ERROR));
 }
+
+/// Fuzzing regression (`sql`): statements of one normalized text that sqlparser reads
+/// differently — a word's case, tokens that touch or not — must not share a cache entry.
+#[test]
+fn the_written_form_is_part_of_the_cache_key() {
+    for d in [Dialect::Mysql, Dialect::Postgres, Dialect::Generic] {
+        let mut warm = Analyzer::new(64);
+        for sql in [
+            "SELECT 0X(1)",
+            "SELECT 0x(1)",
+            "SELECT 0 x(1)",
+            "SELECT 7x(1)",
+            "SELECT 0x",
+            "SELECT 0 x",
+        ] {
+            let cached = warm.analyze(sql, d);
+            let cold = Analyzer::new(1).analyze(sql, d);
+            assert_eq!(
+                serde_json::to_value(&*cached).unwrap(),
+                serde_json::to_value(&*cold).unwrap(),
+                "{sql} ({d:?})"
+            );
+        }
+    }
+    // Repeated statements with other values still hit.
+    let mut a = Analyzer::new(64);
+    a.analyze("SELECT * FROM t WHERE id = 1 AND name = 'a'", Dialect::Mysql);
+    a.analyze("SELECT * FROM t WHERE id = 22 AND name = 'bcd'", Dialect::Mysql);
+    assert_eq!(a.stats(), (1, 1));
+}
+
+/// Fuzzing regression (`sql`): a GRANT naming an account by a string after another statement
+/// (`CREATE …; GRANT r TO 'a@h'`) keyed the cache without its literals, so two accounts shared
+/// one analysis. Every statement's first word is checked.
+#[test]
+fn accounts_in_a_later_statement_are_part_of_the_cache_key() {
+    let mut warm = Analyzer::new(64);
+    let a = warm.analyze("CREATE TABLE t (id INT); GRANT r TO 'alice'@'%'", Dialect::Mysql);
+    let b = warm.analyze("CREATE TABLE t (id INT); GRANT r TO 'bob'@'%'", Dialect::Mysql);
+    assert!(a.objects.iter().any(|o| o.contains("alice")), "{:?}", a.objects);
+    assert!(b.objects.iter().any(|o| o.contains("bob")), "{:?}", b.objects);
+}

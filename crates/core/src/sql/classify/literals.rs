@@ -128,12 +128,19 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
     // Account names are string literals in MySQL; DCL text must not share a cache entry across
     // different accounts. A component is named by a string (`UNINSTALL COMPONENT
     // 'file://component_audit_log'` is audit tampering, another component is not).
-    if let Some(first) = tokens.iter().position(|t| t.kind == Kind::Word) {
+    // Every statement of the text, not only the first (`CREATE …; GRANT … 'b@h'` was answered
+    // by the cache entry of another account: found by the `sql` fuzz target).
+    let first_word = tokens.iter().position(|t| t.kind == Kind::Word);
+    let starts = (0..n).filter(|&i| {
+        tokens[i].kind == Kind::Word && (Some(i) == first_word || (i > 0 && tokens[i - 1].kind == Kind::Semi))
+    });
+    for first in starts {
         if tk.is_any(first, &["GRANT", "REVOKE", "RENAME", "INSTALL", "UNINSTALL"])
             || (tk.is_any(first, &["CREATE", "ALTER", "DROP"]) && tk.is_any(first + 1, &["USER", "ROLE"]))
             || (tk.is(first, "SET") && tk.is_any(first + 1, &["PASSWORD", "ROLE", "DEFAULT"]))
         {
             sensitive |= tokens.iter().any(|t| t.kind == Kind::Str);
+            break;
         }
     }
     (flags, sensitive)
