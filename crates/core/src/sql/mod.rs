@@ -240,7 +240,7 @@ struct CacheKey {
 /// What sqlparser reads that the normalized text does not show: the case of each word as
 /// written, which tokens touch (`0x(` is a hex-literal prefix to sqlparser, `0 x(` a number and
 /// a call; `0X(` is an identifier in MySQL, `0x(` is not), and the form of each literal (its
-/// first bytes: quote or prefix, `0x`/`0b`). Statements of one normalized text but another
+/// first bytes: quote or prefix, `0x`/`0b`, and the byte after each backslash). Statements of one normalized text but another
 /// form may parse differently, so they must not share a cache entry (found by the `sql` fuzz
 /// target). Applications repeat their statements' form, so the cache keeps its hit rate.
 fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::RandomState) -> u64 {
@@ -289,6 +289,15 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
                     open
                 };
                 h.write(&lit[..open.min(lit.len()).min(64)]);
+                // Escapes, not values: where this lexer and sqlparser read backslashes
+                // differently, the string ends elsewhere for one of them.
+                let mut escapes = lit.iter().enumerate().filter(|&(_, &c)| c == b'\\');
+                while let Some((i, _)) = escapes.next() {
+                    h.write_u8(lit.get(i + 1).copied().unwrap_or(0));
+                    if lit.get(i + 1) == Some(&b'\\') {
+                        escapes.next();
+                    }
+                }
             }
             Kind::Num => {
                 let lit = &b[t.start as usize..t.end as usize];

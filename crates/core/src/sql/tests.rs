@@ -216,6 +216,13 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SELECT 7x(1)",
             "SELECT 0x",
             "SELECT 0 x",
+            "SELECT 5x(1)",
+            "SELECT a FROM t WHERE b = 5",
+            "SELECT a FROM t\0\0 WHERE b = 5",
+            "SELECT a FROM t WHERE b = 5\u{b}",
+            "SELECT a FROM t WHERE b = 'x\\7' AND c = 'y'",
+            "SELECT a FROM t WHERE b = 'x\\'' AND c = 'y'",
+            "SELECT a FROM t WHERE b = 'x\\\\' AND c = 'y'",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }
