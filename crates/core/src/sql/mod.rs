@@ -249,10 +249,17 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
     let mut h = seed.build_hasher();
     let mut prev: Option<(Kind, u32)> = None;
     for t in tokens {
-        // Adjacency matters where two tokens could have been read as one by another lexer: a
-        // number touching a word (`0x(`, `1e`, `7x`), operators touching operators.
+        // Adjacency matters where two tokens could have been read as one by another lexer:
+        // two word-like tokens touching (`0x(`, `7x`, `SET@v`, `'a''b'`), operators touching
+        // operators; not a word touching punctuation (`id=42`, `f(x)`), which every lexer splits.
+        let wordish = |k: Kind| {
+            matches!(
+                k,
+                Kind::Word | Kind::Num | Kind::Var | Kind::Quoted | Kind::Str | Kind::Param
+            )
+        };
         let glued = prev.is_some_and(|(kind, end)| {
-            end == t.start && matches!((kind, t.kind), (Kind::Num, Kind::Word) | (Kind::Op, Kind::Op))
+            end == t.start && ((wordish(kind) && wordish(t.kind)) || (kind == Kind::Op && t.kind == Kind::Op))
         });
         // So does what separates tokens when it is not plain white space: sqlparser refuses a
         // NUL or another control byte that this lexer steps over.

@@ -223,6 +223,8 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SELECT a FROM t WHERE b = 'x\\7' AND c = 'y'",
             "SELECT a FROM t WHERE b = 'x\\'' AND c = 'y'",
             "SELECT a FROM t WHERE b = 'x\\\\' AND c = 'y'",
+            "SET @v = CONCAT('a', 'b')",
+            "SET@v = CONCAT('a', 'b')",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }
