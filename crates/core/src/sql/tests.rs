@@ -225,6 +225,8 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SELECT a FROM t WHERE b = 'x\\\\' AND c = 'y'",
             "SET @v = CONCAT('a', 'b')",
             "SET@v = CONCAT('a', 'b')",
+            "SELECT a FROM #t WHERE b = 1",
+            "SELECT a FROM # t WHERE b = 1",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }
