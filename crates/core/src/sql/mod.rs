@@ -274,16 +274,13 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
         prev = Some((t.kind, t.end, t.text(text)));
         h.write_u8(t.kind as u8 | (u8::from(glued) << 7) | (u8::from(odd_gap) << 6));
         match t.kind {
-            // Keywords and identifiers are case-insensitive to sqlparser, but a word that
-            // starts with a digit (`0X`, `0x`) is not read alike in every case.
+            // A word that starts with a digit (`0X`, `0x`) is not read alike in every case.
             Kind::Word if t.text(text).starts_with(|c: char| c.is_ascii_digit()) => {
                 h.write(t.text(text).as_bytes())
             }
-            Kind::Word | Kind::Var => {
-                for c in t.text(text).bytes() {
-                    h.write_u8(c.to_ascii_lowercase());
-                }
-            }
+            // Other words and variables are in the normalized text, case-folded as sqlparser
+            // reads them: the fingerprint has them already.
+            Kind::Word | Kind::Var => {}
             Kind::Quoted => h.write(t.text(text).as_bytes()),
             // A literal's form, never its value: the prefix up to its opening quote (`'`,
             // `x'`, `N'`, `E'`, `U&'`, `$tag$`), `0x`/`0b` of a number, the placeholder's sign.
