@@ -249,10 +249,11 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
     let mut h = seed.build_hasher();
     let mut prev: Option<(Kind, u32, &str)> = None;
     for t in tokens {
-        // Every touching pair counts but those with plain punctuation or a comparison or
-        // arithmetic operator (`id=42`, `f(x)`, `a.b`, `a,b`), which every lexer splits alike:
-        // `0x(`, `SET@v`, `#t`, `$x`, `:x` are read as one token by some lexers (found by the
-        // `sql` fuzz target, one class per run).
+        // Every touching pair counts but a word-like token against plain punctuation or a
+        // comparison or arithmetic operator (`id=42`, `f(x)`, `a.b`, `a,b`), which every lexer
+        // splits alike. Two word-like tokens (`0x(`, `SET@v`), a word and an odd operator
+        // (`#t`, `$x`, `:x`) or two operators (`==`, `++`) are one token to some lexers (found
+        // by the `sql` fuzz target, one class per run).
         let plain = |k: Kind, text: &str| match k {
             Kind::LParen | Kind::RParen | Kind::Comma | Kind::Dot | Kind::Semi => true,
             Kind::Op => matches!(
@@ -262,7 +263,7 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
             _ => false,
         };
         let glued = prev.is_some_and(|(kind, end, ptext)| {
-            end == t.start && !(plain(kind, ptext) || plain(t.kind, t.text(text)))
+            end == t.start && (plain(kind, ptext) == plain(t.kind, t.text(text)))
         });
         // So does what separates tokens when it is not plain white space: sqlparser refuses a
         // NUL or another control byte that this lexer steps over.

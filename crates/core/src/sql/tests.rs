@@ -227,6 +227,8 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SET@v = CONCAT('a', 'b')",
             "SELECT a FROM #t WHERE b = 1",
             "SELECT a FROM # t WHERE b = 1",
+            "SELECT a FROM t WHERE b == 1",
+            "SELECT a FROM t WHERE b = = 1",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }
