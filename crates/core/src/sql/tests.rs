@@ -229,6 +229,8 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SELECT a FROM # t WHERE b = 1",
             "SELECT a FROM t WHERE b == 1",
             "SELECT a FROM t WHERE b = = 1",
+            "SELECT * FROM 'a||cx'",
+            "SELECT * FROM 'aro>l|t||cx'",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }

@@ -105,6 +105,11 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
                 }
             }
             Kind::Str => {
+                // A string where an object is named (`FROM 'a||b'`): some parsers read it as the
+                // table's name, so the literal joins the key (found by the `sql` fuzz target).
+                if i > 0 && tk.is_any(i - 1, &["FROM", "JOIN", "INTO", "UPDATE", "TABLE"]) {
+                    sensitive = true;
+                }
                 let t = tok.text(src);
                 let b = t.as_bytes();
                 if matches!(b.first(), Some(b'x' | b'X')) && t.len() >= 11 {
