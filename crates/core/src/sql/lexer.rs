@@ -88,6 +88,9 @@ pub(crate) struct Lexer<'a> {
     in_versioned: bool,
     /// End of the previous token, for comment adjacency.
     prev_end: usize,
+    /// The previous token was a name (word or quoted identifier): a `.` touching it qualifies
+    /// it (`db.2fa_codes`), it does not start a number.
+    prev_name: bool,
     /// A token was produced in the current statement.
     stmt_has_token: bool,
     /// A trailing-comment candidate was seen after the last token.
@@ -114,6 +117,7 @@ impl<'a> Lexer<'a> {
             dialect,
             in_versioned: false,
             prev_end: 0,
+            prev_name: false,
             stmt_has_token: false,
             pending_trailing: false,
             depth: 0,
@@ -416,7 +420,9 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
                 Kind::Semi
             }
-            b'.' if self.peek(1).is_ascii_digit() => self.number(),
+            b'.' if self.peek(1).is_ascii_digit() && !(self.prev_name && self.prev_end == start) => {
+                self.number()
+            }
             b'.' => {
                 self.pos += 1;
                 Kind::Dot
@@ -451,6 +457,7 @@ impl<'a> Lexer<'a> {
             }
         };
         self.prev_end = self.pos;
+        self.prev_name = matches!(kind, Kind::Word | Kind::Quoted);
         if kind == Kind::Semi {
             self.stmt_has_token = false;
         } else {

@@ -237,13 +237,14 @@ struct CacheKey {
     form: u64,
 }
 
-/// What sqlparser reads that the normalized text does not show: the case of each word as
-/// written, which tokens touch (`0x(` is a hex-literal prefix to sqlparser, `0 x(` a number and
-/// a call; `0X(` is an identifier in MySQL, `0x(` is not), and the form of each literal (its
-/// first bytes: quote or prefix, `0x`/`0b`, and the byte after each backslash). Statements of one normalized text but another
-/// form may parse differently, so they must not share a cache entry (found by the `sql` fuzz
-/// target). Applications repeat their statements' form, so the cache keeps its hit rate.
-fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::RandomState) -> u64 {
+/// What [`parse_text`] hands sqlparser that the normalized text does not show: which tokens
+/// touch (`0x(` is a hex-literal prefix to sqlparser, `0 x(` a number and a call; `0X(` is an
+/// identifier in MySQL, `0x(` is not), odd bytes between tokens, digit-led words, and the form
+/// of each literal (its opening: quote or prefix, dollar tag, `0x`/`0b`, a leading `.`).
+/// Statements of one normalized text but another form may parse differently, so they must not
+/// share a cache entry (found by the `sql` fuzz target). Applications repeat their statements'
+/// form, so the cache keeps its hit rate.
+fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::SeedableRandomState) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let b = text.as_bytes();
     let mut h = seed.build_hasher();
@@ -277,35 +278,29 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
         match t.kind {
             // A word that starts with a digit (`0X`, `0x`) is not read alike in every case.
             Kind::Word if t.text(text).starts_with(|c: char| c.is_ascii_digit()) => {
+                h.write_usize(t.text(text).len());
                 h.write(t.text(text).as_bytes())
             }
             // Other words and variables are in the normalized text, case-folded as sqlparser
             // reads them: the fingerprint has them already.
             Kind::Word | Kind::Var => {}
-            Kind::Quoted => h.write(t.text(text).as_bytes()),
+            Kind::Quoted => {
+                h.write_usize(t.text(text).len());
+                h.write(t.text(text).as_bytes())
+            }
             // A literal's form, never its value: the prefix up to its opening quote (`'`,
-            // `x'`, `N'`, `E'`, `U&'`, `$tag$`), `0x`/`0b` of a number, the placeholder's sign.
+            // `x'`, `N'`, `E'`, `U&'`, `$tag$`), `0x`/`0b` or a leading `.` of a number, the
+            // placeholder's sign. (Variable-length parts carry their length: no two token
+            // sequences hash the same bytes.)
             Kind::Str => {
                 let lit = &b[t.start as usize..t.end as usize];
-                let open = lit
-                    .iter()
-                    .position(|&c| c == b'\'' || c == b'"')
-                    .map_or(1, |p| p + 1);
-                let open = if lit.first() == Some(&b'$') {
-                    lit.iter().skip(1).position(|&c| c == b'$').map_or(1, |p| p + 2)
-                } else {
-                    open
+                let form = match literal_opening(lit) {
+                    Opening::Quote(open) | Opening::Dollar(open) => open.as_bytes(),
+                    // Not a form [`parse_text`] rewrites: it is parsed as written.
+                    Opening::None => lit,
                 };
-                h.write(&lit[..open.min(lit.len()).min(64)]);
-                // Escapes, not values: where this lexer and sqlparser read backslashes
-                // differently, the string ends elsewhere for one of them.
-                let mut escapes = lit.iter().enumerate().filter(|&(_, &c)| c == b'\\');
-                while let Some((i, _)) = escapes.next() {
-                    h.write_u8(lit.get(i + 1).copied().unwrap_or(0));
-                    if lit.get(i + 1) == Some(&b'\\') {
-                        escapes.next();
-                    }
-                }
+                h.write_usize(form.len());
+                h.write(form);
             }
             Kind::Num => {
                 let lit = &b[t.start as usize..t.end as usize];
@@ -314,6 +309,7 @@ fn lexical_form(text: &str, tokens: &[lexer::Token], seed: &foldhash::fast::Rand
                     ([b'0', p @ (b'x' | b'X' | b'b' | b'B'), ..], _) => h.write(&[b'0', *p]),
                     // `0` touching `x`: a hex prefix to sqlparser, a number and a word here.
                     ([b'0'], p @ (b'x' | b'X' | b'b' | b'B')) => h.write(&[b'0', b'_', p]),
+                    ([b'.', ..], _) => h.write_u8(b'.'),
                     _ => h.write_u8(b'9'),
                 }
             }
@@ -388,7 +384,8 @@ const LEXICAL: Flags = Flags(
 pub struct Analyzer {
     cache: LruCache<CacheKey, Arc<Analysis>, BuildKeyHasher>,
     /// Per-process seed of [`lexical_form`] (statements are attacker-chosen text).
-    form_seed: foldhash::fast::RandomState,
+    /// (Fixed under `cfg(fuzzing)`, so a fuzzing run with a fixed `-seed` repeats itself.)
+    form_seed: foldhash::fast::SeedableRandomState,
     scratch: Normalized,
     hits: u64,
     misses: u64,
@@ -429,7 +426,11 @@ impl Analyzer {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         Analyzer {
             cache: LruCache::with_hasher(cap, BuildKeyHasher),
-            form_seed: foldhash::fast::RandomState::default(),
+            form_seed: if cfg!(fuzzing) {
+                foldhash::fast::SeedableRandomState::fixed()
+            } else {
+                foldhash::fast::SeedableRandomState::random()
+            },
             scratch: Normalized::default(),
             hits: 0,
             misses: 0,
@@ -508,6 +509,7 @@ impl Analyzer {
             &self.scratch,
             fingerprint,
             lexical,
+            sensitive,
         ));
         self.cache.put(key, Arc::clone(&analysis));
         // Do not let one huge statement pin megabytes of scratch space.
@@ -538,6 +540,7 @@ fn analyze_uncached(
     lexed: &Normalized,
     fingerprint: u64,
     lexical: Flags,
+    keep_strings: bool,
 ) -> Analysis {
     let tokens = &lexed.tokens;
     let ranges = classify::statement_ranges(text, tokens);
@@ -576,7 +579,7 @@ fn analyze_uncached(
     } else if lexed.facts.max_depth > MAX_PARSE_DEPTH || operators(text, tokens) > MAX_PARSE_OPERATORS {
         flags.insert(Flags::TOO_DEEP);
     } else if !lexed.facts.unterminated {
-        let code = code_text(text, tokens);
+        let code = parse_text(text, tokens, keep_strings);
         match ast::parse(&code, dialect) {
             Some(asts) if asts.len() == infos.len() => {
                 parsed = true;
@@ -638,8 +641,18 @@ fn analyze_uncached(
     }
 }
 
-/// The text as the server executes it: comments removed, versioned-comment content kept.
-fn code_text(text: &str, tokens: &[lexer::Token]) -> String {
+/// What sqlparser reads: the text as the server executes it (comments removed,
+/// versioned-comment content kept, tokens that touch still touching), with every literal
+/// replaced by a representative of its form (`'0'`, `X'0'`, `$t$0$t$`, `1`, `.1`, `0x1`).
+///
+/// The parser's verdict is then a function of the cache key (normalized text, form, literal
+/// flags), so a cached analysis is the analysis this text would get: where this lexer and
+/// sqlparser read a literal differently, they disagree the same way for every statement of the
+/// key, instead of once per literal value (the `sql` fuzz target found one class of such
+/// literals per run). Statements whose literals name things (`keep_strings`: accounts, a string
+/// where a table is named) keep their strings; those are in the key already.
+fn parse_text(text: &str, tokens: &[lexer::Token], keep_strings: bool) -> String {
+    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut prev_end = None;
     for t in tokens {
@@ -648,10 +661,67 @@ fn code_text(text: &str, tokens: &[lexer::Token]) -> String {
                 out.push(' ');
             }
         }
-        out.push_str(t.text(text));
+        let raw = t.text(text);
+        match t.kind {
+            Kind::Str if !keep_strings => match literal_opening(raw.as_bytes()) {
+                Opening::Dollar(tag) => {
+                    out.push_str(tag);
+                    out.push('0');
+                    out.push_str(tag);
+                }
+                Opening::Quote(prefix) => {
+                    out.push_str(prefix);
+                    out.push('0');
+                    out.push_str(&prefix[prefix.len() - 1..]);
+                }
+                Opening::None => out.push_str(raw),
+            },
+            Kind::Num => out.push_str(match raw.as_bytes() {
+                [b'0', b'x', ..] => "0x1",
+                [b'0', b'X', ..] => "0X1",
+                [b'0', b'b', ..] => "0b1",
+                [b'0', b'B', ..] => "0B1",
+                [b'.', ..] => ".1",
+                [b'0'] if matches!(b.get(t.end as usize), Some(b'x' | b'X' | b'b' | b'B')) => "0",
+                _ => "1",
+            }),
+            _ => out.push_str(raw),
+        }
         prev_end = Some(t.end);
     }
     out
+}
+
+/// How a string literal opens: its prefix up to and including the quote (`'`, `x'`, `N'`,
+/// `E'`, `U&'`, `_utf8mb4'`), or its dollar tag (`$$`, `$tag$`).
+enum Opening<'a> {
+    Quote(&'a str),
+    Dollar(&'a str),
+    None,
+}
+
+fn literal_opening(lit: &[u8]) -> Opening<'_> {
+    // Every byte before the quote or the closing `$` is ASCII, so the slices are on boundaries.
+    let ascii = |end: usize| std::str::from_utf8(&lit[..end]).ok();
+    if lit.first() == Some(&b'$') {
+        return match lit
+            .iter()
+            .skip(1)
+            .position(|&c| c == b'$')
+            .and_then(|p| ascii(p + 2))
+        {
+            Some(tag) => Opening::Dollar(tag),
+            None => Opening::None,
+        };
+    }
+    match lit
+        .iter()
+        .position(|&c| c == b'\'' || c == b'"')
+        .and_then(|p| ascii(p + 1))
+    {
+        Some(prefix) => Opening::Quote(prefix),
+        None => Opening::None,
+    }
 }
 
 /// The fingerprint of a statement as the analysis computes it (xxh3-64 of the normalized text),

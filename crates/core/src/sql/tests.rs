@@ -231,6 +231,16 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SELECT a FROM t WHERE b = = 1",
             "SELECT * FROM 'a||cx'",
             "SELECT * FROM 'aro>l|t||cx'",
+            // sqlparser read objects out of a literal this lexer replaced (`DESC 'x'`) and a
+            // digit run after `.` as a name (`mysql.2…2user`); it now reads the literal's form.
+            "DESC '#::'",
+            "DESC 'x'",
+            "SELECT * FROM mysql.222222222222222222223222user",
+            "SELECT * FROM mysql.222222222222222222222222user",
+            "SELECT a FROM t WHERE b = .5",
+            "SELECT a FROM t WHERE b =.5",
+            "SELECT a FROM t WHERE b = $q$x$q$",
+            "SELECT a FROM t WHERE b = $q$y$q$",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }
@@ -264,4 +274,18 @@ fn assert_cache_agrees(warm: &mut Analyzer, sql: &str, d: Dialect) {
         serde_json::to_value(&*cold).unwrap(),
         "{sql} ({d:?})"
     );
+}
+
+/// A `.` touching a name qualifies it; it does not start a number, even before a digit:
+/// `db.2fa_codes` is a table of `db` (MySQL names may start with digits). The lexer read
+/// `.2` as a number and lost the table (found by the `sql` fuzz target).
+#[test]
+fn a_dot_after_a_name_qualifies_it() {
+    let mut a = Analyzer::new(8);
+    let r = a.analyze("SELECT * FROM db.2fa_codes WHERE id = 1", Dialect::Mysql);
+    assert_eq!(r.normalized, "SELECT * FROM db.2fa_codes WHERE id = ?");
+    assert!(r.objects.iter().any(|o| o == "db.2fa_codes"), "{:?}", r.objects);
+    // A number that starts with `.` is still a number.
+    let r = a.analyze("SELECT a FROM t WHERE b = .5", Dialect::Mysql);
+    assert_eq!(r.normalized, "SELECT a FROM t WHERE b = ?");
 }
