@@ -483,7 +483,14 @@ impl Analyzer {
         }
         let literals = if sensitive {
             let mut h = xxhash_rust::xxh3::Xxh3::new();
-            for t in self.scratch.tokens.iter().filter(|t| t.kind == Kind::Str) {
+            // Numbers too: `REVOKE r FROM v @ 1` names an account by a number (found by the `sql`
+            // fuzz target).
+            for t in self
+                .scratch
+                .tokens
+                .iter()
+                .filter(|t| matches!(t.kind, Kind::Str | Kind::Num))
+            {
                 h.update(t.text(text).as_bytes());
                 h.update(&[0]);
             }
@@ -540,7 +547,7 @@ fn analyze_uncached(
     lexed: &Normalized,
     fingerprint: u64,
     lexical: Flags,
-    keep_strings: bool,
+    keep_literals: bool,
 ) -> Analysis {
     let tokens = &lexed.tokens;
     let ranges = classify::statement_ranges(text, tokens);
@@ -579,7 +586,7 @@ fn analyze_uncached(
     } else if lexed.facts.max_depth > MAX_PARSE_DEPTH || operators(text, tokens) > MAX_PARSE_OPERATORS {
         flags.insert(Flags::TOO_DEEP);
     } else if !lexed.facts.unterminated {
-        let code = parse_text(text, tokens, keep_strings);
+        let code = parse_text(text, tokens, keep_literals);
         match ast::parse(&code, dialect) {
             Some(asts) if asts.len() == infos.len() => {
                 parsed = true;
@@ -649,9 +656,9 @@ fn analyze_uncached(
 /// flags), so a cached analysis is the analysis this text would get: where this lexer and
 /// sqlparser read a literal differently, they disagree the same way for every statement of the
 /// key, instead of once per literal value (the `sql` fuzz target found one class of such
-/// literals per run). Statements whose literals name things (`keep_strings`: accounts, a string
-/// where a table is named) keep their strings; those are in the key already.
-fn parse_text(text: &str, tokens: &[lexer::Token], keep_strings: bool) -> String {
+/// literals per run). Statements whose literals name things (`keep_literals`: accounts, a string
+/// where a table is named) keep their literals as written; those are in the key already.
+fn parse_text(text: &str, tokens: &[lexer::Token], keep_literals: bool) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut prev_end = None;
@@ -663,7 +670,8 @@ fn parse_text(text: &str, tokens: &[lexer::Token], keep_strings: bool) -> String
         }
         let raw = t.text(text);
         match t.kind {
-            Kind::Str if !keep_strings => match literal_opening(raw.as_bytes()) {
+            _ if keep_literals => out.push_str(raw),
+            Kind::Str => match literal_opening(raw.as_bytes()) {
                 Opening::Dollar(tag) => {
                     out.push_str(tag);
                     out.push('0');

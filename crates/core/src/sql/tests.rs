@@ -241,6 +241,9 @@ fn the_written_form_is_part_of_the_cache_key() {
             "SELECT a FROM t WHERE b =.5",
             "SELECT a FROM t WHERE b = $q$x$q$",
             "SELECT a FROM t WHERE b = $q$y$q$",
+            // An account's host written as a number.
+            "REVOKE r FROM v @ 1",
+            "REVOKE r FROM v @ 2",
         ] {
             assert_cache_agrees(&mut warm, sql, d);
         }

@@ -144,7 +144,7 @@ pub(crate) fn literal_features(src: &str, tokens: &[Token], dialect: Dialect) ->
             || (tk.is_any(first, &["CREATE", "ALTER", "DROP"]) && tk.is_any(first + 1, &["USER", "ROLE"]))
             || (tk.is(first, "SET") && tk.is_any(first + 1, &["PASSWORD", "ROLE", "DEFAULT"]))
         {
-            sensitive |= tokens.iter().any(|t| t.kind == Kind::Str);
+            sensitive |= tokens.iter().any(|t| matches!(t.kind, Kind::Str | Kind::Num));
             break;
         }
     }
