@@ -142,7 +142,7 @@ pub fn read_s3(
     sink: &mut dyn RecordSink,
     quiet: bool,
 ) -> anyhow::Result<S3Stats> {
-    use std::collections::{HashSet, VecDeque};
+    use std::collections::HashSet;
     use std::io::Write as _;
 
     use anyhow::Context as _;
@@ -205,33 +205,19 @@ pub fn read_s3(
         bar
     });
     let objects = todo.len();
-    runtime.block_on(async {
-        // Fetches run ahead of processing, `concurrency` at a time, and are consumed in key
-        // order: the output is the same whatever order the downloads finish in.
-        let mut ahead = VecDeque::new();
-        let mut next = todo.into_iter();
-        for i in 0..objects {
-            while ahead.len() < query.concurrency.max(1) {
-                let Some((uri, line, _)) = next.next() else { break };
-                let client = client.clone();
-                let max = query.max_object;
-                ahead.push_back((
-                    line,
-                    tokio::spawn(async move {
-                        let got = s3::get(&client, &uri, max).await;
-                        (uri, got)
-                    }),
-                ));
-            }
-            let Some((line, fetch)) = ahead.pop_front() else {
-                break;
-            };
-            let (uri, got) = match fetch.await {
-                Ok(r) => r,
-                Err(e) => anyhow::bail!("fetching an object: {e}"),
-            };
+    let (uris, lines): (Vec<S3Uri>, Vec<String>) = todo.into_iter().map(|(uri, line, _)| (uri, line)).unzip();
+    let mut lines = lines.into_iter();
+    let mut done = 0;
+    runtime.block_on(s3::fetch_in_order(
+        &client,
+        uris,
+        query.concurrency,
+        query.max_object,
+        |uri, got| {
+            let line = lines.next().unwrap_or_default();
+            done += 1;
             match got {
-                Ok((bytes, _)) => {
+                Ok(bytes) => {
                     stats.read += 1;
                     stats.bytes += bytes.len() as u64;
                     laneguard_core::input::read_stream(&uri.to_string(), &bytes[..], options, sink);
@@ -241,7 +227,7 @@ pub fn read_s3(
                     }
                     if let Some(b) = &bar {
                         b.inc(bytes.len() as u64);
-                        b.set_message(format!("{}/{objects} objects", i + 1));
+                        b.set_message(format!("{done}/{objects} objects"));
                     }
                 }
                 Err(e) => {
@@ -249,9 +235,9 @@ pub fn read_s3(
                     eprintln!("laneguard: {e}");
                 }
             }
-        }
-        anyhow::Ok(())
-    })?;
+            anyhow::Ok(())
+        },
+    ))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -7,6 +7,7 @@
 
 mod das;
 mod deploy;
+mod fanout;
 mod s3;
 pub(crate) mod support;
 

@@ -150,6 +150,55 @@ pub async fn get(client: &Client, uri: &S3Uri, max_bytes: u64) -> Result<(Vec<u8
     Ok((bytes, identity))
 }
 
+/// Write `body` to `uri` (`PutObject`): the replay function's findings and summaries. A retried
+/// batch writes the same keys again, so a redelivery overwrites instead of duplicating.
+pub async fn put(client: &Client, uri: &S3Uri, body: Vec<u8>, content_type: &str) -> Result<(), S3Error> {
+    client
+        .put_object()
+        .bucket(&uri.bucket)
+        .key(&uri.key)
+        .content_type(content_type)
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| error(uri, e))?;
+    Ok(())
+}
+
+/// Read `objects` with up to `concurrency` downloads running ahead of the one being processed,
+/// handing each to `each` in the order given (so the output does not depend on which download
+/// finishes first), each read capped at `max_bytes`. `each` gets the object and its bytes or
+/// the error that ended its read; an error it returns stops the reading.
+pub async fn fetch_in_order<E>(
+    client: &Client,
+    objects: Vec<S3Uri>,
+    concurrency: usize,
+    max_bytes: u64,
+    mut each: impl FnMut(S3Uri, Result<Vec<u8>, S3Error>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut ahead = std::collections::VecDeque::new();
+    let mut next = objects.into_iter();
+    loop {
+        while ahead.len() < concurrency.max(1) {
+            let Some(uri) = next.next() else { break };
+            let client = client.clone();
+            let at = uri.clone();
+            let task = tokio::spawn(async move { get(&client, &at, max_bytes).await.map(|(b, _)| b) });
+            ahead.push_back((uri, task));
+        }
+        let Some((uri, task)) = ahead.pop_front() else {
+            return Ok(());
+        };
+        let got = task.await.unwrap_or_else(|e| {
+            Err(S3Error {
+                uri: uri.to_string(),
+                reason: format!("download task failed: {e}"),
+            })
+        });
+        each(uri, got)?;
+    }
+}
+
 /// One object of a listing (`replay s3://bucket/prefix`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {

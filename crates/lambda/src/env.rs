@@ -12,7 +12,7 @@ use laneguard_core::finding::Severity;
 use laneguard_core::sources::pgaudit::RDS_PREFIX;
 use laneguard_core::sources::{FlowFormat, LinePrefix, ParseOptions};
 
-/// Which of the four functions runs: decides the forced source.
+/// Which of the five functions runs: decides the forced source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FunctionKind {
     /// CloudTrail log group: every record is CloudTrail.
@@ -25,6 +25,10 @@ pub enum FunctionKind {
     /// Database Activity Streams: a Kinesis event source mapping delivers encrypted activity
     /// records; the function gets their data keys from KMS.
     Das,
+    /// The per-batch replay function of the fan-out on AWS (docs/REPLAY.md): a Step Functions
+    /// Distributed Map hands it batches of archive objects; the source of each object is
+    /// detected, as `laneguard replay` does, unless `LANEGUARD_SOURCE` names one.
+    Replay,
 }
 
 impl FunctionKind {
@@ -35,6 +39,7 @@ impl FunctionKind {
             FunctionKind::RdsAudit => "rds-audit",
             FunctionKind::VpcFlow => "vpc-flow",
             FunctionKind::Das => "das",
+            FunctionKind::Replay => "replay",
         }
     }
 }
@@ -183,6 +188,16 @@ impl FunctionConfig {
             FunctionKind::CloudTrail => Some(Source::CloudTrail),
             FunctionKind::VpcFlow => Some(Source::VpcFlow),
             FunctionKind::Das => Some(Source::Das),
+            FunctionKind::Replay => match get("LANEGUARD_SOURCE").as_deref() {
+                None | Some("auto") => None,
+                Some(v) => Some(Source::from_name(v).ok_or_else(|| {
+                    invalid(
+                        "LANEGUARD_SOURCE",
+                        v,
+                        "expected auto or a source name (laneguard replay --source)",
+                    )
+                })?),
+            },
             FunctionKind::RdsAudit => match get("LANEGUARD_SOURCE").as_deref() {
                 None | Some("auto") => None,
                 Some(v) => match Source::from_name(v) {

@@ -265,8 +265,45 @@ async fn load_detection(
     s3: Option<&aws_sdk_s3::Client>,
     options: &LoadOptions,
 ) -> Result<Detection, ConfigError> {
+    let (sources, origin, identity) = load_sources(location, s3).await?;
+    let config = load_config(&sources, &origin, options.invalid_rules)?;
+    let skipped_rules = config.rejected.len() as u64;
+    Ok(Detection {
+        engine: config.engine_with(&options.engine),
+        origin,
+        identity,
+        checked: Instant::now(),
+        skipped_rules,
+    })
+}
+
+/// Compile the policy and rules of `sources` (named `origin` in logs): strict unless
+/// `invalid` skips invalid rule files, each then logged as an error with its `file:line`;
+/// warnings logged.
+pub(crate) fn load_config(
+    sources: &Sources,
+    origin: &str,
+    invalid: InvalidRules,
+) -> Result<Config, ConfigError> {
+    let config = Config::load_for(sources, invalid)?;
+    for e in &config.rejected {
+        tracing::error!(config = %origin, rule_error = %e, "invalid rule file skipped (LANEGUARD_SKIP_INVALID_RULES): running without it");
+    }
+    for w in config.warnings() {
+        tracing::warn!(warning = %w, "configuration");
+    }
+    tracing::info!(config = %origin, rules = config.rules.rules().len(), skipped_rules = config.rejected.len(), "configuration loaded");
+    Ok(config)
+}
+
+/// The policy and rule files of `location` (an S3 bundle, a local bundle or files, or the
+/// embedded example), where they came from (for logs) and the S3 object's identity.
+pub(crate) async fn load_sources(
+    location: &ConfigLocation,
+    s3: Option<&aws_sdk_s3::Client>,
+) -> Result<(Sources, String, Option<ObjectIdentity>), ConfigError> {
     let limits = BundleLimits::default();
-    let (sources, origin, identity) = match location {
+    Ok(match location {
         ConfigLocation::S3(uri) => {
             let client = s3.ok_or_else(|| ConfigError::Invalid {
                 var: "LANEGUARD_CONFIG",
@@ -303,22 +340,6 @@ async fn load_detection(
                 None,
             )
         }
-    };
-    let config = Config::load_for(&sources, options.invalid_rules)?;
-    for e in &config.rejected {
-        tracing::error!(config = %origin, rule_error = %e, "invalid rule file skipped (LANEGUARD_SKIP_INVALID_RULES): running without it");
-    }
-    for w in config.warnings() {
-        tracing::warn!(warning = %w, "configuration");
-    }
-    let skipped_rules = config.rejected.len() as u64;
-    tracing::info!(config = %origin, rules = config.rules.rules().len(), skipped_rules, "configuration loaded");
-    Ok(Detection {
-        engine: config.engine_with(&options.engine),
-        origin,
-        identity,
-        checked: Instant::now(),
-        skipped_rules,
     })
 }
 

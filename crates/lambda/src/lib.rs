@@ -9,6 +9,7 @@
 pub mod env;
 pub mod handler;
 pub mod metrics;
+pub mod replay;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -58,6 +59,9 @@ pub fn run(kind: FunctionKind) -> Result<(), Error> {
             }
         };
         let sdk = laneguard_aws::sdk::load(&config.retry).await;
+        if kind == FunctionKind::Replay {
+            return serve_replay(&config, &sdk, &namespace, &function).await;
+        }
         let handler = match Handler::new(&config, &sdk).await {
             Ok(h) => h,
             Err(e) => {
@@ -76,4 +80,31 @@ pub fn run(kind: FunctionKind) -> Result<(), Error> {
         }))
         .await
     })
+}
+
+/// The replay function's loop: [`replay::ReplayFunction`] per invocation; its summary is the
+/// response Step Functions records.
+async fn serve_replay(
+    config: &FunctionConfig,
+    sdk: &aws_config::SdkConfig,
+    namespace: &str,
+    function: &str,
+) -> Result<(), Error> {
+    let replay = match replay::ReplayFunction::new(config, sdk).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration invalid; the function does not start");
+            handler::report_init_failure(namespace, function);
+            return Err(e.into());
+        }
+    };
+    tracing::info!(function = "replay", ?replay, "laneguard ready");
+    let replay = &replay;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        replay.handle(event.payload.get().as_bytes()).await.map_err(|e| {
+            tracing::error!(error = %e, "replay batch failed");
+            Error::from(e)
+        })
+    }))
+    .await
 }

@@ -13,7 +13,7 @@ use laneguard_core::envelope::subscription::{LogEventIn, subscription_event};
 use laneguard_lambda::{FunctionConfig, FunctionKind, Handler};
 use serde_json::Value;
 
-use super::support::{Fault, FaultProxy, FaultRule, Moto, http};
+use super::support::{Fault, FaultProxy, FaultRule, Moto};
 use super::{fast_retry, now_ms, runtime, sdk};
 
 /// A writer tests can read back (the EMF lines of a handler).
@@ -49,24 +49,7 @@ fn function_config(kind: FunctionKind, vars: &[(&str, String)]) -> Result<Functi
 
 /// A KMS call in the JSON protocol (the tests do not compile the KMS SDK for one CreateKey).
 fn kms(moto: &Moto, action: &str, input: &Value) -> Value {
-    let (status, body) = http(
-        moto.addr,
-        "POST",
-        "/",
-        &[
-            ("Content-Type", "application/x-amz-json-1.1"),
-            ("X-Amz-Target", &format!("TrentService.{action}")),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
-            ),
-        ],
-        input.to_string().as_bytes(),
-    )
-    .unwrap();
-    let text = String::from_utf8_lossy(&body);
-    assert_eq!(status, 200, "KMS {action}: {text}");
-    serde_json::from_str(&text).unwrap()
+    super::support::json_call(moto, "TrentService", "1.1", "kms", action, input)
 }
 
 /// The example policy and the default pack as a bundle, with `edit` applied to the policy.

@@ -13,7 +13,7 @@ use super::{fast_retry, runtime, sdk};
 /// The labeled sample corpora as archive objects (`key`, bytes): CloudTrail's and flow logs'
 /// S3 layouts (`AWSLogs/<account>/<service>/<region>/YYYY/MM/DD/`), one day each side of
 /// midnight, every other object gzipped.
-fn archive() -> Vec<(String, Vec<u8>)> {
+pub(super) fn archive() -> Vec<(String, Vec<u8>)> {
     let repo = crate::common::repo();
     let mut out = Vec::new();
     for (i, (sample, service, day)) in [
@@ -69,7 +69,7 @@ fn padding() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn upload(moto: &Moto, bucket: &str, objects: &[(String, Vec<u8>)]) {
+pub(super) fn upload(moto: &Moto, bucket: &str, objects: &[(String, Vec<u8>)]) {
     runtime().block_on(async {
         let conf = sdk(&moto.url, &fast_retry(3)).await;
         let s3 = laneguard_aws::s3::client(&conf);
@@ -86,7 +86,7 @@ fn upload(moto: &Moto, bucket: &str, objects: &[(String, Vec<u8>)]) {
     });
 }
 
-fn replay(moto: &Moto, args: &[&str]) -> (std::process::Output, Vec<Value>) {
+pub(super) fn replay(moto: &Moto, args: &[&str]) -> (std::process::Output, Vec<Value>) {
     let out = super::support::laneguard_on(moto)
         .args(["replay", "--format", "json"])
         .args(args)

@@ -73,19 +73,22 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Run the function binary `bin` against the Lambda Runtime API that `cargo lambda watch
-/// --only-lambda-apis` serves, invoke it once with the event in `event` (`cargo lambda invoke`)
-/// and return its response as JSON. `env` adds to the function's environment (AWS region and
-/// moto's dummy credentials are set). Everything started is stopped on return, or on panic.
-pub fn invoke_function(
-    cargo_lambda: &Path,
-    bin: &Path,
-    env: &[(&str, &str)],
-    event: &Path,
-) -> serde_json::Value {
+/// A function binary served by `cargo lambda watch --only-lambda-apis` (the Lambda Runtime API
+/// and the Invoke API on `port`, function name `_`); both stop when this is dropped.
+pub struct RunningFunction {
+    /// The Invoke API's port.
+    pub port: u16,
+    _watch: KillOnDrop,
+    _function: KillOnDrop,
+}
+
+/// Start `bin` against the Lambda Runtime API that `cargo lambda watch --only-lambda-apis`
+/// serves. `env` adds to the function's environment (AWS region and moto's dummy credentials
+/// are set).
+pub fn start_function(cargo_lambda: &Path, bin: &Path, env: &[(&str, &str)]) -> RunningFunction {
     let port = free_port();
     let started = Instant::now();
-    let _watch = KillOnDrop(
+    let watch = KillOnDrop(
         Command::new(cargo_lambda)
             .args([
                 "lambda",
@@ -124,7 +127,24 @@ pub fn invoke_function(
     for (k, v) in env {
         function.env(k, v);
     }
-    let _function = KillOnDrop(function.spawn().unwrap());
+    RunningFunction {
+        port,
+        _watch: watch,
+        _function: KillOnDrop(function.spawn().unwrap()),
+    }
+}
+
+/// Run the function binary `bin` ([`start_function`]), invoke it once with the event in
+/// `event` (`cargo lambda invoke`) and return its response as JSON. Everything started is
+/// stopped on return, or on panic.
+pub fn invoke_function(
+    cargo_lambda: &Path,
+    bin: &Path,
+    env: &[(&str, &str)],
+    event: &Path,
+) -> serde_json::Value {
+    let started = Instant::now();
+    let running = start_function(cargo_lambda, bin, env);
     let mut invoke = KillOnDrop(
         Command::new(cargo_lambda)
             .args([
@@ -134,7 +154,7 @@ pub fn invoke_function(
                 "127.0.0.1",
                 "--invoke-port",
             ])
-            .arg(port.to_string())
+            .arg(running.port.to_string())
             .arg("--data-file")
             .arg(event)
             .arg("_")
@@ -184,10 +204,17 @@ pub struct Moto {
 impl Moto {
     /// Start moto, or `None` (SKIP) when it is not installed.
     pub fn start() -> Option<Moto> {
+        Moto::start_with_env(&[])
+    }
+
+    /// [`Moto::start`] with `env` added to moto's environment (`MOTO_PORT`: where moto's Step
+    /// Functions interpreter sends its own AWS calls).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Option<Moto> {
         let bin = find_tool("LANEGUARD_MOTO_SERVER", "moto_server")?;
         let port = free_port();
         let started = Instant::now();
         let child = Command::new(&bin)
+            .envs(env.iter().copied())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -274,27 +301,41 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An SQS call in the JSON protocol.
-pub fn sqs(moto: &Moto, action: &str, input: &serde_json::Value) -> serde_json::Value {
+/// A call in one of AWS's JSON protocols (`X-Amz-Target: <target>.<action>`, JSON `version`)
+/// to moto, unsigned: moto routes it by the service (`scope`) in the credential scope. Panics
+/// unless the answer is 200; returns the answer's JSON. The tests call SQS, KMS and Step
+/// Functions this way without compiling their SDK crates.
+pub fn json_call(
+    moto: &Moto,
+    target: &str,
+    version: &str,
+    scope: &str,
+    action: &str,
+    input: &serde_json::Value,
+) -> serde_json::Value {
     let (status, body) = http(
         moto.addr,
         "POST",
         "/",
         &[
-            ("Content-Type", "application/x-amz-json-1.0"),
-            ("X-Amz-Target", &format!("AmazonSQS.{action}")),
-            // moto routes an unsigned request by the service in the credential scope.
+            ("Content-Type", &format!("application/x-amz-json-{version}")),
+            ("X-Amz-Target", &format!("{target}.{action}")),
             (
                 "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+                &format!("AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/{scope}/aws4_request, SignedHeaders=host, Signature=0"),
             ),
         ],
         input.to_string().as_bytes(),
     )
     .unwrap();
     let text = String::from_utf8_lossy(&body);
-    assert_eq!(status, 200, "SQS {action}: {text}");
+    assert_eq!(status, 200, "{scope} {action}: {text}");
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// An SQS call in the JSON protocol.
+pub fn sqs(moto: &Moto, action: &str, input: &serde_json::Value) -> serde_json::Value {
+    json_call(moto, "AmazonSQS", "1.0", "sqs", action, input)
 }
 
 /// Create a queue; returns (url, arn).
@@ -374,6 +415,9 @@ pub enum Fault {
     Internal,
     /// 503 service unavailable.
     Unavailable,
+    /// Not a fault: sent to another server, the Lambda Invoke API of `cargo lambda watch`
+    /// (`Invoke` requests, the function name in the path replaced by its `_`).
+    RouteInvoke(SocketAddr),
 }
 
 /// A rule: from the `from_call`-th on, requests for `operation` (query `Action=` or JSON
@@ -412,7 +456,12 @@ impl FaultRule {
 impl FaultProxy {
     /// Start a proxy to `upstream` applying `rules`.
     pub fn start(upstream: SocketAddr, rules: Vec<FaultRule>) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        FaultProxy::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), upstream, rules)
+    }
+
+    /// [`FaultProxy::start`] on a listener bound already (its port handed to moto before moto
+    /// was started).
+    pub fn start_on(listener: TcpListener, upstream: SocketAddr, rules: Vec<FaultRule>) -> FaultProxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -501,6 +550,11 @@ fn serve(
                     .find_map(|kv| kv.strip_prefix("Action="))
                     .map(str::to_owned)
             })
+            .or_else(|| {
+                // Lambda's REST API: `POST /2015-03-31/functions/<name>/invocations`.
+                let path = head.split(' ').nth(1).unwrap_or("");
+                (path.contains("/functions/") && path.ends_with("/invocations")).then(|| "Invoke".to_owned())
+            })
             .unwrap_or_default();
         let json = lower.contains("x-amz-json");
         let mut fault = None;
@@ -529,6 +583,13 @@ fn serve(
                 expired_end,
                 too_new_start,
             }) => reject_log_events(upstream, &head, &body, [too_old_end, expired_end, too_new_start])?,
+            Some(Fault::RouteInvoke(to)) => {
+                let (method, rest) = head.split_once(' ').unwrap_or(("POST", ""));
+                let rest = rest.split_once(' ').map_or("", |(_, r)| r);
+                let head = format!("{method} /2015-03-31/functions/_/invocations {rest}");
+                let (head, body) = forward(to, &head, &body)?;
+                frame(&head, &body)
+            }
             Some(f) => fault_response(f, json),
             None => {
                 let (head, body) = forward(upstream, &head, &body)?;
@@ -554,7 +615,9 @@ fn fault_response(f: Fault, json: bool) -> Vec<u8> {
         ),
         Fault::Internal => (500, "Internal Server Error", "InternalFailure"),
         Fault::Unavailable => (503, "Service Unavailable", "ServiceUnavailable"),
-        Fault::FailEntries { .. } | Fault::RejectLogEvents { .. } => unreachable!("forwarded, then edited"),
+        Fault::FailEntries { .. } | Fault::RejectLogEvents { .. } | Fault::RouteInvoke(_) => {
+            unreachable!("forwarded")
+        }
     };
     let (ctype, body) = if json {
         (
