@@ -95,6 +95,7 @@ pub async fn read_log_group(
                 },
                 source: query.source,
                 envelope_time: ev.timestamp().and_then(laneguard_core::time::from_epoch_millis),
+                aws: laneguard_core::envelope::AwsContext::default(),
             });
         }
         progress(&stats);

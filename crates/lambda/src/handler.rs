@@ -54,7 +54,7 @@ use laneguard_core::envelope::das::{
     self, DataKey, DataKeys, EncryptionContext, KeyCache, KeyError, KeyRequest,
 };
 use laneguard_core::envelope::{
-    DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event,
+    AwsContext, DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event,
 };
 use laneguard_core::event::{Event, Origin, Source, Timestamp};
 use laneguard_core::finding::Finding;
@@ -235,6 +235,10 @@ pub struct Handler {
     /// das: KMS for the data keys of encrypted activity records, and the container's cache.
     kms: Option<DataKeyClient>,
     key_cache: Mutex<KeyCache>,
+    /// The function's region: the region of records whose envelope names none (a
+    /// subscription names its account, not its region; a subscription delivers only to a
+    /// function of its own region).
+    aws: AwsContext<'static>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -387,6 +391,14 @@ impl Handler {
             kms: (config.kind == FunctionKind::Das)
                 .then(|| DataKeyClient::new(sdk, config.kms_key_id.clone())),
             key_cache: Mutex::new(KeyCache::new(config.key_cache)),
+            // Leaked once per container: the region outlives every invocation, and records of
+            // every batch borrow it.
+            aws: AwsContext {
+                account: None,
+                region: sdk
+                    .region()
+                    .map(|r| &*Box::leak(r.as_ref().to_owned().into_boxed_str())),
+            },
         })
     }
 
@@ -481,6 +493,7 @@ impl Handler {
         let ctx = DocContext {
             limits: Limits::default(),
             source: self.source,
+            aws: self.aws,
         };
         let mut out = Detected::default();
         {
@@ -688,6 +701,7 @@ impl Handler {
         let ctx = DocContext {
             limits: Limits::default(),
             source: self.source,
+            aws: self.aws,
         };
         decode_lambda_event(event, &Origin::default(), &ctx, &mut scan);
         let mut keys = BatchKeys::default();

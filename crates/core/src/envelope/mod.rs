@@ -39,6 +39,49 @@ pub struct RawRecord<'a> {
     /// Event time given by the envelope (CloudWatch Logs timestamp), used when the record's own
     /// time cannot be read.
     pub envelope_time: Option<Timestamp>,
+    /// The AWS account and region the envelope names (a subscription's `owner`, a Kinesis
+    /// stream ARN), for records that do not name their own: what a SIEM or Security Lake joins
+    /// findings on.
+    pub aws: AwsContext<'a>,
+}
+
+/// The AWS account and region a record belongs to, as its envelope or its deployment says
+/// (the record's own fields win: CloudTrail's `recipientAccountId`, a flow log's `account-id`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AwsContext<'a> {
+    /// Twelve-digit account id.
+    pub account: Option<&'a str>,
+    /// Region (`eu-west-1`).
+    pub region: Option<&'a str>,
+}
+
+impl<'a> AwsContext<'a> {
+    /// The account and region of an ARN (`arn:aws:kinesis:eu-west-1:111122223333:stream/…`),
+    /// each when non-empty.
+    pub fn of_arn(arn: &'a str) -> Self {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_partition), Some(_service), Some(region), Some(account)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return AwsContext::default();
+        };
+        AwsContext {
+            account: (!account.is_empty()).then_some(account),
+            region: (!region.is_empty()).then_some(region),
+        }
+    }
+
+    /// This context, with what it lacks taken from `fallback`.
+    pub fn or(self, fallback: AwsContext<'a>) -> Self {
+        AwsContext {
+            account: self.account.or(fallback.account),
+            region: self.region.or(fallback.region),
+        }
+    }
 }
 
 /// Why an input record was deliberately not turned into an event (counted, not a diagnostic).

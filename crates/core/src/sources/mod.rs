@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use crate::diagnostic::DiagnosticKind;
-use crate::envelope::{RawRecord, Skip};
+use crate::envelope::{AwsContext, RawRecord, Skip};
 use crate::event::{Event, Origin, Source};
 
 pub use pgaudit::LinePrefix;
@@ -163,13 +163,38 @@ impl Parsers {
         record: &RawRecord<'a>,
         warnings: &mut Warnings,
     ) -> Result<Parsed<'a>, ParseError> {
-        match source {
+        let mut parsed = match source {
             Source::CloudTrail => cloudtrail::parse(record, warnings),
             Source::MysqlAudit => self.mysql.parse(record, warnings),
             Source::Pgaudit => self.pg.parse(record, warnings),
             Source::VpcFlow => self.vpc.parse(record, warnings),
             Source::Das => self.das.parse(record, warnings),
+        };
+        if record.aws != AwsContext::default() {
+            match &mut parsed {
+                Ok(Parsed::Event(event)) => complete_aws(event, record.aws),
+                Ok(Parsed::Many(outcomes)) => {
+                    for o in outcomes {
+                        if let Ok(Parsed::Event(event)) = &mut o.parsed {
+                            complete_aws(event, record.aws);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
+        parsed
+    }
+}
+
+/// Give an event the account and region its envelope names, where the record itself names
+/// none (the record's own `recipientAccountId`, `account-id` or `region` win).
+fn complete_aws<'a>(event: &mut Event<'a>, aws: AwsContext<'a>) {
+    if event.target.account.is_none() {
+        event.target.account = aws.account.map(Cow::Borrowed);
+    }
+    if event.target.region.is_none() {
+        event.target.region = aws.region.map(Cow::Borrowed);
     }
 }
 
