@@ -452,6 +452,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         pg_prefix: Some(pg_prefix),
         mysql_query_log_limit: Some(args.mysql_query_log_limit),
         keep_rdsadmin: args.keep_rdsadmin,
+        // Files name no region of their own; `--log-group` records carry the one read from.
+        ..ParseOptions::default()
     };
     let limits = Limits {
         max_document: args.max_document,

@@ -533,7 +533,6 @@ mod tests {
 
     #[test]
     fn flow_logs_name_account_and_region_when_the_format_has_them() {
-        let ctx = DocContext::default();
         let mut sink = Findings {
             parsers: Parsers::new(&ParseOptions::default()),
             out: Vec::new(),
@@ -554,7 +553,7 @@ mod tests {
                 origin: Origin::default(),
                 source: Some(Source::VpcFlow),
                 envelope_time: None,
-                aws: ctx.aws,
+                aws: AwsContext::default(),
             });
         }
         assert!(!sink.out.is_empty());
@@ -600,29 +599,34 @@ mod tests {
             }],
         )
         .unwrap_or_default();
-        let run = |ctx: &DocContext| {
+        let run = |options: &ParseOptions| {
             let mut sink = Findings {
-                parsers: Parsers::new(&ParseOptions::default()),
+                parsers: Parsers::new(options),
                 out: Vec::new(),
             };
-            decode_lambda_event(event.as_bytes(), &Origin::default(), ctx, &mut sink);
+            decode_lambda_event(
+                event.as_bytes(),
+                &Origin::default(),
+                &DocContext::default(),
+                &mut sink,
+            );
             assert_eq!(sink.out.len(), 1);
             sink.out.remove(0)
         };
         // A replay knows the owner only: no region, so no ARN (it needs both).
-        let f = run(&DocContext::default());
+        let f = run(&ParseOptions::default());
         assert_eq!(
             (f.account.as_deref(), f.region.as_deref()),
             (Some("111122223333"), None)
         );
         assert_eq!(f.arn, None);
         // In the function, its region completes it; the ARN names an instance (the log group).
-        let f = run(&DocContext {
+        let f = run(&ParseOptions {
             aws: AwsContext {
                 account: None,
                 region: Some("eu-central-1"),
             },
-            ..DocContext::default()
+            ..ParseOptions::default()
         });
         assert_eq!(f.region.as_deref(), Some("eu-central-1"));
         assert_eq!(

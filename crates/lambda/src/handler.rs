@@ -235,10 +235,6 @@ pub struct Handler {
     /// das: KMS for the data keys of encrypted activity records, and the container's cache.
     kms: Option<DataKeyClient>,
     key_cache: Mutex<KeyCache>,
-    /// The function's region: the region of records whose envelope names none (a
-    /// subscription names its account, not its region; a subscription delivers only to a
-    /// function of its own region).
-    aws: AwsContext<'static>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -377,7 +373,18 @@ impl Handler {
             config_ttl: config.config_ttl,
             s3,
             state,
-            parse: config.parse.clone(),
+            parse: ParseOptions {
+                // The function's region, for records whose envelope names none (a subscription
+                // names its account, not its region, and delivers only to a function of its own
+                // region). Leaked once per container: events of every batch borrow it.
+                aws: AwsContext {
+                    account: None,
+                    region: sdk
+                        .region()
+                        .map(|r| &*Box::leak(r.as_ref().to_owned().into_boxed_str())),
+                },
+                ..config.parse.clone()
+            },
             source: config.source,
             siem_events: config.siem_events,
             sns,
@@ -391,14 +398,6 @@ impl Handler {
             kms: (config.kind == FunctionKind::Das)
                 .then(|| DataKeyClient::new(sdk, config.kms_key_id.clone())),
             key_cache: Mutex::new(KeyCache::new(config.key_cache)),
-            // Leaked once per container: the region outlives every invocation, and records of
-            // every batch borrow it.
-            aws: AwsContext {
-                account: None,
-                region: sdk
-                    .region()
-                    .map(|r| &*Box::leak(r.as_ref().to_owned().into_boxed_str())),
-            },
         })
     }
 
@@ -493,7 +492,6 @@ impl Handler {
         let ctx = DocContext {
             limits: Limits::default(),
             source: self.source,
-            aws: self.aws,
         };
         let mut out = Detected::default();
         {
@@ -701,7 +699,6 @@ impl Handler {
         let ctx = DocContext {
             limits: Limits::default(),
             source: self.source,
-            aws: self.aws,
         };
         decode_lambda_event(event, &Origin::default(), &ctx, &mut scan);
         let mut keys = BatchKeys::default();

@@ -30,17 +30,6 @@ pub struct DocContext {
     pub limits: Limits,
     /// Source forced by the caller (`--source`, or the Lambda function's own source).
     pub source: Option<Source>,
-    /// Account and region of records whose envelope names none (a Lambda function's own
-    /// region): the last resort after the record's own fields and its envelope's.
-    pub aws: AwsContext<'static>,
-}
-
-impl DocContext {
-    /// The AWS context of a record in an envelope that says `envelope`, completed by the
-    /// caller's defaults.
-    fn aws<'a>(&self, envelope: AwsContext<'a>) -> AwsContext<'a> {
-        envelope.or(self.aws)
-    }
 }
 
 /// The account a subscription payload's `owner` names (`CloudwatchLogs` in a control message
@@ -330,7 +319,7 @@ fn dispatch(
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::Das)),
             envelope_time: meta.arrival,
-            aws: ctx.aws(meta.aws()),
+            aws: meta.aws(),
         });
     } else if d.event_version.is_some() || d.event_name.is_some() || d.event_type.is_some() {
         sink.record(RawRecord {
@@ -338,7 +327,7 @@ fn dispatch(
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
             envelope_time: None,
-            aws: ctx.aws(meta.aws()),
+            aws: meta.aws(),
         });
     } else if d.message.is_some() {
         match serde_json::from_str::<CwlEvent<'_>>(doc) {
@@ -412,7 +401,7 @@ fn decode_blob(
                 origin: o,
                 source,
                 envelope_time: None,
-                aws: ctx.aws(meta.aws()),
+                aws: meta.aws(),
             });
         }
     }
@@ -554,7 +543,7 @@ fn emit_cwl_event(
         origin: o,
         source: ctx.source,
         envelope_time: ev.timestamp.and_then(time::from_epoch_millis),
-        aws: ctx.aws(s.aws),
+        aws: s.aws,
     });
 }
 
@@ -608,7 +597,7 @@ fn decode_records_array(
                 origin: o,
                 source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
                 envelope_time: None,
-                aws: ctx.aws,
+                aws: AwsContext::default(),
             });
             continue;
         }
@@ -662,7 +651,7 @@ fn das_record(
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::Das)),
             envelope_time: meta.arrival,
-            aws: ctx.aws(meta.aws()),
+            aws: meta.aws(),
         });
         return;
     };

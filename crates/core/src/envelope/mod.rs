@@ -41,7 +41,7 @@ pub struct RawRecord<'a> {
     pub envelope_time: Option<Timestamp>,
     /// The AWS account and region the envelope names (a subscription's `owner`, a Kinesis
     /// stream ARN), for records that do not name their own: what a SIEM or Security Lake joins
-    /// findings on.
+    /// findings on. The parsers complete it with [`crate::sources::ParseOptions::aws`].
     pub aws: AwsContext<'a>,
 }
 

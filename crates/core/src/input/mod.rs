@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::envelope::decode::{self, Limits};
-use crate::envelope::{AwsContext, DocContext, RecordSink, decode_concatenated, decode_document};
+use crate::envelope::{DocContext, RecordSink, decode_concatenated, decode_document};
 use crate::event::{Origin, Source};
 use crate::sources::LinePrefix;
 
@@ -238,7 +238,6 @@ fn read_json(name: &str, mut r: impl BufRead, options: &InputOptions, sink: &mut
     let ctx = DocContext {
         limits: options.limits,
         source: options.source,
-        aws: AwsContext::default(),
     };
     let mut line = Vec::new();
     let mut line_no = 0u64;
