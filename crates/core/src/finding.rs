@@ -633,6 +633,19 @@ mod tests {
             f.arn.as_deref(),
             Some("arn:aws:rds:eu-central-1:111122223333:db:orders-db")
         );
+        // Through a Kinesis stream: the payload's owner, the stream's region.
+        let data = serde_json::from_str::<serde_json::Value>(&event).unwrap_or_default()["awslogs"]["data"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let kinesis = format!(
+            r#"{{"Records":[{{"kinesis":{{"data":"{data}","sequenceNumber":"1"}},"eventID":"shardId-0:1","eventSourceARN":"arn:aws:kinesis:sa-east-1:999988887777:stream/logs"}}]}}"#
+        );
+        let f = one(&kinesis, &DocContext::default());
+        assert_eq!(
+            (f.account.as_deref(), f.region.as_deref()),
+            (Some("111122223333"), Some("sa-east-1"))
+        );
         // A control message's owner is not an account.
         assert_eq!(
             findings(

@@ -296,10 +296,12 @@ fn dispatch(
         let stream = CwlStream {
             group: d.log_group.as_deref().and_then(non_empty),
             stream: d.log_stream.as_deref().and_then(non_empty),
+            // A payload names its account; a Kinesis stream it came through is of its region.
             aws: AwsContext {
                 account: owner_account(d.owner.as_deref()),
                 region: None,
-            },
+            }
+            .or(meta.aws()),
         };
         decode_payload(&message_type, stream, &events, origin, ctx, sink);
     } else if let Some(records) = d.records_upper {
