@@ -571,6 +571,51 @@ mod tests {
         );
     }
 
+    #[test]
+    fn archive_keys_name_account_and_region() {
+        let ctx = |p| AwsContext::of_archive_path(p);
+        let both = AwsContext {
+            account: Some("111122223333"),
+            region: Some("eu-west-1"),
+        };
+        assert_eq!(
+            ctx("s3://b/AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/30/x.log.gz"),
+            both
+        );
+        assert_eq!(
+            ctx("/data/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2026/11/30/x.json.gz"),
+            both
+        );
+        for other in [
+            "s3://b/AWSLogs/111122223333/rds-audit/eu-west-1/x.log",
+            "s3://b/AWSLogs/1111/vpcflowlogs/eu-west-1/x.log",
+            "s3://b/AWSLogs/111122223333/vpcflowlogs/../x.log",
+            "samples/vpc-flow/benign/vpc-flow-v2.log",
+            "AWSLogs/111122223333",
+        ] {
+            assert_eq!(ctx(other), AwsContext::default(), "{other}");
+        }
+        // A default-format flow log (no region field) read from its archive key takes the key's
+        // region; the record's own account wins over the key's.
+        let mut sink = Findings {
+            parsers: Parsers::new(&ParseOptions::default()),
+            out: Vec::new(),
+        };
+        let text = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+                    2 123456789010 eni-1 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n";
+        crate::input::read_stream(
+            "s3://b/AWSLogs/111122223333/vpcflowlogs/eu-west-1/2014/12/14/x.log",
+            text.as_bytes(),
+            &crate::input::InputOptions::default(),
+            &mut sink,
+        );
+        assert_eq!(sink.out.len(), 1);
+        assert_eq!(
+            (sink.out[0].account.as_deref(), sink.out[0].region.as_deref()),
+            (Some("123456789010"), Some("eu-west-1"))
+        );
+    }
+
     fn one_line(line: &str) -> Finding {
         let mut sink = Findings {
             parsers: Parsers::new(&ParseOptions::default()),
