@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod classify;
 pub mod envelope;
+pub mod lake;
 pub mod learn;
 #[cfg(feature = "aws")]
 pub mod redrive;

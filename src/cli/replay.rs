@@ -163,9 +163,19 @@ pub struct ReplayArgs {
     /// Log source of the inputs; `auto` detects it from log group names or the content.
     #[arg(long, value_enum, default_value = "auto")]
     pub source: SourceArg,
-    /// Output format of findings (default: `table` on a terminal, `json` otherwise).
+    /// Output format of findings (default: `table` on a terminal, `json` otherwise; with
+    /// `--ocsf-dir`, nothing on stdout unless a format is given).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// Also write the findings as OCSF Detection Finding JSON lines under DIR, partitioned as
+    /// Security Lake custom sources are: `DIR/ext/<source>/region=<region>/accountId=<account>/
+    /// eventDay=<YYYYMMDD>/laneguard-<start>-<pid>.json` (`unknown` for an account or region no
+    /// record named). `laneguard tune --compare` reads two such directories (docs/REPLAY.md).
+    #[arg(long, value_name = "DIR", conflicts_with = "events")]
+    pub ocsf_dir: Option<PathBuf>,
+    /// With `--ocsf-dir`: the custom source name, the `<source>` of `ext/<source>/`.
+    #[arg(long, value_name = "NAME", default_value = laneguard_core::ocsf::lake::DEFAULT_SOURCE, requires = "ocsf_dir")]
+    pub ocsf_source: String,
     /// Print every parsed event as one JSON line (with the rules it matched) instead of findings.
     #[arg(long)]
     pub events: bool,
@@ -212,8 +222,6 @@ pub struct ReplayArgs {
     pub batch_records: usize,
 }
 
-/// The `--log-group` query of the arguments, or a usage error.
-#[cfg(feature = "aws")]
 /// The S3 side of a replay: `None` without `s3://` inputs.
 #[cfg(feature = "aws")]
 fn s3_query(args: &ReplayArgs, paths: &[PathBuf]) -> Result<Option<super::aws::S3Query>, String> {
@@ -253,6 +261,8 @@ fn s3_query(args: &ReplayArgs, paths: &[PathBuf]) -> Result<Option<super::aws::S
     }))
 }
 
+/// The `--log-group` query of the arguments, or a usage error.
+#[cfg(feature = "aws")]
 fn log_group_query(args: &ReplayArgs, group: &str) -> Result<super::aws::Query, String> {
     let now = jiff::Timestamp::now();
     let start = super::aws::parse_time(args.start.as_deref().unwrap_or("now-1h"), now)?;
@@ -300,6 +310,10 @@ struct ReplayOutput<W: Write> {
     line: Vec<u8>,
     /// Findings kept for `--sns`.
     keep: Option<Vec<Finding>>,
+    /// `--ocsf-dir`.
+    lake: Option<super::lake::LakeWriter>,
+    /// Whether findings are printed on stdout (not with `--ocsf-dir` alone).
+    print: bool,
     sink: FindingWriter<BufWriter<W>>,
     error: Option<io::Error>,
     progress: Option<(ProgressBar, Arc<AtomicU64>)>,
@@ -362,8 +376,26 @@ impl<W: Write> ReplayOutput<W> {
         if self.events {
             return;
         }
-        if self.error.is_none()
+        if let Some(lake) = &mut self.lake
+            && self.error.is_none()
+            && let Err(e) = lake.write(findings)
+        {
+            self.error = Some(e);
+        }
+        if self.print
+            && self.error.is_none()
             && let Err(e) = self.sink.write(findings)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flush stdout and the `--ocsf-dir` files.
+    fn flush_all(&mut self) {
+        self.write(|out| out.flush());
+        if let Some(lake) = &mut self.lake
+            && self.error.is_none()
+            && let Err(e) = lake.flush()
         {
             self.error = Some(e);
         }
@@ -400,7 +432,7 @@ impl<W: Write> Output for ReplayOutput<W> {
     }
 
     fn flush(&mut self) {
-        self.write(|out| out.flush());
+        self.flush_all();
     }
 }
 
@@ -420,6 +452,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         pg_prefix: Some(pg_prefix),
         mysql_query_log_limit: Some(args.mysql_query_log_limit),
         keep_rdsadmin: args.keep_rdsadmin,
+        // Files name no region of their own; `--log-group` records carry the one read from.
+        ..ParseOptions::default()
     };
     let limits = Limits {
         max_document: args.max_document,
@@ -436,6 +470,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let skipped_rules = config.rejected.len();
+    if !laneguard_core::ocsf::lake::valid_source_name(&args.ocsf_source) {
+        return Ok(usage_error(&format!(
+            "--ocsf-source {:?}: a source name is letters, digits, `-` and `_` (at most 64)",
+            args.ocsf_source
+        )));
+    }
     #[cfg(not(feature = "aws"))]
     if args.log_group.is_some() || args.sns.is_some() || args.kms {
         return Ok(usage_error(
@@ -526,6 +566,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         lines,
         line: Vec::new(),
         keep: args.sns.as_ref().map(|_| Vec::new()),
+        lake: args
+            .ocsf_dir
+            .as_deref()
+            .map(|dir| super::lake::LakeWriter::new(dir, &args.ocsf_source)),
+        print: args.ocsf_dir.is_none() || args.format.is_some(),
         sink: FindingWriter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), format),
         error: None,
         progress,
@@ -618,7 +663,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some((bar, _)) = &output.progress {
         bar.finish_and_clear();
     }
-    output.write(|out| out.flush());
+    output.flush_all();
     #[cfg(feature = "aws")]
     if let (Some(topic), Some(findings)) = (&args.sns, output.keep.take()) {
         match super::aws::publish(topic, args.sns_min_severity.into(), &findings) {
@@ -668,6 +713,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "laneguard replay: KMS: {} Decrypt calls for data keys",
                 keys.calls()
+            );
+        }
+        if let (Some(lake), Some(dir)) = (&output.lake, &args.ocsf_dir) {
+            eprintln!(
+                "laneguard replay: OCSF: {} findings in {} partition files under {}",
+                lake.findings,
+                lake.files.len(),
+                dir.display()
             );
         }
     }

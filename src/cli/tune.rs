@@ -4,20 +4,22 @@
 //! over budget, so a rule change that raises noise fails CI.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use laneguard_core::config::{Config, RulesSource, Sources};
+use laneguard_core::envelope::Limits;
 use laneguard_core::input::{self, InputOptions};
 use laneguard_core::pipeline::Pipeline;
 use laneguard_core::policy;
 use laneguard_core::rules::Mode;
 use laneguard_core::sources::ParseOptions;
-use laneguard_core::tune::{self, Baseline, Labels, Split, Tally};
+use laneguard_core::tune::{self, Baseline, Labels, OcsfRun, Split, Tally};
 
 use super::rules::ConfigArgs;
 
@@ -34,8 +36,17 @@ pub enum TuneFormat {
 #[derive(Debug, Args)]
 pub struct TuneArgs {
     /// Labeled corpus: `benign/` and `attack/` directories anywhere below, or a `labels.tsv`.
-    #[arg(long, value_name = "DIR")]
-    pub corpus: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "compare")]
+    pub corpus: Option<PathBuf>,
+    /// Compare the findings of two replays of the same archive, each written as OCSF (`replay
+    /// --ocsf-dir`, or files of `replay --format ocsf`): per rule, findings kept, added and gone,
+    /// keyed by the deterministic finding id; the added and gone findings with their origins.
+    /// Exits 1 when the runs differ and `--fail-on-change` is given.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with_all = ["corpus", "baseline", "write_baseline", "split", "max_fp"])]
+    pub compare: Option<Vec<PathBuf>>,
+    /// With `--compare`: exit 1 when the two runs did not raise the same findings.
+    #[arg(long, requires = "compare")]
+    pub fail_on_change: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Run even when rule files are invalid, without them (each is reported as a warning and the
@@ -85,15 +96,16 @@ struct RuleInfo {
     fp_budget: Option<u64>,
 }
 
-fn run_corpus(args: &TuneArgs, config: Config) -> anyhow::Result<Tally> {
+fn run_corpus(args: &TuneArgs, corpus: &Path, config: Config) -> anyhow::Result<Tally> {
     let mut engine = config.engine();
-    let (inputs, errors) = input::expand(std::slice::from_ref(&args.corpus));
+    let corpus = corpus.to_path_buf();
+    let (inputs, errors) = input::expand(std::slice::from_ref(&corpus));
     if let Some(e) = errors.into_iter().next() {
         return Err(e.into());
     }
     let counter = Arc::new(AtomicU64::new(0));
     let split = split_of(args.split, inputs.iter(), &counter)?;
-    let mut tally = Tally::with_split(Labels::for_corpus(&args.corpus)?, split);
+    let mut tally = Tally::with_split(Labels::for_corpus(&corpus)?, split);
     {
         let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut tally);
         for i in &inputs {
@@ -111,8 +123,134 @@ fn run_corpus(args: &TuneArgs, config: Config) -> anyhow::Result<Tally> {
     Ok(tally)
 }
 
+/// Every OCSF finding under `root` (a file, or a directory walked in sorted order: `.json`,
+/// `.jsonl` and `.ocsf` files, plain or gzip), with `file:line` in its errors.
+fn read_ocsf(root: &Path) -> anyhow::Result<(OcsfRun, usize)> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p).with_context(|| p.display().to_string())?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                .with_context(|| p.display().to_string())?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()
+                .with_context(|| p.display().to_string())?;
+            entries.sort();
+            stack.extend(entries.into_iter().rev());
+        } else if p == root
+            || p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                [".json", ".jsonl", ".ocsf", ".json.gz", ".jsonl.gz"]
+                    .iter()
+                    .any(|x| n.ends_with(x))
+            })
+        {
+            files.push(p);
+        }
+    }
+    let mut run = OcsfRun::default();
+    for file in &files {
+        let bytes = std::fs::read(file).with_context(|| file.display().to_string())?;
+        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            laneguard_core::envelope::decode::gunzip(&bytes, Limits::default().max_stream, &mut out)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            out
+        } else {
+            bytes
+        };
+        let text = String::from_utf8(text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            run.add_line(line)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.display(), i + 1))?;
+        }
+    }
+    Ok((run, files.len()))
+}
+
+/// `laneguard tune --compare OLD NEW`.
+fn compare(args: &TuneArgs, old_dir: &Path, new_dir: &Path) -> anyhow::Result<ExitCode> {
+    let (old, old_files) = read_ocsf(old_dir)?;
+    let (new, new_files) = read_ocsf(new_dir)?;
+    if old_files == 0 || new_files == 0 {
+        let empty = if old_files == 0 { old_dir } else { new_dir };
+        anyhow::bail!("{}: no OCSF files (.json, .jsonl, .ocsf) found", empty.display());
+    }
+    let c = tune::compare_runs(&old, &new);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        TuneFormat::Json => {
+            let doc = serde_json::json!({
+                "old": old_dir.display().to_string(),
+                "new": new_dir.display().to_string(),
+                "old_findings": old.findings.len(),
+                "new_findings": new.findings.len(),
+                "kept": c.kept,
+                "rules": c.rules,
+                "added": c.added,
+                "gone": c.gone,
+                "duplicates": {"old": old.duplicates, "new": new.duplicates},
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        TuneFormat::Table => {
+            writeln!(
+                out,
+                "{:<44} {:>7} {:>7} {:>7} {:>7} {:>7}",
+                "RULE", "OLD", "NEW", "KEPT", "ADDED", "GONE"
+            )?;
+            for (rule, r) in &c.rules {
+                writeln!(
+                    out,
+                    "{rule:<44} {:>7} {:>7} {:>7} {:>7} {:>7}",
+                    r.old, r.new, r.kept, r.added, r.gone
+                )?;
+            }
+            writeln!(
+                out,
+                "\n{} findings in {} ({old_files} files), {} in {} ({new_files} files): {} kept, {} added, {} gone",
+                old.findings.len(),
+                old_dir.display(),
+                new.findings.len(),
+                new_dir.display(),
+                c.kept,
+                c.added.len(),
+                c.gone.len()
+            )?;
+            for f in c.added.iter().take(20) {
+                writeln!(out, "  + {} {} {}", f.rule, f.origin, f.id)?;
+            }
+            for f in c.gone.iter().take(20) {
+                writeln!(out, "  - {} {} {}", f.rule, f.origin, f.id)?;
+            }
+            if c.added.len() > 20 || c.gone.len() > 20 {
+                writeln!(out, "  … (--format json lists every finding)")?;
+            }
+            if old.duplicates + new.duplicates > 0 {
+                writeln!(
+                    out,
+                    "{} findings were read twice (one run written into a directory twice?): counted once",
+                    old.duplicates + new.duplicates
+                )?;
+            }
+        }
+    }
+    Ok(if args.fail_on_change && !c.is_same() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// Run `laneguard tune`.
 pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
+    if let Some([old, new]) = args.compare.as_deref() {
+        return compare(args, old, new);
+    }
+    let Some(corpus_dir) = args.corpus.as_deref() else {
+        anyhow::bail!("--corpus DIR or --compare OLD NEW is needed");
+    };
     let config = match super::rules::load_for_run(args.config.sources(), args.skip_invalid_rules, "") {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -135,8 +273,8 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
             fp_budget: None,
         });
     }
-    let tally = run_corpus(args, config)?;
-    let corpus = args.corpus.display().to_string();
+    let tally = run_corpus(args, corpus_dir, config)?;
+    let corpus = corpus_dir.display().to_string();
     if let Some(path) = &args.write_baseline {
         std::fs::write(path, tally.baseline().render(&corpus))
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
@@ -162,7 +300,7 @@ pub fn run(args: &TuneArgs) -> anyhow::Result<ExitCode> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let base_tally = run_corpus(args, base)?;
+            let base_tally = run_corpus(args, corpus_dir, base)?;
             Some(tune::diff(&tally.fired, &base_tally.fired))
         }
         _ => None,

@@ -654,6 +654,9 @@ fn replay_reads_a_log_group_through_filter_log_events() {
         origin["event_id"].as_str().is_some_and(|id| !id.is_empty()),
         "{origin}"
     );
+    // The log group's region is the client's; FilterLogEvents names no account.
+    assert_eq!(tamper[0]["region"], "us-east-1", "{}", tamper[0]);
+    assert!(tamper[0].get("account").is_none(), "{}", tamper[0]);
     // The benign queries raised nothing.
     assert!(
         findings

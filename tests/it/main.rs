@@ -13,6 +13,7 @@ mod das;
 mod e2e;
 mod envelopes;
 mod golden;
+mod lake;
 mod ocsf;
 mod parallel;
 mod policy;

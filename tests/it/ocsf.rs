@@ -14,12 +14,14 @@ use serde_json::Value;
 
 use crate::common::{for_each_event, repo};
 
-struct Schemas {
+/// The vendored OCSF schemas, one validator per class.
+pub struct Schemas {
     by_class: BTreeMap<u64, jsonschema::Validator>,
 }
 
 impl Schemas {
-    fn load() -> Schemas {
+    /// Load and compile the vendored schemas (once per test: it takes a moment).
+    pub fn load() -> Schemas {
         let mut by_class = BTreeMap::new();
         for (class, file) in [
             (2004, "detection_finding"),
@@ -42,7 +44,7 @@ impl Schemas {
     }
 
     /// Schema errors of a record (empty when it validates), judged by its own `class_uid`.
-    fn errors(&self, record: &Value) -> Vec<String> {
+    pub fn errors(&self, record: &Value) -> Vec<String> {
         let Some(class) = record["class_uid"].as_u64() else {
             return vec!["no class_uid".into()];
         };
@@ -210,6 +212,8 @@ const SEVERITIES: [Severity; 5] = [
 #[derive(Default)]
 struct Tally {
     records: usize,
+    with_account: usize,
+    with_arn: usize,
     by_type: BTreeMap<u64, usize>,
     failures: Vec<String>,
 }
@@ -264,6 +268,11 @@ fn every_sample_renders_valid_ocsf() {
                     f.attack = vec!["T1537".to_string(), "T1562.008".to_string()];
                     f.shadow = n % 4 == 1;
                 }
+                // Every third finding as a threshold's, its window opened a minute earlier.
+                let window = n % 3 == 0;
+                if window {
+                    f.set_window(f.time.checked_sub(jiff::SignedDuration::from_secs(60)).ok());
+                }
                 let line = serde_json::to_string(&ocsf::detection_finding(&f)).unwrap();
                 let v: Value = serde_json::from_str(&line).unwrap();
                 let what = format!("{what} as finding");
@@ -283,6 +292,41 @@ fn every_sample_renders_valid_ocsf() {
                             .failures
                             .push(format!("{what}: statement missing\n  {line}"));
                     }
+                }
+                let (first, last) = (
+                    v["finding_info"]["first_seen_time"].as_i64(),
+                    v["finding_info"]["last_seen_time"].as_i64(),
+                );
+                let time = f.time.as_millisecond();
+                if (window && (first != Some(time - 60_000) || last != Some(time)))
+                    || (!window && (first != Some(time) || last != Some(time)))
+                {
+                    tally
+                        .failures
+                        .push(format!("{what}: first/last seen {first:?} {last:?}\n  {line}"));
+                }
+                // What a SIEM joins on: the account and region of the record, the ARN of the
+                // datastore as resources[0].uid when known.
+                if v["cloud"]["account"]["uid"].as_str() != f.account.as_deref()
+                    || v["cloud"]["region"].as_str() != f.region.as_deref()
+                    || (f.account.is_some() || f.region.is_some()) != (v["cloud"]["provider"] == "AWS")
+                {
+                    tally
+                        .failures
+                        .push(format!("{what}: cloud {}\n  {line}", v["cloud"]));
+                }
+                if let (Some(arn), Some(_)) = (&f.arn, &f.datastore)
+                    && v["resources"][0]["uid"] != arn.as_str()
+                {
+                    tally
+                        .failures
+                        .push(format!("{what}: resource uid not the ARN\n  {line}"));
+                }
+                if f.account.is_some() {
+                    tally.with_account += 1;
+                }
+                if f.arn.is_some() || !f.resources.is_empty() {
+                    tally.with_arn += 1;
                 }
                 if n % 2 == 1 && v["finding_info"]["attacks"][1]["sub_technique"]["uid"] != "T1562.008" {
                     tally.failures.push(format!("{what}: attacks missing\n  {line}"));
@@ -321,6 +365,67 @@ fn every_sample_renders_valid_ocsf() {
         );
     }
     assert!(tally.records > 500, "{} records", tally.records);
+    // The samples name accounts (CloudTrail, flow logs) and resources by ARN (CloudTrail).
+    assert!(
+        tally.with_account > 50 && tally.with_arn > 0,
+        "{} findings with an account, {} with ARNs",
+        tally.with_account,
+        tally.with_arn
+    );
+}
+
+/// Every attribute of a Detection Finding laneguard writes is one the OCSF 1.8.0 schema declares
+/// (the vendored schemas allow unknown properties, so validation alone would not notice a
+/// misplaced one): walked through `$ref`s, objects and arrays; free-form objects (no declared
+/// properties: `unmapped`, `data`) end the walk.
+#[test]
+fn every_finding_attribute_is_declared_by_the_schema() {
+    let text = std::fs::read_to_string(repo().join("tests/fixtures/ocsf/detection_finding.schema.json"))
+        .unwrap()
+        .replace("\"#/$defs/win/", "\"#/$defs/win~1");
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    fn walk(root: &Value, node: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
+        let node = match node["$ref"].as_str() {
+            Some(r) => root.pointer(&r[1..]).unwrap_or(&Value::Null),
+            None => node,
+        };
+        match v {
+            Value::Object(map) => {
+                let Some(props) = node["properties"].as_object().filter(|p| !p.is_empty()) else {
+                    return;
+                };
+                for (k, child) in map {
+                    match props.get(k) {
+                        Some(p) => walk(root, p, child, &format!("{path}.{k}"), out),
+                        None => out.push(format!("{path}.{k}")),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(root, &node["items"], item, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut undeclared = std::collections::BTreeSet::new();
+    let mut seen = 0;
+    for file in sample_files() {
+        for_each_event(&[&file], InputOptions::default(), &mut |e| {
+            let e = enriched(e);
+            let mut f = Finding::from_event("r", "t", Severity::High, &e);
+            f.attack = vec!["T1562.008".into()];
+            f.set_window(Some(f.time));
+            let v = serde_json::to_value(ocsf::detection_finding(&f)).unwrap();
+            let mut out = Vec::new();
+            walk(&schema, &schema, &v, "", &mut out);
+            undeclared.extend(out);
+            seen += 1;
+        });
+    }
+    assert!(seen > 100);
+    assert!(undeclared.is_empty(), "not in the OCSF schema: {undeclared:#?}");
 }
 
 #[test]

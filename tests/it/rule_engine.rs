@@ -626,6 +626,7 @@ fn severity_modes_and_failures() {
             origin: laneguard_core::event::Origin::default(),
             source: None,
             envelope_time: None,
+            aws: laneguard_core::envelope::AwsContext::default(),
         };
         let mut parsers = laneguard_core::sources::Parsers::new(&Default::default());
         let parsed = parsers

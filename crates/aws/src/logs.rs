@@ -61,6 +61,9 @@ pub async fn read_log_group(
 ) -> Result<ReadStats, ReadError> {
     let mut stats = ReadStats::default();
     let mut token: Option<String> = None;
+    // The log group is in the client's region: its records' region, for findings (the account
+    // would take another call, to name the group's ARN; the records go without it).
+    let region = client.config().region().map(|r| r.as_ref().to_owned());
     loop {
         let mut req = client
             .filter_log_events()
@@ -95,6 +98,10 @@ pub async fn read_log_group(
                 },
                 source: query.source,
                 envelope_time: ev.timestamp().and_then(laneguard_core::time::from_epoch_millis),
+                aws: laneguard_core::envelope::AwsContext {
+                    account: None,
+                    region: region.as_deref(),
+                },
             });
         }
         progress(&stats);

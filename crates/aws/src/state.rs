@@ -11,8 +11,11 @@
 //! format version `v`:
 //! - **buckets** `c#<key>#<bucket>`: `n`, the observations in one tenth of the rule's window
 //!   (`ADD`, atomic; a volume threshold — `sum` — adds each observation's amount, e.g. rows read,
-//!   instead of 1), and `d`, the distinct values seen (a number set, `ADD`, at most
-//!   [`MAX_DISTINCT`] per bucket so an item stays small);
+//!   instead of 1), `d`, the distinct values seen (a number set, `ADD`, at most
+//!   [`MAX_DISTINCT`] per bucket so an item stays small), and `f`, the event time (ms) of the
+//!   earliest observation of the first batch that wrote the bucket (`if_not_exists`: a later
+//!   batch with an earlier event in the same bucket does not move it, so the window's first seen
+//!   is exact to within one bucket, like its edges); items written before `f` existed have none;
 //! - **burst markers** `f#<key>`: `u`, the event time (ms) of the last finding of the key, and
 //!   `c`, the count its bucket held then. A finding is raised by the container whose conditional
 //!   write moves `u` from the value it read — so exactly one container raises it.
@@ -78,8 +81,8 @@ struct KeyBatch {
     threshold: u64,
     window_ms: i64,
     bucket_ms: i64,
-    /// bucket → (count, distinct hashes).
-    buckets: BTreeMap<i64, (u64, BTreeSet<u64>)>,
+    /// bucket → (count, distinct hashes, earliest event time in ms).
+    buckets: BTreeMap<i64, (u64, BTreeSet<u64>, i64)>,
     distinct: bool,
     local_max: u64,
     /// The latest observation: its finding is the one raised.
@@ -132,8 +135,12 @@ impl SharedState {
                 local_max: 0,
                 latest: p.clone(),
             });
-            let slot = entry.buckets.entry(bucket).or_default();
+            let slot = entry
+                .buckets
+                .entry(bucket)
+                .or_insert((0, BTreeSet::new(), i64::MAX));
             slot.0 += p.amount;
+            slot.2 = slot.2.min(p.time.as_millisecond());
             if let Some(d) = p.distinct {
                 slot.1.insert(d);
             }
@@ -154,15 +161,16 @@ impl SharedState {
                 res.store_errors += 1;
                 res.decided_locally += 1;
                 if batch.local_max >= batch.threshold {
-                    self.raise(batch, batch.local_max, &mut res);
+                    self.raise(batch, batch.local_max, None, &mut res);
                 }
             }
         }
         res
     }
 
-    /// Raise the finding of `batch` with `count` behind it, unless suppressed.
-    fn raise(&self, batch: &KeyBatch, count: u64, res: &mut Resolution) {
+    /// Raise the finding of `batch` with `count` behind it and the shared window's first event
+    /// time (ms; `None`: this container's window, as the rule set set it), unless suppressed.
+    fn raise(&self, batch: &KeyBatch, count: u64, first_ms: Option<i64>, res: &mut Resolution) {
         let latest = &batch.latest;
         if let Some((key, duration)) = latest.suppress {
             let mut muted = match self.muted.lock() {
@@ -180,12 +188,15 @@ impl SharedState {
         }
         let mut f = latest.finding.clone();
         f.count = count;
+        if let Some(first) = first_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()) {
+            f.set_window(Some(first));
+        }
         res.findings.push(f);
     }
 
     /// Add this batch's counts to the shared bucket items.
     async fn add(&self, key: u64, batch: &KeyBatch) -> Result<(), String> {
-        for (bucket, (count, distinct)) in &batch.buckets {
+        for (bucket, (count, distinct, first)) in &batch.buckets {
             let ttl = (bucket + 1) * batch.bucket_ms / 1000 + batch.window_ms / 1000 + 3600;
             let k = format!("c#{key:016x}#{bucket}");
             let base = self
@@ -195,12 +206,13 @@ impl SharedState {
                 .key("k", s(&k))
                 .expression_attribute_values(":n", n(count))
                 .expression_attribute_values(":ttl", n(ttl))
+                .expression_attribute_values(":f", n(first))
                 .expression_attribute_values(":v", s(ITEM_VERSION));
             if batch.distinct && !distinct.is_empty() {
                 let set: Vec<String> = distinct.iter().map(u64::to_string).collect();
                 let with_set = base
                     .clone()
-                    .update_expression("ADD n :n, d :d SET #ttl = :ttl, v = :v")
+                    .update_expression("ADD n :n, d :d SET #ttl = :ttl, v = :v, f = if_not_exists(f, :f)")
                     .expression_attribute_names("#ttl", "ttl")
                     .expression_attribute_values(":d", AttributeValue::Ns(set))
                     .expression_attribute_values(":cap", n(MAX_DISTINCT))
@@ -216,7 +228,7 @@ impl SharedState {
                     Err(e) => return Err(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
                 }
             }
-            base.update_expression("ADD n :n SET #ttl = :ttl, v = :v")
+            base.update_expression("ADD n :n SET #ttl = :ttl, v = :v, f = if_not_exists(f, :f)")
                 .expression_attribute_names("#ttl", "ttl")
                 .send()
                 .await
@@ -262,6 +274,9 @@ impl SharedState {
         let mut distinct: BTreeSet<String> = BTreeSet::new();
         let fired_bucket = consumed_until.map(|u| u.div_euclid(batch.bucket_ms));
         let mut last_bucket_count = 0u64;
+        // The earliest `f` of the buckets counted (in the bucket of the last finding, no earlier
+        // than that finding: what came before it was consumed).
+        let mut first_ms: Option<i64> = None;
         for b in first..=last {
             if fired_bucket.is_some_and(|f| b < f) {
                 continue;
@@ -278,12 +293,25 @@ impl SharedState {
                     if b == last {
                         last_bucket_count = c;
                     }
+                    let f = match item.get("f") {
+                        Some(AttributeValue::N(f)) => f.parse::<i64>().ok(),
+                        _ => None,
+                    };
                     if fired_bucket == Some(b) {
                         // Only what arrived after the last finding.
-                        total += c.saturating_sub(consumed_in_bucket);
+                        let after = c.saturating_sub(consumed_in_bucket);
+                        total += after;
+                        if after > 0
+                            && let (Some(f), Some(u)) = (f, consumed_until)
+                        {
+                            first_ms = first_ms.or(Some(f.max(u)));
+                        }
                         continue;
                     }
                     total += c;
+                    if c > 0 {
+                        first_ms = first_ms.or(f);
+                    }
                     if let Some(AttributeValue::Ns(set)) = item.get("d") {
                         distinct.extend(set.iter().cloned());
                     }
@@ -320,7 +348,7 @@ impl SharedState {
         };
         match req.send().await {
             Ok(_) => {
-                self.raise(batch, count, res);
+                self.raise(batch, count, first_ms, res);
                 Ok(())
             }
             Err(e)

@@ -50,7 +50,7 @@ pub struct ThresholdStep {
 /// state store exactly as a single thread would have (`laneguard replay --threads N`).
 ///
 /// The finding at index `finding` of the event's findings stands if [`Decision::apply`] says so,
-/// with the count it returns.
+/// with the count (and, for a threshold, the window's first event time) it returns.
 #[derive(Clone, Debug)]
 pub struct Decision {
     /// Index of the finding in the event's findings.
@@ -64,31 +64,65 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Apply the decision to `state`: `Some(count)` when the finding stands.
-    pub fn apply(&self, state: &mut dyn crate::rules::state::StateStore) -> Option<u64> {
-        let count = match &self.threshold {
+    /// Apply the decision to `state`: `Some` when the finding stands, with its count and, for a
+    /// threshold, its window.
+    pub fn apply(&self, state: &mut dyn crate::rules::state::StateStore) -> Option<Crossed> {
+        let crossed = match &self.threshold {
             Some(t) => t.observe(state, self.time)?,
-            None => 1,
+            None => Crossed {
+                count: 1,
+                window: None,
+            },
         };
         if let Some((key, duration)) = self.suppress
             && state.suppressed(key, self.time, duration)
         {
             return None;
         }
-        Some(count)
+        Some(crossed)
+    }
+}
+
+/// What a threshold (or a plain match) that stands reports: the count behind the finding and,
+/// for a threshold, the event time of the window's first event (`Some(None)`: the store keeps
+/// no times).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crossed {
+    /// Observations, distinct values or sum in the window (1 for a plain match).
+    pub count: u64,
+    /// `Some` for a threshold: the first event time of its window, when the store knows it.
+    pub window: Option<Option<Timestamp>>,
+}
+
+impl Crossed {
+    /// `finding` with this count and, for a threshold, its first and last seen times.
+    pub fn mark(&self, finding: &mut Finding) {
+        finding.count = self.count;
+        if let Some(first) = self.window {
+            finding.set_window(first);
+        }
     }
 }
 
 impl ThresholdStep {
-    /// Record the observation; `Some(count)` (and the window reset) when it completes the
-    /// threshold. The one place a threshold is decided, for local and ordered detection alike.
-    pub fn observe(&self, state: &mut dyn crate::rules::state::StateStore, time: Timestamp) -> Option<u64> {
+    /// Record the observation; `Some` (and the window reset) when it completes the threshold,
+    /// with the count and the window's first event time. The one place a threshold is decided,
+    /// for local and ordered detection alike.
+    pub fn observe(
+        &self,
+        state: &mut dyn crate::rules::state::StateStore,
+        time: Timestamp,
+    ) -> Option<Crossed> {
         let count = self.count(state, time);
         if count < self.needed {
             return None;
         }
+        let first = state.first_seen(self.key, time);
         state.reset(self.key);
-        Some(count)
+        Some(Crossed {
+            count,
+            window: Some(first),
+        })
     }
 
     /// Record the observation and return the count in the window, without deciding.

@@ -36,7 +36,7 @@ use jiff::Timestamp;
 use crate::detector::Decision;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::engine::Engine;
-use crate::envelope::{RawRecord, RecordSink, Skip};
+use crate::envelope::{AwsContext, RawRecord, RecordSink, Skip};
 use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline, Stats};
@@ -201,6 +201,8 @@ struct RecordAt {
     index: Option<u32>,
     source: Option<Source>,
     envelope_time: Option<Timestamp>,
+    account: Option<Range<usize>>,
+    region: Option<Range<usize>>,
 }
 
 impl Batch {
@@ -218,6 +220,10 @@ impl Batch {
             },
             source: r.source,
             envelope_time: r.envelope_time,
+            aws: AwsContext {
+                account: s(&r.account),
+                region: s(&r.region),
+            },
         }
     }
 }
@@ -235,7 +241,7 @@ struct Batcher {
     /// Records the input layer skipped (the workers count the rest).
     stats: Stats,
     /// Strings of the previous record, reused when they repeat (a file name, a log group).
-    last: [Option<Range<usize>>; 3],
+    last: [Option<Range<usize>>; 5],
 }
 
 impl Batcher {
@@ -256,7 +262,7 @@ impl Batcher {
             tx: Some(tx),
             tokens,
             stats: Stats::default(),
-            last: [None, None, None],
+            last: Default::default(),
         }
     }
 
@@ -296,7 +302,7 @@ impl Batcher {
         };
         self.next_seq += 1;
         self.records = 0;
-        self.last = [None, None, None];
+        self.last = Default::default();
         let batch = std::mem::replace(&mut self.batch, next);
         // A token per batch in flight bounds memory; no token or no worker left means the run
         // is being torn down (a worker panicked): the rest of the input is not processed.
@@ -341,6 +347,8 @@ impl RecordSink for Batcher {
             index: record.origin.index,
             source: record.source,
             envelope_time: record.envelope_time,
+            account: self.intern(3, record.aws.account),
+            region: self.intern(4, record.aws.region),
         };
         self.push(Item::Record(at));
         self.records += 1;
@@ -541,7 +549,7 @@ impl Merger {
                             continue;
                         };
                         match decision.apply(&mut *self.state) {
-                            Some(count) => self.kept[decision.finding].count = count,
+                            Some(crossed) => crossed.mark(&mut self.kept[decision.finding]),
                             None => *slot = false,
                         }
                     }

@@ -108,6 +108,7 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
                 },
                 source: Some(source),
                 envelope_time: None,
+                aws: crate::envelope::AwsContext::default(),
             });
         }
         let events = pipeline.stats().total_events() + pipeline.stats().total_skipped();

@@ -620,9 +620,192 @@ pub fn diff(candidate: &BTreeSet<Fired>, baseline: &BTreeSet<Fired>) -> FireDiff
     }
 }
 
+/// The findings of one run as a replay wrote them in OCSF (`replay --ocsf-dir`, `--format
+/// ocsf`), read back to compare two rule versions over the same archive
+/// (`laneguard tune --compare OLD NEW`). Findings are keyed by their deterministic id (rule,
+/// record, time): the same record flagged by the same rule in both runs has the same id, so
+/// what a rule change added or removed is a set difference.
+#[derive(Debug, Default)]
+pub struct OcsfRun {
+    /// Every Detection Finding read, by finding id.
+    pub findings: BTreeMap<String, Fired>,
+    /// Records of another class (activity records in the same files), not compared.
+    pub other_classes: u64,
+    /// Findings read more than once (the same run written twice into a directory).
+    pub duplicates: u64,
+}
+
+/// The parts of an OCSF Detection Finding a comparison reads.
+#[derive(serde::Deserialize)]
+struct OcsfRecord {
+    class_uid: u32,
+    #[serde(default)]
+    finding_info: Option<OcsfInfo>,
+    #[serde(default)]
+    unmapped: Option<OcsfUnmapped>,
+}
+
+#[derive(serde::Deserialize)]
+struct OcsfInfo {
+    uid: String,
+    analytic: OcsfAnalytic,
+}
+
+#[derive(serde::Deserialize)]
+struct OcsfAnalytic {
+    uid: String,
+}
+
+#[derive(serde::Deserialize)]
+struct OcsfUnmapped {
+    #[serde(default)]
+    origin: Option<crate::event::OriginBuf>,
+}
+
+impl OcsfRun {
+    /// Add one line of an OCSF JSON-lines file (blank lines are ignored). The error says what is
+    /// wrong with the line; the caller adds its file and line number.
+    pub fn add_line(&mut self, line: &str) -> Result<(), String> {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let r: OcsfRecord = serde_json::from_str(line).map_err(|e| format!("not an OCSF record: {e}"))?;
+        if r.class_uid != 2004 {
+            self.other_classes += 1;
+            return Ok(());
+        }
+        let info = r.finding_info.ok_or("a Detection Finding without finding_info")?;
+        let origin = r
+            .unmapped
+            .and_then(|u| u.origin)
+            .map_or_else(String::new, |o| o.to_string());
+        let fired = Fired {
+            rule: info.analytic.uid,
+            id: info.uid.clone(),
+            origin,
+        };
+        if self.findings.insert(info.uid, fired).is_some() {
+            self.duplicates += 1;
+        }
+        Ok(())
+    }
+}
+
+/// How one rule's findings changed between two runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RuleChange {
+    /// Findings of the old run.
+    pub old: u64,
+    /// Findings of the new run.
+    pub new: u64,
+    /// Findings in both (same id).
+    pub kept: u64,
+    /// Findings only the new run raised.
+    pub added: u64,
+    /// Findings only the old run raised.
+    pub gone: u64,
+}
+
+/// Two runs over the same archive compared, per rule and finding by finding.
+#[derive(Debug, Default, Serialize)]
+pub struct RunComparison {
+    /// Per rule (every rule that fired in either run).
+    pub rules: BTreeMap<String, RuleChange>,
+    /// Findings only the new run raised, in id order.
+    pub added: Vec<Fired>,
+    /// Findings only the old run raised, in id order.
+    pub gone: Vec<Fired>,
+    /// Findings in both.
+    pub kept: u64,
+}
+
+impl RunComparison {
+    /// Whether the two runs raised the same findings.
+    pub fn is_same(&self) -> bool {
+        self.added.is_empty() && self.gone.is_empty()
+    }
+}
+
+/// Compare the findings of `old` and `new` (two rule versions over the same archive).
+pub fn compare_runs(old: &OcsfRun, new: &OcsfRun) -> RunComparison {
+    let mut c = RunComparison::default();
+    for (id, f) in &old.findings {
+        let r = c.rules.entry(f.rule.clone()).or_default();
+        r.old += 1;
+        if new.findings.contains_key(id) {
+            r.kept += 1;
+            c.kept += 1;
+        } else {
+            r.gone += 1;
+            c.gone.push(f.clone());
+        }
+    }
+    for (id, f) in &new.findings {
+        let r = c.rules.entry(f.rule.clone()).or_default();
+        r.new += 1;
+        if !old.findings.contains_key(id) {
+            r.added += 1;
+            c.added.push(f.clone());
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ocsf_runs_compare_by_finding_id_per_rule() {
+        let line = |rule: &str, id: &str, line: u64| {
+            format!(
+                r#"{{"class_uid":2004,"finding_info":{{"uid":"{id}","analytic":{{"uid":"{rule}","name":"x","type_id":1}}}},"unmapped":{{"origin":{{"file":"a.log","line":{line}}}}}}}"#
+            )
+        };
+        let mut old = OcsfRun::default();
+        let mut new = OcsfRun::default();
+        for l in [
+            line("r1", "a", 1),
+            line("r1", "b", 2),
+            line("r2", "c", 3),
+            line("r1", "a", 1),
+        ] {
+            old.add_line(&l).unwrap_or_default();
+        }
+        assert_eq!((old.findings.len(), old.duplicates), (3, 1));
+        for l in [line("r1", "a", 1), line("r2", "c", 3), line("r3", "d", 4)] {
+            new.add_line(&l).unwrap_or_default();
+        }
+        new.add_line(r#"{"class_uid":6005}"#).unwrap_or_default();
+        new.add_line("").unwrap_or_default();
+        assert_eq!(new.other_classes, 1);
+        assert!(new.add_line("{not json").is_err());
+        assert!(new.add_line(r#"{"class_uid":2004}"#).is_err());
+        let c = compare_runs(&old, &new);
+        assert_eq!(
+            c.rules["r1"],
+            RuleChange {
+                old: 2,
+                new: 1,
+                kept: 1,
+                added: 0,
+                gone: 1
+            }
+        );
+        assert_eq!(
+            c.rules["r3"],
+            RuleChange {
+                old: 0,
+                new: 1,
+                kept: 0,
+                added: 1,
+                gone: 0
+            }
+        );
+        assert_eq!((c.kept, c.added.len(), c.gone.len()), (2, 1, 1));
+        assert_eq!(c.gone[0].origin, "a.log:2");
+        assert!(!c.is_same() && compare_runs(&new, &new).is_same());
+    }
 
     #[test]
     fn labels_by_layout_and_file() {

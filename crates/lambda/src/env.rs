@@ -311,6 +311,8 @@ impl FunctionConfig {
                     .map(|v| parse_bool("LANEGUARD_KEEP_RDSADMIN", &v))
                     .transpose()?
                     .unwrap_or(false),
+                // The function's region, from its SDK configuration (`Handler::new`).
+                ..ParseOptions::default()
             },
             retry,
             dedup_capacity: get("LANEGUARD_DEDUP_CAPACITY")

@@ -54,7 +54,7 @@ use laneguard_core::envelope::das::{
     self, DataKey, DataKeys, EncryptionContext, KeyCache, KeyError, KeyRequest,
 };
 use laneguard_core::envelope::{
-    DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event,
+    AwsContext, DocContext, Limits, RawRecord, RecordSink, SealedRecord, Skip, decode_lambda_event,
 };
 use laneguard_core::event::{Event, Origin, Source, Timestamp};
 use laneguard_core::finding::Finding;
@@ -394,7 +394,18 @@ impl Handler {
             config_ttl: config.config_ttl,
             s3,
             state,
-            parse: config.parse.clone(),
+            parse: ParseOptions {
+                // The function's region, for records whose envelope names none (a subscription
+                // names its account, not its region, and delivers only to a function of its own
+                // region). Leaked once per container: events of every batch borrow it.
+                aws: AwsContext {
+                    account: None,
+                    region: sdk
+                        .region()
+                        .map(|r| &*Box::leak(r.as_ref().to_owned().into_boxed_str())),
+                },
+                ..config.parse.clone()
+            },
             source: config.source,
             siem_events: config.siem_events,
             sns,

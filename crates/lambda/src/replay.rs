@@ -11,7 +11,9 @@
 //! same per-object origins `s3://bucket/key` + line) and runs on a **fresh engine**, so what a
 //! batch finds never depends on which container ran it or what that container ran before.
 //! Under the output prefix it writes `findings/<batch>.jsonl` (JSON lines, as `replay --format
-//! json`), `ocsf/<batch>.jsonl` (OCSF Detection Findings) and `summaries/<batch>.json`, where
+//! json`), the OCSF Detection Findings in the Security Lake layout of `replay --ocsf-dir`
+//! (`ext/laneguard/region=…/accountId=…/eventDay=…/<batch>.json`, [`lake`]) and
+//! `summaries/<batch>.json`, where
 //! `<batch>` is a digest of the batch's keys and ETags: a retried batch overwrites its own
 //! outputs instead of adding a second copy. The merge adds the summaries up into `summary.json`.
 //!
@@ -28,6 +30,7 @@ use laneguard_core::envelope::{Limits, RecordSink};
 use laneguard_core::event::Event;
 use laneguard_core::finding::Finding;
 use laneguard_core::input::InputOptions;
+use laneguard_core::ocsf::{self, lake};
 use laneguard_core::output::{FindingFormat, FindingWriter};
 use laneguard_core::pipeline::{Output, Pipeline};
 use laneguard_core::sources::ParseOptions;
@@ -306,21 +309,28 @@ impl ReplayFunction {
             key: format!("{}{dir}/{id}.{ext}", prefix_dir(&input.output_prefix)),
             version_id: None,
         };
-        for (dir, format) in [("findings", FindingFormat::Json), ("ocsf", FindingFormat::Ocsf)] {
-            let mut w = FindingWriter::new(Vec::new(), format);
-            w.write(&gather.findings)
-                .and_then(|()| w.flush())
-                .map_err(|e| s3::S3Error {
-                    uri: put(dir, "jsonl").to_string(),
-                    reason: e.to_string(),
-                })?;
-            s3::put(
-                &self.s3,
-                &put(dir, "jsonl"),
-                std::mem::take(w.get_mut()),
-                "application/x-ndjson",
-            )
-            .await?;
+        let render_error = |uri: S3Uri, e: std::io::Error| s3::S3Error {
+            uri: uri.to_string(),
+            reason: e.to_string(),
+        };
+        let mut w = FindingWriter::new(Vec::new(), FindingFormat::Json);
+        w.write(&gather.findings)
+            .and_then(|()| w.flush())
+            .map_err(|e| render_error(put("findings", "jsonl"), e))?;
+        let lines = std::mem::take(w.get_mut());
+        s3::put(&self.s3, &put("findings", "jsonl"), lines, "application/x-ndjson").await?;
+        // OCSF: one object per Security Lake partition the batch's findings fall in.
+        let mut partitions: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for f in &gather.findings {
+            let lines = partitions
+                .entry(lake::Partition::of(f).dir(lake::DEFAULT_SOURCE))
+                .or_default();
+            serde_json::to_writer(&mut *lines, &ocsf::detection_finding(f))
+                .map_err(|e| render_error(put("ext", "json"), e.into()))?;
+            lines.push(b'\n');
+        }
+        for (dir, lines) in partitions {
+            s3::put(&self.s3, &put(&dir, "json"), lines, "application/x-ndjson").await?;
         }
         let body = serde_json::to_vec_pretty(&summary).unwrap_or_default();
         s3::put(&self.s3, &put("summaries", "json"), body, "application/json").await?;

@@ -287,11 +287,11 @@ fn an_invalid_rule_file_fails_the_init_unless_skipped() {
 }
 
 /// Failed logins from one application host, `n` of them starting at `first`, timestamped now.
+/// Failed logins `first..first + n` of a burst, login `i` logged at [`login_time`]`(i)`.
 fn failed_logins(first: usize, n: usize) -> String {
-    let t = jiff::Timestamp::now();
-    let stamp = t.strftime("%Y%m%d %H:%M:%S").to_string();
     let lines: Vec<String> = (first..first + n)
         .map(|i| {
+            let stamp = login_time(i).strftime("%Y%m%d %H:%M:%S");
             format!(
                 "{stamp},payments-db,app,10.0.16.9,{},0,FAILED_CONNECT,,,1045",
                 7000 + i
@@ -314,6 +314,14 @@ fn failed_logins(first: usize, n: usize) -> String {
         &events,
     )
     .unwrap()
+}
+
+/// When failed login `i` of [`failed_logins`] happened: a second apart, the burst ending about now
+/// (well inside every threshold window of the pack).
+fn login_time(i: usize) -> jiff::Timestamp {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| jiff::Timestamp::now().as_second() - 60);
+    jiff::Timestamp::from_second(base + i as i64).unwrap()
 }
 
 async fn create_table(conf: &aws_config::SdkConfig, name: &str) -> aws_sdk_dynamodb::Client {
@@ -389,6 +397,21 @@ fn thresholds_shared_by_three_containers_fire_once() {
             1,
             "one finding for the burst: {raised:?}"
         );
+        // Its window is the burst's, across containers: from the first login (the first
+        // container's) to the tenth (the third's, which raised it); account from the
+        // subscription, region from the function, hence the instance's ARN.
+        let burst = findings
+            .lines()
+            .into_iter()
+            .find(|f| f["rule_id"] == "sql.brute-force-source")
+            .unwrap();
+        let at = |i: usize| login_time(i).to_string();
+        assert_eq!(burst["first_seen"], at(0), "{burst}");
+        assert_eq!(burst["last_seen"], at(9), "{burst}");
+        assert_eq!(burst["time"], at(9), "{burst}");
+        assert_eq!(burst["account"], "111122223333");
+        assert_eq!(burst["region"], "us-east-1");
+        assert_eq!(burst["arn"], "arn:aws:rds:us-east-1:111122223333:db:payments-db");
         let mut unique = raised.clone();
         unique.dedup();
         assert_eq!(unique, raised, "no threshold rule fired twice: {raised:?}");

@@ -229,10 +229,14 @@ fn the_template_state_machine_fans_a_replay_out_on_moto() {
     // order, consecutive, BATCH at a time): same lines, same ids.
     let mut keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort_unstable();
+    let scratch = std::env::temp_dir().join(format!("laneguard-fanout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let local_lake = scratch.join("local");
     let mut expected: Vec<String> = Vec::new();
     for chunk in keys.chunks(BATCH) {
         let uris: Vec<String> = chunk.iter().map(|k| format!("s3://archive-bucket/{k}")).collect();
-        let args: Vec<&str> = uris.iter().map(String::as_str).collect();
+        let mut args: Vec<&str> = vec!["--ocsf-dir", local_lake.to_str().unwrap()];
+        args.extend(uris.iter().map(String::as_str));
         let (out, findings) = replay(&moto, &args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         expected.extend(findings.iter().map(Value::to_string));
@@ -260,15 +264,63 @@ fn the_template_state_machine_fans_a_replay_out_on_moto() {
     assert!(!expected.is_empty());
     assert_eq!(found, expected);
     assert_eq!(summary["findings"], expected.len());
-    // The OCSF file of each batch holds the same findings, by id.
-    let ocsf = lines("ocsf");
+    // The OCSF findings, in the Security Lake layout of `replay --ocsf-dir`: the same findings,
+    // by id, in the same partitions, as `tune --compare` against the local replay's shows.
+    let ocsf = lines("ext");
     assert_eq!(ocsf.len(), expected.len());
-    for l in &ocsf {
-        let f: Value = serde_json::from_str(l).unwrap();
-        assert_eq!(f["class_uid"], 2004, "{f}");
+    let fanout_lake = scratch.join("fanout");
+    for (key, body) in &results {
+        if let Some(rel) = key.strip_prefix("replays/run-1/ext/") {
+            assert!(rel.starts_with("laneguard/region="), "{key}");
+            assert!(rel.contains("/accountId=") && rel.contains("/eventDay="), "{key}");
+            let path = fanout_lake.join("ext").join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
     }
+    let partitions =
+        |root: &std::path::Path| -> std::collections::BTreeSet<String> { walk_dirs(&root.join("ext")) };
+    assert_eq!(partitions(&fanout_lake), partitions(&local_lake));
+    let compare = Command::new(env!("CARGO_BIN_EXE_laneguard"))
+        .args(["tune", "--compare"])
+        .arg(&local_lake)
+        .arg(&fanout_lake)
+        .args(["--format", "json", "--fail-on-change"])
+        .output()
+        .unwrap();
+    assert!(
+        compare.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compare.stderr)
+    );
+    let v: Value = serde_json::from_slice(&compare.stdout).unwrap();
+    let kept: u64 = v["rules"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r["kept"].as_u64().unwrap())
+        .sum();
+    assert_eq!(kept, expected.len() as u64, "{v}");
+    let _ = std::fs::remove_dir_all(&scratch);
     assert_eq!(
         results.iter().filter(|(k, _)| k.contains("/summaries/")).count(),
         batches
     );
+}
+
+/// The directories under `root` that hold files, relative to it (a lake's partitions).
+fn walk_dirs(root: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(dir.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out
 }

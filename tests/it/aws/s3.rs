@@ -149,6 +149,14 @@ fn replay_of_an_s3_prefix_equals_the_local_replay() {
     let (local, local_findings) = replay(&moto, &["--threads", "1", local_dir.to_str().unwrap()]);
     assert!(local.status.success());
     assert!(s3_findings.len() >= 10, "{s3_findings:#?}");
+    // Flow-log and CloudTrail objects name an account and region by their key (a flow record of
+    // a format without `region` takes the key's).
+    let flows: Vec<&Value> = s3_findings.iter().filter(|f| f["source"] == "vpc-flow").collect();
+    assert!(!flows.is_empty());
+    for f in flows {
+        assert_eq!(f["region"], "us-east-1", "{f}");
+        assert!(f["account"].as_str().is_some_and(|a| !a.is_empty()), "{f}");
+    }
     assert_eq!(
         comparable(&s3_findings, "s3://trail/archive/"),
         comparable(&local_findings, &format!("{}/", local_dir.display()))

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 
 use super::das::SealedRecord;
 use super::decode::{self, Limits};
-use super::{RawRecord, RecordSink, Skip};
+use super::{AwsContext, RawRecord, RecordSink, Skip};
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::event::{CompactJson, Origin, Source};
 use crate::time;
@@ -30,6 +30,12 @@ pub struct DocContext {
     pub limits: Limits,
     /// Source forced by the caller (`--source`, or the Lambda function's own source).
     pub source: Option<Source>,
+}
+
+/// The account a subscription payload's `owner` names (`CloudwatchLogs` in a control message
+/// is not one).
+fn owner_account(owner: Option<&str>) -> Option<&str> {
+    owner.filter(|o| o.len() == 12 && o.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Every envelope's keys, read in the one pass over a document. A key of a shape its envelope
@@ -45,6 +51,9 @@ struct Document<'a> {
     log_group: Option<Cow<'a, str>>,
     #[serde(rename = "logStream", borrow)]
     log_stream: Option<Cow<'a, str>>,
+    /// The account of a subscription payload's log group.
+    #[serde(borrow)]
+    owner: Option<Cow<'a, str>>,
     #[serde(rename = "logEvents", borrow)]
     log_events: Option<Vec<CwlEvent<'a>>>,
     #[serde(rename = "Records", borrow)]
@@ -151,6 +160,13 @@ struct KinesisMeta<'a> {
     stream: Option<&'a str>,
     sequence_number: Option<&'a str>,
     arrival: Option<jiff::Timestamp>,
+}
+
+impl<'a> KinesisMeta<'a> {
+    /// The account and region of the stream ARN.
+    fn aws(&self) -> AwsContext<'a> {
+        self.stream.map(AwsContext::of_arn).unwrap_or_default()
+    }
 }
 
 /// An arrival time as Kinesis writes it: epoch seconds (a number, Lambda events and the API),
@@ -277,15 +293,17 @@ fn dispatch(
         );
     } else if let Some(message_type) = d.message_type {
         let events = d.log_events.unwrap_or_default();
-        decode_payload(
-            &message_type,
-            d.log_group,
-            d.log_stream,
-            &events,
-            origin,
-            ctx,
-            sink,
-        );
+        let stream = CwlStream {
+            group: d.log_group.as_deref().and_then(non_empty),
+            stream: d.log_stream.as_deref().and_then(non_empty),
+            // A payload names its account; a Kinesis stream it came through is of its region.
+            aws: AwsContext {
+                account: owner_account(d.owner.as_deref()),
+                region: None,
+            }
+            .or(meta.aws()),
+        };
+        decode_payload(&message_type, stream, &events, origin, ctx, sink);
     } else if let Some(records) = d.records_upper {
         decode_records_array(doc, &records, origin, ctx, sink);
     } else if let (Some(records), Some(_)) = (d.records, d.invocation_id) {
@@ -303,6 +321,7 @@ fn dispatch(
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::Das)),
             envelope_time: meta.arrival,
+            aws: meta.aws(),
         });
     } else if d.event_version.is_some() || d.event_name.is_some() || d.event_type.is_some() {
         sink.record(RawRecord {
@@ -310,10 +329,17 @@ fn dispatch(
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
             envelope_time: None,
+            aws: meta.aws(),
         });
     } else if d.message.is_some() {
         match serde_json::from_str::<CwlEvent<'_>>(doc) {
-            Ok(ev) => emit_cwl_event(&ev, None, None, origin, None, ctx, sink),
+            Ok(ev) => {
+                let stream = CwlStream {
+                    aws: meta.aws(),
+                    ..CwlStream::default()
+                };
+                emit_cwl_event(&ev, stream, origin, None, ctx, sink)
+            }
             Err(e) => json_diag(sink, origin, "exported log event", &e),
         }
     } else {
@@ -377,6 +403,7 @@ fn decode_blob(
                 origin: o,
                 source,
                 envelope_time: None,
+                aws: meta.aws(),
             });
         }
     }
@@ -448,10 +475,18 @@ fn decode_concatenated_in(
     }
 }
 
+/// What a subscription payload says of all its events: their log group and stream, and the
+/// account that owns them.
+#[derive(Clone, Copy, Debug, Default)]
+struct CwlStream<'s> {
+    group: Option<&'s str>,
+    stream: Option<&'s str>,
+    aws: AwsContext<'s>,
+}
+
 fn decode_payload(
     message_type: &str,
-    log_group: Option<Cow<'_, str>>,
-    log_stream: Option<Cow<'_, str>>,
+    stream: CwlStream<'_>,
     events: &[CwlEvent<'_>],
     origin: &Origin<'_>,
     ctx: &DocContext,
@@ -468,10 +503,8 @@ fn decode_payload(
             format!("unknown messageType {message_type:?}; events read as data"),
         ));
     }
-    let group = log_group.as_deref().and_then(non_empty);
-    let stream = log_stream.as_deref().and_then(non_empty);
     for (i, ev) in events.iter().enumerate() {
-        emit_cwl_event(ev, group, stream, origin, u32::try_from(i).ok(), ctx, sink);
+        emit_cwl_event(ev, stream, origin, u32::try_from(i).ok(), ctx, sink);
     }
 }
 
@@ -481,8 +514,7 @@ fn non_empty(s: &str) -> Option<&str> {
 
 fn emit_cwl_event(
     ev: &CwlEvent<'_>,
-    group: Option<&str>,
-    stream: Option<&str>,
+    s: CwlStream<'_>,
     origin: &Origin<'_>,
     index: Option<u32>,
     ctx: &DocContext,
@@ -491,8 +523,8 @@ fn emit_cwl_event(
     let o = Origin {
         file: origin.file,
         line: origin.line,
-        log_group: group.or(ev.log_group.as_deref()).or(origin.log_group),
-        log_stream: stream.or(ev.log_stream.as_deref()).or(origin.log_stream),
+        log_group: s.group.or(ev.log_group.as_deref()).or(origin.log_group),
+        log_stream: s.stream.or(ev.log_stream.as_deref()).or(origin.log_stream),
         event_id: ev.id.as_deref().filter(|s| !s.is_empty()).or(origin.event_id),
         index: index.or(origin.index),
     };
@@ -513,6 +545,7 @@ fn emit_cwl_event(
         origin: o,
         source: ctx.source,
         envelope_time: ev.timestamp.and_then(time::from_epoch_millis),
+        aws: s.aws,
     });
 }
 
@@ -531,7 +564,7 @@ fn decode_cwl_events(
         let mut o = origin.clone();
         o.line = line_in(doc, raw.get(), origin.line);
         match serde_json::from_str::<CwlEvent<'_>>(raw.get()) {
-            Ok(ev) => emit_cwl_event(&ev, None, None, &o, u32::try_from(i).ok(), ctx, sink),
+            Ok(ev) => emit_cwl_event(&ev, CwlStream::default(), &o, u32::try_from(i).ok(), ctx, sink),
             Err(e) => {
                 o.index = u32::try_from(i).ok();
                 json_diag(sink, &o, "log event", &e);
@@ -566,6 +599,7 @@ fn decode_records_array(
                 origin: o,
                 source: Some(ctx.source.unwrap_or(Source::CloudTrail)),
                 envelope_time: None,
+                aws: AwsContext::default(),
             });
             continue;
         }
@@ -619,6 +653,7 @@ fn das_record(
             origin: origin.clone(),
             source: Some(ctx.source.unwrap_or(Source::Das)),
             envelope_time: meta.arrival,
+            aws: meta.aws(),
         });
         return;
     };

@@ -39,6 +39,106 @@ pub struct RawRecord<'a> {
     /// Event time given by the envelope (CloudWatch Logs timestamp), used when the record's own
     /// time cannot be read.
     pub envelope_time: Option<Timestamp>,
+    /// The AWS account and region the envelope names (a subscription's `owner`, a Kinesis
+    /// stream ARN), for records that do not name their own: what a SIEM or Security Lake joins
+    /// findings on. The parsers complete it with [`crate::sources::ParseOptions::aws`].
+    pub aws: AwsContext<'a>,
+}
+
+/// The AWS account and region a record belongs to, as its envelope or its deployment says
+/// (the record's own fields win: CloudTrail's `recipientAccountId`, a flow log's `account-id`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AwsContext<'a> {
+    /// Twelve-digit account id.
+    pub account: Option<&'a str>,
+    /// Region (`eu-west-1`).
+    pub region: Option<&'a str>,
+}
+
+impl<'a> AwsContext<'a> {
+    /// The account and region of an ARN (`arn:aws:kinesis:eu-west-1:111122223333:stream/…`),
+    /// each when non-empty.
+    pub fn of_arn(arn: &'a str) -> Self {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_partition), Some(_service), Some(region), Some(account)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return AwsContext::default();
+        };
+        AwsContext {
+            account: (!account.is_empty()).then_some(account),
+            region: (!region.is_empty()).then_some(region),
+        }
+    }
+
+    /// The account and region an AWS log archive's path names: `…/AWSLogs/[<org id>/]<account>/
+    /// {CloudTrail,vpcflowlogs}/<region>/…`, the layout CloudTrail and VPC flow logs deliver to
+    /// S3 with (a flow log of the default format names no region: its key does). Any other path
+    /// names nothing.
+    pub fn of_archive_path(path: &'a str) -> Self {
+        let mut parts = path.split('/').skip_while(|p| *p != "AWSLogs").skip(1).peekable();
+        if parts.peek().is_some_and(|p| p.starts_with("o-")) {
+            parts.next();
+        }
+        let (Some(account), Some(service), Some(region)) = (parts.next(), parts.next(), parts.next()) else {
+            return AwsContext::default();
+        };
+        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let region_ok = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !(account_ok && region_ok && matches!(service, "CloudTrail" | "vpcflowlogs")) {
+            return AwsContext::default();
+        }
+        AwsContext {
+            account: Some(account),
+            region: Some(region),
+        }
+    }
+
+    /// This context, with what it lacks taken from `fallback`.
+    pub fn or(self, fallback: AwsContext<'a>) -> Self {
+        AwsContext {
+            account: self.account.or(fallback.account),
+            region: self.region.or(fallback.region),
+        }
+    }
+}
+
+/// A [`RecordSink`] that gives every record the account and region of where it was read from
+/// (an archive's key, [`AwsContext::of_archive_path`]) when its envelope names none.
+pub struct WithAws<'s, 'k> {
+    /// Where the records go.
+    pub sink: &'s mut dyn RecordSink,
+    /// What the stream's location names.
+    pub aws: AwsContext<'k>,
+}
+
+impl RecordSink for WithAws<'_, '_> {
+    fn record(&mut self, record: RawRecord<'_>) {
+        let aws = record.aws.or(self.aws);
+        self.sink.record(RawRecord { aws, ..record });
+    }
+    fn skipped(&mut self, reason: Skip, origin: &Origin<'_>) {
+        self.sink.skipped(reason, origin);
+    }
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.sink.diagnostic(diagnostic);
+    }
+    fn sealed(&mut self, record: SealedRecord<'_>, ctx: &DocContext) {
+        self.sink.sealed(record, ctx);
+    }
+    fn flow_format(&mut self, format: FlowFormat) {
+        self.sink.flow_format(format);
+    }
+    fn end_stream(&mut self) {
+        self.sink.end_stream();
+    }
 }
 
 /// Why an input record was deliberately not turned into an event (counted, not a diagnostic).

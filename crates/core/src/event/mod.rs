@@ -392,6 +392,70 @@ pub struct ApiCall<'a> {
     /// rules name CloudTrail fields the event model does not keep). Never serialized.
     #[serde(skip)]
     pub raw: &'a str,
+    /// The AWS resources the record names (`resources[]`: ARN and type), at most
+    /// [`MAX_API_RESOURCES`]: findings carry them so a SIEM joins on ARNs, not short names.
+    /// Not in `--events` output.
+    #[serde(skip)]
+    pub resources: Vec<ApiResource<'a>>,
+    /// Which request parameter named the datastore (`dBInstanceIdentifier`…): the ARN of a
+    /// datastore the record's `resources` do not list is built from it.
+    #[serde(skip)]
+    pub datastore_kind: Option<DatastoreKind>,
+}
+
+/// Most CloudTrail `resources` an event keeps (a batch call can list hundreds).
+pub const MAX_API_RESOURCES: usize = 16;
+
+/// One item of a CloudTrail record's `resources`.
+#[derive(Clone, Debug)]
+pub struct ApiResource<'a> {
+    /// The ARN.
+    pub arn: Cow<'a, str>,
+    /// CloudFormation-style type (`AWS::KMS::Key`), when logged.
+    pub kind: Option<Cow<'a, str>>,
+}
+
+/// The kind of AWS datastore an id names: what its ARN is built from when no log gives the
+/// ARN itself (`arn:aws:rds:<region>:<account>:db:<id>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatastoreKind {
+    /// An RDS DB instance (`/aws/rds/instance/<id>/…`, `dBInstanceIdentifier`).
+    RdsInstance,
+    /// An RDS / Aurora DB cluster (`/aws/rds/cluster/<id>/…`, `dBClusterIdentifier`).
+    RdsCluster,
+    /// A Redshift cluster (`clusterIdentifier`).
+    RedshiftCluster,
+    /// A DynamoDB table (`tableName`).
+    DynamodbTable,
+}
+
+impl DatastoreKind {
+    /// The ARN of datastore `id` of this kind in `account` and `region` (the partition follows
+    /// the region: `cn-…` is `aws-cn`, `us-gov-…` is `aws-us-gov`).
+    pub fn arn(self, id: &str, account: &str, region: &str) -> String {
+        let p = partition(region);
+        match self {
+            DatastoreKind::RdsInstance => format!("arn:{p}:rds:{region}:{account}:db:{id}"),
+            DatastoreKind::RdsCluster => format!("arn:{p}:rds:{region}:{account}:cluster:{id}"),
+            DatastoreKind::RedshiftCluster => format!("arn:{p}:redshift:{region}:{account}:cluster:{id}"),
+            DatastoreKind::DynamodbTable => format!("arn:{p}:dynamodb:{region}:{account}:table/{id}"),
+        }
+    }
+}
+
+/// The AWS partition of a region: OCSF's `cloud_partition` and an ARN's second field.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
 }
 
 /// A VPC flow log record.

@@ -172,6 +172,7 @@ pub(super) fn read_lines(name: &str, mut r: impl BufRead, options: &InputOptions
             origin: o,
             source,
             envelope_time: export_time,
+            aws: crate::envelope::AwsContext::default(),
         });
     }
     if !entry.is_empty() {
@@ -208,6 +209,7 @@ fn flush_entry(name: &str, entry: &mut String, line: u64, source: Option<Source>
         origin: o,
         source,
         envelope_time: None,
+        aws: crate::envelope::AwsContext::default(),
     });
     entry.clear();
 }

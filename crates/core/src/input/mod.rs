@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::envelope::decode::{self, Limits};
-use crate::envelope::{DocContext, RecordSink, decode_concatenated, decode_document};
+use crate::envelope::{AwsContext, DocContext, RecordSink, WithAws, decode_concatenated, decode_document};
 use crate::event::{Origin, Source};
 use crate::sources::LinePrefix;
 
@@ -169,8 +169,19 @@ pub fn read_input(
     Ok(())
 }
 
-/// Read one stream (already opened) into the sink.
+/// Read one stream (already opened) into the sink. A stream whose name is an AWS log archive's
+/// key or path (`…/AWSLogs/<account>/vpcflowlogs/<region>/…`) gives its records that account and
+/// region where they name none, in an S3 replay and in a replay of a local copy alike.
 pub fn read_stream(name: &str, reader: impl Read, options: &InputOptions, sink: &mut dyn RecordSink) {
+    let aws = AwsContext::of_archive_path(name);
+    if aws == AwsContext::default() {
+        read_opened(name, reader, options, sink);
+    } else {
+        read_opened(name, reader, options, &mut WithAws { sink, aws });
+    }
+}
+
+fn read_opened(name: &str, reader: impl Read, options: &InputOptions, sink: &mut dyn RecordSink) {
     let mut raw = BufReader::with_capacity(256 * 1024, reader);
     let origin = Origin {
         file: Some(name),

@@ -32,6 +32,10 @@ pub struct DetectionFinding<'f> {
     pub count: u64,
     /// Schema, product; `uid` is the finding id.
     pub metadata: Metadata<'f>,
+    /// `{provider: "AWS", region, account}` when the record, its envelope or the function name
+    /// either: what Security Lake and SIEMs join findings on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<super::Cloud<'f>>,
     /// Id, title, rule, ATT&CK techniques.
     pub finding_info: FindingInfo<'f>,
     /// What the finding saw: actor, endpoints, database, API call, flow, normalized statement.
@@ -69,9 +73,10 @@ pub struct FindingInfo<'f> {
     pub tags: Vec<KeyValue<'f>>,
     /// The log source the finding was raised from.
     pub data_sources: [&'static str; 1],
-    /// Same as `time`: a laneguard finding is about one moment.
+    /// Threshold findings: the event time of the first event of the window that crossed the
+    /// threshold; otherwise `time` (a single-event finding is about one moment).
     pub first_seen_time: i64,
-    /// Same as `time`.
+    /// Threshold findings: the event time of the window's last event (`time`); otherwise `time`.
     pub last_seen_time: i64,
 }
 
@@ -171,16 +176,19 @@ impl EvidenceData<'_> {
     }
 }
 
-/// OCSF `resource_details`: the laneguard datastore.
+/// OCSF `resource_details`: the laneguard datastore, and the AWS resources a CloudTrail record
+/// names.
 #[derive(Debug, Serialize)]
 pub struct Resource<'f> {
-    /// Datastore (instance or cluster id, or policy name).
+    /// The resource's ARN when known (SIEMs join on it), else the datastore's name.
     pub uid: &'f str,
-    /// Same as `uid`.
-    pub name: &'f str,
-    /// `laneguard_datastore`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+    /// The datastore (instance or cluster id, or policy name); absent for a resource known only
+    /// by its ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'f str>,
+    /// `laneguard_datastore`, or the type CloudTrail logs (`AWS::KMS::Key`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'f str>,
     /// 1 Target.
     pub role_id: u8,
     /// `Target`.
@@ -191,8 +199,11 @@ pub struct Resource<'f> {
     /// Highest classification of the data touched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_classification: Option<DataClassification>,
-    /// `cloud_partition`: always `aws`.
+    /// The AWS partition (`aws`, `aws-cn`, `aws-us-gov`…), from the region; `aws` when unknown.
     pub cloud_partition: &'static str,
+    /// The AWS region, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'f str>,
 }
 
 /// `unmapped` of a finding.
@@ -269,21 +280,34 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
         .as_ref()
         .map(|fl| ConnectionInfo::new(fl.protocol, None, a.ip, None));
 
-    let resources = f
+    let cloud_partition = f.region.as_deref().map_or("aws", crate::event::partition);
+    let mut resources: Vec<Resource<'_>> = f
         .datastore
         .as_deref()
         .map(|ds| Resource {
-            uid: ds,
-            name: ds,
-            kind: "laneguard_datastore",
+            uid: f.arn.as_deref().unwrap_or(ds),
+            name: Some(ds),
+            kind: Some("laneguard_datastore"),
             role_id: 1,
             role: "Target",
             group: f.domain.as_deref().map(Group::domain),
             data_classification: f.classification.map(DataClassification::of),
-            cloud_partition: "aws",
+            cloud_partition,
+            region: f.region.as_deref(),
         })
         .into_iter()
         .collect();
+    resources.extend(f.resources.iter().map(|r| Resource {
+        uid: &r.arn,
+        name: None,
+        kind: r.kind.as_deref(),
+        role_id: 1,
+        role: "Target",
+        group: None,
+        data_classification: None,
+        cloud_partition,
+        region: f.region.as_deref(),
+    }));
 
     let mut observables = Vec::with_capacity(3);
     if let Some(ip) = a.ip {
@@ -302,12 +326,14 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
             value: ObservableValue::Str(user),
         });
     }
-    if let Some(ds) = f.datastore.as_deref() {
+    if let Some(first) = resources.first()
+        && f.datastore.is_some()
+    {
         observables.push(Observable {
             name: "resources[0].uid",
             type_id: 10,
             kind: "Resource UID",
-            value: ObservableValue::Str(ds),
+            value: ObservableValue::Str(first.uid),
         });
     }
 
@@ -324,6 +350,7 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
         message: &f.title,
         time,
         count: f.count,
+        cloud: super::Cloud::aws(f.region.as_deref(), f.account.as_deref()),
         metadata: Metadata {
             version: super::OCSF_VERSION,
             product: super::PRODUCT,
@@ -352,8 +379,8 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
             related_analytics: f.sigma.as_deref().map(sigma_analytic).into_iter().collect(),
             tags: f.sigma.as_deref().map(sigma_tags).unwrap_or_default(),
             data_sources: [f.source.as_str()],
-            first_seen_time: time,
-            last_seen_time: time,
+            first_seen_time: f.first_seen.map_or(time, millis),
+            last_seen_time: f.last_seen.map_or(time, millis),
         },
         evidences: [Evidence {
             actor,

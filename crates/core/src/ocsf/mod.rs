@@ -32,6 +32,7 @@ pub mod api;
 pub mod datastore;
 pub mod finding;
 pub mod header;
+pub mod lake;
 pub mod network;
 
 use std::net::IpAddr;

@@ -588,6 +588,10 @@ impl Detector for RuleSet {
                 StateMode::Shared if step.is_some() => {
                     let Some(step) = step else { continue };
                     let count = step.count(&mut *self.state, event.time);
+                    // This container's window, the finding's if the shared store cannot be
+                    // reached (the store replaces it with the shared window's).
+                    let mut finding = rule.finding(event, count);
+                    finding.set_window(self.state.first_seen(step.key, event.time));
                     self.deferred.push(DeferredThreshold {
                         key: step.key,
                         time: event.time,
@@ -597,23 +601,27 @@ impl Detector for RuleSet {
                         amount: step.sum.unwrap_or(1),
                         local_count: count,
                         suppress: suppress_key(&mut ctx),
-                        finding: rule.finding(event, count),
+                        finding,
                     });
                 }
                 StateMode::Local | StateMode::Shared => {
-                    let count = match &step {
+                    let crossed = match &step {
                         Some(step) => match step.observe(&mut *self.state, event.time) {
-                            Some(count) => count,
+                            Some(crossed) => Some(crossed),
                             None => continue,
                         },
-                        None => 1,
+                        None => None,
                     };
                     if let Some((key, duration)) = suppress_key(&mut ctx)
                         && self.state.suppressed(key, event.time, duration)
                     {
                         continue;
                     }
-                    findings.push(rule.finding(event, count));
+                    let mut finding = rule.finding(event, 1);
+                    if let Some(crossed) = crossed {
+                        crossed.mark(&mut finding);
+                    }
+                    findings.push(finding);
                 }
             }
         }

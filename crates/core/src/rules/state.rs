@@ -16,6 +16,11 @@ pub trait StateStore {
     /// Record `amount` for `key` at `time` and return the sum of the amounts within `window`
     /// ending at `time` (volume thresholds: rows read).
     fn observe_sum(&mut self, key: u64, time: Timestamp, window: SignedDuration, amount: u64) -> u64;
+    /// The event time of the earliest observation of `key` still in its window, no later than
+    /// `until` (a late observation does not count what came after it). Asked when a threshold
+    /// fires, before [`StateStore::reset`]: a finding names when its burst began, not only when
+    /// it crossed the threshold (OCSF `first_seen_time`). `None` when the store keeps no times.
+    fn first_seen(&self, key: u64, until: Timestamp) -> Option<Timestamp>;
     /// Forget the observations of `key` (after a threshold fired: the next alert needs a new burst).
     fn reset(&mut self, key: u64);
     /// Whether `key` is muted at `time`; when it is not, mute it until `time + duration`.
@@ -204,6 +209,13 @@ impl StateStore for InMemoryState {
         }
     }
 
+    fn first_seen(&self, key: u64, until: Timestamp) -> Option<Timestamp> {
+        let (t, _) = self.windows.get(&key)?.q.front()?;
+        (*t <= until.as_microsecond())
+            .then(|| Timestamp::from_microsecond(*t).ok())
+            .flatten()
+    }
+
     fn reset(&mut self, key: u64) {
         self.windows.remove(&key);
     }
@@ -239,6 +251,9 @@ mod tests {
         assert_eq!(s.observe(1, t(0), w, None), 1);
         assert_eq!(s.observe(1, t(30), w, None), 2);
         assert_eq!(s.observe(1, t(90), w, None), 2); // t(0) fell out
+        assert_eq!(s.first_seen(1, t(90)), Some(t(30)));
+        assert_eq!(s.first_seen(1, t(10)), None); // nothing as old as a late t(10)
+        assert_eq!(s.first_seen(99, t(90)), None);
         assert_eq!(s.observe(2, t(0), w, Some(7)), 1);
         assert_eq!(s.observe(2, t(1), w, Some(7)), 1);
         assert_eq!(s.observe(2, t(2), w, Some(8)), 2);

@@ -13,7 +13,9 @@ use serde_json::value::RawValue;
 use super::{ParseError, Parsed, Warnings, split_host, time_or_fallback, truncate_for_message};
 use crate::diagnostic::DiagnosticKind;
 use crate::envelope::{RawRecord, Skip};
-use crate::event::{Actor, ApiCall, Event, Kind, Source, Target};
+use crate::event::{
+    Actor, ApiCall, ApiResource, DatastoreKind, Event, Kind, MAX_API_RESOURCES, Source, Target,
+};
 use crate::time;
 
 #[derive(Deserialize)]
@@ -54,6 +56,17 @@ struct Record<'a> {
     vpc_endpoint: Option<Cow<'a, str>>,
     #[serde(rename = "userIdentity", borrow, default)]
     identity: Option<Identity<'a>>,
+    #[serde(borrow, default)]
+    resources: Option<Vec<ResourceItem<'a>>>,
+}
+
+/// An item of `resources`.
+#[derive(Deserialize)]
+struct ResourceItem<'a> {
+    #[serde(rename = "ARN", borrow, default)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -176,13 +189,36 @@ pub fn parse<'a>(record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Pars
     } else if let Some(by) = identity.invoked_by {
         actor.host = Some(by);
     }
-    let datastore = r
+    let (datastore, datastore_kind) = r
         .request
         .and_then(|raw| serde_json::from_str::<RequestTarget<'a>>(raw.get()).ok())
-        .and_then(|t| t.db_instance.or(t.db_cluster).or(t.redshift_cluster).or(t.table));
+        .and_then(|t| {
+            [
+                (t.db_instance, DatastoreKind::RdsInstance),
+                (t.db_cluster, DatastoreKind::RdsCluster),
+                (t.redshift_cluster, DatastoreKind::RedshiftCluster),
+                (t.table, DatastoreKind::DynamodbTable),
+            ]
+            .into_iter()
+            .find_map(|(id, kind)| id.map(|id| (id, kind)))
+        })
+        .map_or((None, None), |(id, kind)| (Some(id), Some(kind)));
+    let resources = r
+        .resources
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|item| {
+            item.arn
+                .filter(|a| a.starts_with("arn:"))
+                .map(|arn| ApiResource { arn, kind: item.kind })
+        })
+        .take(MAX_API_RESOURCES)
+        .collect();
     let target = Target {
         datastore,
-        account: r.recipient_account,
+        // The account that received the call; a record without it (older, hand-made) is
+        // taken to be of the caller's account.
+        account: r.recipient_account.or_else(|| actor.account.clone()),
         region: r.region,
         ..Target::default()
     };
@@ -200,6 +236,8 @@ pub fn parse<'a>(record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Pars
         additional: r.additional,
         vpc_endpoint: r.vpc_endpoint,
         raw: record.text.trim(),
+        resources,
+        datastore_kind,
     });
     let mut event = Event::new(time, Source::CloudTrail, record.origin.clone(), kind);
     event.actor = actor;
@@ -218,6 +256,7 @@ mod tests {
             origin: Origin::default(),
             source: None,
             envelope_time: None,
+            aws: crate::envelope::AwsContext::default(),
         };
         parse(&rec, &mut Vec::new())
     }

@@ -550,6 +550,7 @@ mod tests {
             origin: Origin::default(),
             source: Some(Source::Das),
             envelope_time: None,
+            aws: crate::envelope::AwsContext::default(),
         }
     }
 

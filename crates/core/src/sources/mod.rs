@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use crate::diagnostic::DiagnosticKind;
-use crate::envelope::{RawRecord, Skip};
+use crate::envelope::{AwsContext, RawRecord, Skip};
 use crate::event::{Event, Origin, Source};
 
 pub use pgaudit::LinePrefix;
@@ -84,6 +84,9 @@ pub struct ParseOptions {
     /// Database Activity Streams: analyse the activity of `rdsadmin` (AWS's maintenance user)
     /// instead of counting and skipping it.
     pub keep_rdsadmin: bool,
+    /// Account and region of records that name none and whose envelope names none (a Lambda
+    /// function's region): the last resort, for findings a SIEM joins on account and region.
+    pub aws: AwsContext<'static>,
 }
 
 /// The per-stream state of [`Parsers`] at one point of a stream.
@@ -100,6 +103,7 @@ pub struct Parsers {
     pg: pgaudit::PgParser,
     vpc: vpc_flow::VpcFlowParser,
     das: das::DasParser,
+    aws: AwsContext<'static>,
 }
 
 impl Parsers {
@@ -110,6 +114,7 @@ impl Parsers {
             pg: pgaudit::PgParser::new(options.pg_prefix.clone().unwrap_or_default()),
             vpc: vpc_flow::VpcFlowParser::new(options.vpc_format.clone().unwrap_or_default()),
             das: das::DasParser::new(options.keep_rdsadmin),
+            aws: options.aws,
         }
     }
 
@@ -163,13 +168,40 @@ impl Parsers {
         record: &RawRecord<'a>,
         warnings: &mut Warnings,
     ) -> Result<Parsed<'a>, ParseError> {
-        match source {
+        let mut parsed = match source {
             Source::CloudTrail => cloudtrail::parse(record, warnings),
             Source::MysqlAudit => self.mysql.parse(record, warnings),
             Source::Pgaudit => self.pg.parse(record, warnings),
             Source::VpcFlow => self.vpc.parse(record, warnings),
             Source::Das => self.das.parse(record, warnings),
+        };
+        let aws = record.aws.or(self.aws);
+        if aws != AwsContext::default() {
+            match &mut parsed {
+                Ok(Parsed::Event(event)) => complete_aws(event, aws),
+                Ok(Parsed::Many(outcomes)) => {
+                    for o in outcomes {
+                        if let Ok(Parsed::Event(event)) = &mut o.parsed {
+                            complete_aws(event, aws);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
+        parsed
+    }
+}
+
+/// Give an event the account and region its envelope (or the deployment) names, where the
+/// record itself names none (the record's own `recipientAccountId`, `account-id` or `region`
+/// win).
+fn complete_aws<'a>(event: &mut Event<'a>, aws: AwsContext<'a>) {
+    if event.target.account.is_none() {
+        event.target.account = aws.account.map(Cow::Borrowed);
+    }
+    if event.target.region.is_none() {
+        event.target.region = aws.region.map(Cow::Borrowed);
     }
 }
 

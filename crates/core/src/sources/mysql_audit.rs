@@ -194,6 +194,7 @@ mod tests {
             origin: Origin::default(),
             source: None,
             envelope_time: None,
+            aws: crate::envelope::AwsContext::default(),
         };
         let mut w = Vec::new();
         let mut p = MysqlAuditParser::new(1024);

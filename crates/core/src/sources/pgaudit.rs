@@ -616,6 +616,7 @@ mod tests {
                     origin: Origin::default(),
                     source: None,
                     envelope_time: None,
+                    aws: crate::envelope::AwsContext::default(),
                 };
                 let mut w = Vec::new();
                 p.parse(&rec, &mut w).map(|r| match r {

@@ -354,6 +354,7 @@ mod tests {
             origin: Origin::default(),
             source: None,
             envelope_time: None,
+            aws: crate::envelope::AwsContext::default(),
         };
         let mut w = Vec::new();
         (p.parse(&rec, &mut w), w)
