@@ -79,7 +79,9 @@ pub fn parse_pg(s: &str) -> Option<Timestamp> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let mut rest = &s[19..];
+    // Not `&s[19..]`: a multi-byte character where the seconds belong would be sliced through
+    // (found by the `sources` fuzz target in an activity-stream `logTime`).
+    let mut rest = s.get(19..)?;
     let mut nanos = 0i32;
     if let Some(frac) = rest.strip_prefix('.') {
         let end = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
@@ -159,6 +161,9 @@ mod tests {
             Some("2022-03-07T19:44:53Z".into())
         );
         assert_eq!(parse_pg("2022-03-07 21:44:53 CET"), None);
+        // A character of several bytes across the seconds is not a time (and not a panic).
+        assert_eq!(parse_pg("2020-05-22 18:07:\u{FFFD}13.267214+00"), None);
+        assert_eq!(parse_pg("2020-05-22 18:07:1\u{e9}3 UTC"), None);
         assert_eq!(parse_mysql_compact("TIME"), None);
         assert_eq!(parse_mysql_compact("20261399 00:25:20"), None);
         assert_eq!(parse_epoch_micros("12"), None);
