@@ -39,10 +39,21 @@ use serde::{Deserialize, Serialize};
 use crate::env::{ConfigError, FunctionConfig};
 use crate::handler::{load_config, load_sources};
 
-/// Largest archive object read (bytes as stored), as `laneguard replay --max-object`'s default.
-const MAX_OBJECT: u64 = 1 << 30;
-/// Downloads running ahead of the object being processed.
+/// Largest archive object read (bytes as stored): a bigger one fails its batch, naming it (replay
+/// it on a machine with `laneguard replay s3://…`). A function has 1,769 MB.
+const MAX_OBJECT: u64 = 512 << 20;
+/// Most downloads running ahead of the object being processed.
 const CONCURRENCY: usize = 8;
+/// Bytes the downloads ahead may hold at once: with the batch's largest object, this bounds how
+/// many run ahead (one at least), so eight large flow-log objects never share the memory.
+const AHEAD_BYTES: u64 = 256 << 20;
+
+/// How many downloads may run ahead for a batch whose largest object is `largest` bytes.
+fn concurrency_for(largest: u64) -> usize {
+    usize::try_from(AHEAD_BYTES / largest.max(1))
+        .unwrap_or(CONCURRENCY)
+        .clamp(1, CONCURRENCY)
+}
 
 /// One object of a batch, as the Distributed Map's S3 item reader lists it (`ListObjectsV2`
 /// fields; others are ignored).
@@ -280,7 +291,8 @@ impl ReplayFunction {
             .collect();
         {
             let mut pipeline = Pipeline::new(&self.parse, &mut engine, &mut gather);
-            s3::fetch_in_order(&self.s3, uris, CONCURRENCY, MAX_OBJECT, |uri, got| {
+            let ahead = concurrency_for(items.iter().map(|i| i.size).max().unwrap_or(0));
+            s3::fetch_in_order(&self.s3, uris, ahead, MAX_OBJECT, |uri, got| {
                 let bytes = got?;
                 summary.objects += 1;
                 summary.bytes += bytes.len() as u64;
@@ -466,6 +478,15 @@ mod tests {
         assert_eq!(total.by_rule["r"], 4);
         assert_eq!(total.first_key.as_deref(), Some("a"));
         assert_eq!(total.last_key.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn large_objects_are_fetched_fewer_at_a_time() {
+        assert_eq!(concurrency_for(0), CONCURRENCY);
+        assert_eq!(concurrency_for(56 << 10), CONCURRENCY);
+        assert_eq!(concurrency_for(64 << 20), 4);
+        assert_eq!(concurrency_for(MAX_OBJECT), 1);
+        assert_eq!(concurrency_for(u64::MAX), 1);
     }
 
     #[test]
