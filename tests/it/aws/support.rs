@@ -418,6 +418,9 @@ pub enum Fault {
     /// Not a fault: sent to another server, the Lambda Invoke API of `cargo lambda watch`
     /// (`Invoke` requests, the function name in the path replaced by its `_`).
     RouteInvoke(SocketAddr),
+    /// Not a fault: forwarded after this many milliseconds (a slow network), so that requests
+    /// a client runs at once overlap and [`FaultProxy::max_in_flight`] counts them.
+    SlowMs(u64),
 }
 
 /// A rule: from the `from_call`-th on, requests for `operation` (query `Action=` or JSON
@@ -439,6 +442,8 @@ pub struct FaultProxy {
     stop: Arc<AtomicBool>,
     /// Calls seen per operation (including faulted ones).
     pub calls: Arc<Mutex<Vec<(String, bool)>>>,
+    /// Requests being answered now, and the most there ever were.
+    in_flight: Arc<[AtomicUsize; 2]>,
 }
 
 impl FaultRule {
@@ -466,19 +471,25 @@ impl FaultProxy {
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let calls: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+        let in_flight: Arc<[AtomicUsize; 2]> = Arc::default();
         let rules = Arc::new(rules);
         let counters: Arc<Vec<AtomicUsize>> = Arc::new(rules.iter().map(|_| AtomicUsize::new(0)).collect());
         {
             let stop = Arc::clone(&stop);
             let calls = Arc::clone(&calls);
+            let in_flight = Arc::clone(&in_flight);
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((conn, _)) => {
-                            let (rules, counters, calls) =
-                                (Arc::clone(&rules), Arc::clone(&counters), Arc::clone(&calls));
+                            let (rules, counters, calls, in_flight) = (
+                                Arc::clone(&rules),
+                                Arc::clone(&counters),
+                                Arc::clone(&calls),
+                                Arc::clone(&in_flight),
+                            );
                             std::thread::spawn(move || {
-                                let _ = serve(conn, upstream, &rules, &counters, &calls);
+                                let _ = serve(conn, upstream, &rules, &counters, &calls, &in_flight);
                             });
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -486,7 +497,17 @@ impl FaultProxy {
                 }
             });
         }
-        FaultProxy { url, stop, calls }
+        FaultProxy {
+            url,
+            stop,
+            calls,
+            in_flight,
+        }
+    }
+
+    /// The most requests that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight[1].load(Ordering::SeqCst)
     }
 
     /// (total, faulted) calls of `operation`.
@@ -513,6 +534,7 @@ fn serve(
     rules: &[FaultRule],
     counters: &[AtomicUsize],
     calls: &Mutex<Vec<(String, bool)>>,
+    in_flight: &[AtomicUsize; 2],
 ) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -572,6 +594,8 @@ fn serve(
             }
         }
         calls.lock().unwrap().push((operation.clone(), fault.is_some()));
+        let now = in_flight[0].fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight[1].fetch_max(now, Ordering::SeqCst);
         let response = match fault {
             Some(Fault::FailEntries {
                 ids,
@@ -590,12 +614,18 @@ fn serve(
                 let (head, body) = forward(to, &head, &body)?;
                 frame(&head, &body)
             }
+            Some(Fault::SlowMs(ms)) => {
+                std::thread::sleep(Duration::from_millis(ms));
+                let (head, body) = forward(upstream, &head, &body)?;
+                frame(&head, &body)
+            }
             Some(f) => fault_response(f, json),
             None => {
                 let (head, body) = forward(upstream, &head, &body)?;
                 frame(&head, &body)
             }
         };
+        in_flight[0].fetch_sub(1, Ordering::SeqCst);
         client.write_all(&response)?;
         client.flush()?;
     }
@@ -615,7 +645,10 @@ fn fault_response(f: Fault, json: bool) -> Vec<u8> {
         ),
         Fault::Internal => (500, "Internal Server Error", "InternalFailure"),
         Fault::Unavailable => (503, "Service Unavailable", "ServiceUnavailable"),
-        Fault::FailEntries { .. } | Fault::RejectLogEvents { .. } | Fault::RouteInvoke(_) => {
+        Fault::FailEntries { .. }
+        | Fault::RejectLogEvents { .. }
+        | Fault::RouteInvoke(_)
+        | Fault::SlowMs(_) => {
             unreachable!("forwarded")
         }
     };
