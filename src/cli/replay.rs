@@ -643,6 +643,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             pipeline = pipeline.with_data_keys(keys);
         }
         failed += read(&mut pipeline);
+        // Every input read: sequence rules decide their absences now (exact: nothing more
+        // can come).
+        pipeline.finish(true);
         let stats = pipeline.stats().clone();
         let d = pipeline.diagnostics_mut();
         (stats, d.counts().clone(), d.total(), d.take_kept())

@@ -137,6 +137,14 @@ impl Engine {
         }
     }
 
+    /// What the end of a batch (`end_of_input` false) or of the whole input (true) settles:
+    /// the absences of sequence rules (see [`crate::detector::Detector::finish`]).
+    pub fn finish(&mut self, end_of_input: bool, findings: &mut Vec<Finding>) {
+        for d in &mut self.detectors {
+            d.finish(end_of_input, findings);
+        }
+    }
+
     /// The threshold observations the detectors left for a shared state store since the last
     /// call (see [`crate::detector::DeferredThreshold`]).
     pub fn take_deferred(&mut self) -> Vec<crate::detector::DeferredThreshold> {

@@ -40,6 +40,7 @@ use crate::envelope::{AwsContext, RawRecord, RecordSink, Skip};
 use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline, Stats};
+use crate::rules::sequence::SequenceCounters;
 use crate::rules::state::StateStore;
 use crate::sources::{self, FlowFormat, ParseOptions, Parsers, StreamCarry};
 
@@ -73,6 +74,9 @@ pub struct Summary {
     pub stats: Stats,
     /// Every diagnostic, in stream order.
     pub diagnostics: Diagnostics,
+    /// What the merger's sequence state counted (evictions, absences not covered). Step
+    /// matches without a join key are counted by the workers' rule sets, not here.
+    pub sequences: SequenceCounters,
 }
 
 /// The parts of a parallel run that are not the input.
@@ -159,6 +163,18 @@ impl Parallel<'_> {
         if let Some(payload) = merger.panic.take() {
             panic::resume_unwind(payload);
         }
+        // Every input read: the absences of sequence rules are decided now, as one thread
+        // decides them at its end.
+        let mut sequences = SequenceCounters::default();
+        if let Some(s) = merger.state.sequences() {
+            let mut settled = Vec::new();
+            s.settle(None, &mut settled);
+            if !settled.is_empty() {
+                merger.stats.findings += settled.len() as u64;
+                output.findings(&settled);
+            }
+            sequences = s.counters;
+        }
         let mut stats = merger.stats;
         for (reason, n) in reader_stats.skipped {
             *stats.skipped.entry(reason).or_default() += n;
@@ -168,6 +184,7 @@ impl Parallel<'_> {
             Summary {
                 stats,
                 diagnostics: merger.diagnostics,
+                sequences,
             },
         )
     }
@@ -519,7 +536,7 @@ impl Merger {
             rendered,
             outs,
             findings,
-            decisions,
+            mut decisions,
         } = c;
         let mut findings = findings.into_iter();
         self.stats.records += stats.records;
@@ -544,10 +561,17 @@ impl Merger {
                     self.kept.extend(findings.by_ref().take(f.len()));
                     self.stands.clear();
                     self.stands.resize(self.kept.len(), true);
-                    for decision in &decisions[d] {
+                    for decision in &mut decisions[d] {
                         let Some(slot) = self.stands.get_mut(decision.finding) else {
                             continue;
                         };
+                        if decision.sequence.is_some() {
+                            match decision.apply_sequence(&mut *self.state) {
+                                Some(f) => self.kept[decision.finding] = f,
+                                None => *slot = false,
+                            }
+                            continue;
+                        }
                         match decision.apply(&mut *self.state) {
                             Some(crossed) => crossed.mark(&mut self.kept[decision.finding]),
                             None => *slot = false,
