@@ -20,6 +20,10 @@ pub trait Detector {
     /// (see [`DeferredThreshold`]); detectors that defer nothing have nothing to give.
     fn take_deferred(&mut self, _out: &mut Vec<DeferredThreshold>) {}
 
+    /// Move the sequence step matches this detector left for a shared state store into `out`
+    /// (see [`crate::rules::RuleSet::defer_thresholds`]).
+    fn take_sequences(&mut self, _out: &mut Vec<crate::rules::sequence::Observation>) {}
+
     /// Move the stateful decisions this detector left for an ordered merge into `out` (see
     /// [`Decision`]); detectors without state have none.
     fn take_decisions(&mut self, _out: &mut Vec<Decision>) {}

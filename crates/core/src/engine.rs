@@ -155,6 +155,16 @@ impl Engine {
         out
     }
 
+    /// The sequence step matches the detectors left for a shared state store since the last call
+    /// (see [`crate::rules::RuleSet::defer_thresholds`]).
+    pub fn take_sequences(&mut self) -> Vec<crate::rules::sequence::Observation> {
+        let mut out = Vec::new();
+        for d in &mut self.detectors {
+            d.take_sequences(&mut out);
+        }
+        out
+    }
+
     /// The stateful decisions the detectors left for an ordered merge since the last call (see
     /// [`crate::detector::Decision`]), appended to `out`.
     pub fn take_decisions(&mut self, out: &mut Vec<crate::detector::Decision>) {

@@ -46,6 +46,8 @@ pub struct RuleSet {
     /// Who decides thresholds and suppression.
     mode: StateMode,
     deferred: Vec<DeferredThreshold>,
+    /// Sequence step matches left for a shared store (see [`RuleSet::defer_thresholds`]).
+    deferred_sequences: Vec<Observation>,
     decisions: Vec<Decision>,
     /// Whether any rule is a sequence (the newest event time is kept, absences settled).
     sequences: bool,
@@ -293,6 +295,7 @@ impl RuleSet {
                 gates: SqlGates::default(),
                 mode: StateMode::Local,
                 deferred: Vec::new(),
+                deferred_sequences: Vec::new(),
                 decisions: Vec::new(),
                 sequences,
                 no_key: 0,
@@ -420,6 +423,7 @@ impl RuleSet {
             gates: SqlGates::default(),
             mode: self.mode,
             deferred: Vec::new(),
+            deferred_sequences: Vec::new(),
             decisions: Vec::new(),
             sequences: self.sequences,
             no_key: 0,
@@ -434,7 +438,9 @@ impl RuleSet {
     /// Leave threshold decisions to a state store shared by several containers: every
     /// observation of a threshold rule becomes a [`DeferredThreshold`] (taken with
     /// [`Detector::take_deferred`]) instead of a finding decided here. Suppression of threshold
-    /// rules moves with it; other rules are unaffected.
+    /// rules moves with it; other rules are unaffected. Sequence step matches go to the shared
+    /// store too ([`Detector::take_sequences`]): the CloudTrail function's half of a sequence
+    /// must meet the audit function's half.
     pub fn defer_thresholds(&mut self) {
         self.mode = StateMode::Shared;
     }
@@ -691,6 +697,11 @@ impl Detector for RuleSet {
                         origin: origin.clone(),
                         finding: completes.then(|| Box::new(parent.finding(event, 1))),
                     };
+                    if self.mode == StateMode::Shared {
+                        // The shared store meets this half with the other functions' halves.
+                        self.deferred_sequences.push(obs);
+                        continue;
+                    }
                     if self.mode == StateMode::Ordered {
                         // The merger decides, against its state, what stands in this slot.
                         self.decisions.push(Decision {
@@ -817,6 +828,10 @@ impl Detector for RuleSet {
 
     fn take_deferred(&mut self, out: &mut Vec<DeferredThreshold>) {
         out.append(&mut self.deferred);
+    }
+
+    fn take_sequences(&mut self, out: &mut Vec<Observation>) {
+        out.append(&mut self.deferred_sequences);
     }
 
     fn take_decisions(&mut self, out: &mut Vec<Decision>) {
