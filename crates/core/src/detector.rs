@@ -20,6 +20,12 @@ pub trait Detector {
     /// (see [`DeferredThreshold`]); detectors that defer nothing have nothing to give.
     fn take_deferred(&mut self, _out: &mut Vec<DeferredThreshold>) {}
 
+    /// What this detector's sequence state counted (see
+    /// [`crate::rules::sequence::SequenceCounters`]); zero for detectors without sequences.
+    fn sequence_counters(&mut self) -> crate::rules::sequence::SequenceCounters {
+        crate::rules::sequence::SequenceCounters::default()
+    }
+
     /// Move the sequence step matches this detector left for a shared state store into `out`
     /// (see [`crate::rules::RuleSet::defer_thresholds`]).
     fn take_sequences(&mut self, _out: &mut Vec<crate::rules::sequence::Observation>) {}

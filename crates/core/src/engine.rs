@@ -155,6 +155,15 @@ impl Engine {
         out
     }
 
+    /// What the detectors' sequence states counted, added up.
+    pub fn sequence_counters(&mut self) -> crate::rules::sequence::SequenceCounters {
+        let mut total = crate::rules::sequence::SequenceCounters::default();
+        for d in &mut self.detectors {
+            total.add(&d.sequence_counters());
+        }
+        total
+    }
+
     /// The sequence step matches the detectors left for a shared state store since the last call
     /// (see [`crate::rules::RuleSet::defer_thresholds`]).
     pub fn take_sequences(&mut self) -> Vec<crate::rules::sequence::Observation> {

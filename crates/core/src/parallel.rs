@@ -133,6 +133,7 @@ impl Parallel<'_> {
             stands: Vec::new(),
             panic: None,
         };
+        let mut no_key = 0;
         let (result, reader_stats) = std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
                 let mut batcher = Batcher::new(parse, batch_records, batch_tx, token_rx);
@@ -144,17 +145,22 @@ impl Parallel<'_> {
             if engines.is_empty() {
                 engines.push(Engine::default());
             }
-            for engine in engines {
-                let batch_rx = Arc::clone(&batch_rx);
-                let done_tx = done_tx.clone();
-                scope.spawn(move || work(parse, engine, render, &batch_rx, &done_tx));
-            }
+            let workers: Vec<_> = engines
+                .into_iter()
+                .map(|engine| {
+                    let batch_rx = Arc::clone(&batch_rx);
+                    let done_tx = done_tx.clone();
+                    scope.spawn(move || work(parse, engine, render, &batch_rx, &done_tx))
+                })
+                .collect();
             drop(done_tx);
             // Only the workers hold the batch receiver: when they are all gone, the reader's
             // sends fail instead of blocking.
             drop(batch_rx);
             merger.merge(&done_rx, &token_tx, output);
             drop(token_tx);
+            // A worker that panicked has its panic in the merger already.
+            no_key = workers.into_iter().filter_map(|w| w.join().ok()).sum();
             match reader.join() {
                 Ok(r) => r,
                 Err(payload) => panic::resume_unwind(payload),
@@ -175,6 +181,7 @@ impl Parallel<'_> {
             }
             sequences = s.counters;
         }
+        sequences.no_key += no_key;
         let mut stats = merger.stats;
         for (reason, n) in reader_stats.skipped {
             *stats.skipped.entry(reason).or_default() += n;
@@ -455,21 +462,23 @@ fn work(
     render: &dyn Render,
     batches: &Mutex<Receiver<Batch>>,
     done: &SyncSender<Done>,
-) {
+) -> u64 {
     engine.order_decisions();
     loop {
         let batch = match batches.lock() {
             Ok(rx) => rx.recv(),
-            Err(_) => return,
+            Err(_) => break,
         };
-        let Ok(batch) = batch else { return };
+        let Ok(batch) = batch else { break };
         let seq = batch.seq;
         let result = panic::catch_unwind(AssertUnwindSafe(|| detect(parse, &mut engine, render, batch)));
         let failed = result.is_err();
         if done.send(Done { seq, result }).is_err() || failed {
-            return;
+            break;
         }
     }
+    // Sequence step matches without a join key are counted where they were matched.
+    engine.sequence_counters().no_key
 }
 
 /// Run one batch through a pipeline.

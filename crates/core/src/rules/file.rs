@@ -221,6 +221,9 @@ fn check_kinds(kinds: &[String]) -> Result<(), String> {
     }
 }
 
+/// An error and the line it is about, when known.
+type LineError = (Option<usize>, String);
+
 /// A compiled step: name, sources, kinds, condition, and how it keys its events.
 type CompiledStep = (String, Vec<Source>, Vec<String>, Condition, StepOf);
 
@@ -231,7 +234,7 @@ fn compile_sequence(
     steps: Vec<StepFile>,
     shared: &mut Shared,
     text: &str,
-) -> Result<(std::sync::Arc<Sequence>, Vec<CompiledStep>), (Option<usize>, String)> {
+) -> Result<(std::sync::Arc<Sequence>, Vec<CompiledStep>), LineError> {
     // The line of the n-th `[[steps]]`.
     let step_line = |n: usize| {
         text.match_indices("[[steps]]")

@@ -120,7 +120,8 @@ pub struct Observation {
 /// What the state counted that an operator should know about.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SequenceCounters {
-    /// Step matches skipped because the event had no value for the join key.
+    /// Step matches skipped because the event had no value for the join key (counted by the
+    /// rule set that matched them).
     pub no_key: u64,
     /// Keys evicted (the key bound), with what they held.
     pub keys_evicted: u64,
@@ -167,12 +168,23 @@ pub struct SequenceState {
     pub counters: SequenceCounters,
 }
 
-impl SequenceState {
-    /// Count a step match skipped for want of a join key.
-    pub fn skipped_no_key(&mut self) {
-        self.counters.no_key += 1;
+impl SequenceCounters {
+    /// Add `other`'s counts.
+    pub fn add(&mut self, other: &SequenceCounters) {
+        self.no_key += other.no_key;
+        self.keys_evicted += other.keys_evicted;
+        self.occurrences_evicted += other.occurrences_evicted;
+        self.not_covered += other.not_covered;
+        self.undecided += other.undecided;
     }
 
+    /// Whether anything was counted.
+    pub fn is_empty(&self) -> bool {
+        *self == SequenceCounters::default()
+    }
+}
+
+impl SequenceState {
     /// File `obs` and return the finding of the chain it completes, if any (positive sequences;
     /// absence is decided by [`SequenceState::settle`]).
     pub fn observe(&mut self, obs: Observation) -> Option<Finding> {

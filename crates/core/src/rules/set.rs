@@ -459,14 +459,6 @@ impl RuleSet {
         &self.rules[..self.top]
     }
 
-    /// What the sequence state counted (skips for want of a join key, evictions, absences not
-    /// covered), in this set's own state store.
-    pub fn sequence_counters(&mut self) -> SequenceCounters {
-        let mut c = self.state.sequences().map(|s| s.counters).unwrap_or_default();
-        c.no_key = c.no_key.max(self.no_key);
-        c
-    }
-
     /// Whether any rule of the set is a sequence (replay and the functions then settle
     /// absences at the end of their input).
     pub fn has_sequences(&self) -> bool {
@@ -676,9 +668,6 @@ impl Detector for RuleSet {
                 let keys = step_keys(event, &mut ctx.docs, &of.key, &parent.id);
                 if keys.is_empty() {
                     self.no_key += 1;
-                    if let Some(s) = self.state.sequences() {
-                        s.skipped_no_key();
-                    }
                     continue;
                 }
                 let coverage = (!of.covered_by.is_empty())
@@ -828,6 +817,13 @@ impl Detector for RuleSet {
 
     fn take_deferred(&mut self, out: &mut Vec<DeferredThreshold>) {
         out.append(&mut self.deferred);
+    }
+
+    fn sequence_counters(&mut self) -> SequenceCounters {
+        // `no_key` is counted here (also in ordered mode, where the state is the merger's).
+        let mut c = self.state.sequences().map(|s| s.counters).unwrap_or_default();
+        c.no_key = self.no_key;
+        c
     }
 
     fn take_sequences(&mut self, out: &mut Vec<Observation>) {
