@@ -81,6 +81,14 @@ impl Sequence {
         self.steps.iter().position(|s| s.absent.is_some())
     }
 
+    /// Absence of one positive step counted once: its events are kept one per window of
+    /// `within` (aligned on the epoch), the earliest standing for the rest — a flow log's
+    /// thousands of records per datastore cost a few occurrences, and the result does not
+    /// depend on the order they arrive in.
+    fn windowed(&self) -> bool {
+        self.absent_step().is_some() && self.positives() == 1 && self.steps[0].count == 1
+    }
+
     /// The positive steps (all but the absent one): the last of them completes a chain.
     pub fn positives(&self) -> usize {
         self.absent_step().unwrap_or(self.steps.len())
@@ -142,6 +150,10 @@ struct Occurrence {
     coverage: Option<u64>,
     origin: OriginBuf,
     finding: Option<Box<Finding>>,
+    /// Absence rules of one positive step: the latest event time folded into this window.
+    last: i64,
+    /// … and how many more events it stands for.
+    folded: u64,
 }
 
 /// What one key holds.
@@ -164,6 +176,8 @@ pub struct SequenceState {
     /// Coverage keys seen on absent-step events.
     covered: HashMap<u64, (), foldhash::fast::RandomState>,
     clock: u64,
+    /// Event time (µs) of the last [`SequenceState::prune`].
+    pruned: i64,
     /// Counters.
     pub counters: SequenceCounters,
 }
@@ -214,6 +228,30 @@ impl SequenceState {
             self.counters.occurrences_evicted += dropped;
             return None;
         }
+        if seq.windowed() {
+            let w = seq.within_us().max(1);
+            let bucket = now.div_euclid(w);
+            let first = state.occ.partition_point(|o| o.time.div_euclid(w) < bucket);
+            if let Some(o) = state.occ.get_mut(first).filter(|o| o.time.div_euclid(w) == bucket) {
+                // One occurrence per window of `within`: the earliest event stands for the
+                // others (the same whatever the arrival order).
+                if (now, obs.id) == (o.time, o.id) {
+                    return None; // the same record again
+                }
+                if (now, obs.id) < (o.time, o.id) {
+                    o.last = o.last.max(o.time);
+                    o.time = now;
+                    o.id = obs.id;
+                    o.coverage = obs.coverage;
+                    o.origin = obs.origin;
+                    o.finding = obs.finding;
+                } else {
+                    o.last = o.last.max(now);
+                }
+                o.folded += 1;
+                return None;
+            }
+        }
         let probe = (now, obs.step, obs.id);
         let at = match state.occ.binary_search_by(|o| (o.time, o.step, o.id).cmp(&probe)) {
             Ok(_) => return None, // the same record again
@@ -228,6 +266,8 @@ impl SequenceState {
                 coverage: obs.coverage,
                 origin: obs.origin,
                 finding: obs.finding,
+                last: now,
+                folded: 0,
             },
         );
         if state.occ.len() > MAX_PER_KEY {
@@ -267,7 +307,8 @@ impl SequenceState {
             let late = micros(seq.late);
             while let Some(chain) = find_chain(&seq, &state.occ) {
                 let first = state.occ[chain[0]].time;
-                let last = state.occ[chain[chain.len() - 1]].time;
+                let tail = &state.occ[chain[chain.len() - 1]];
+                let (last, folded) = (tail.last.max(tail.time), tail.folded);
                 let end = last.saturating_add(within);
                 if let Some(w) = watermark
                     && end.saturating_add(late) > w.as_microsecond()
@@ -303,13 +344,15 @@ impl SequenceState {
                     .filter(|(_, o)| o.step == last_step && o.time > last && o.time <= end)
                     .map(|(i, _)| i)
                     .collect();
-                if let Some(&l) = extra.last() {
-                    f.last_seen = Some(Timestamp::from_microsecond(state.occ[l].time).unwrap_or(f.time));
-                }
-                f.count += extra.len() as u64;
+                let latest = extra.last().map_or(last, |&l| state.occ[l].last.max(state.occ[l].time));
+                f.last_seen = Some(Timestamp::from_microsecond(latest).unwrap_or(f.time).max(f.time));
+                f.count += folded + extra.iter().map(|&i| 1 + state.occ[i].folded).sum::<u64>();
                 remove(&mut state.occ, &extra);
                 found.push(f);
             }
+        }
+        if let Some(w) = watermark {
+            self.prune(w.as_microsecond());
         }
         // The end of a replay: whatever could not form a chain is done with too.
         if watermark.is_none() {
@@ -320,6 +363,25 @@ impl SequenceState {
             }
         }
         out.append(&mut found);
+    }
+
+    /// A live function's housekeeping, at most once a minute of event time: what is older than
+    /// its sequence's window and lateness before the watermark can no longer join a chain that
+    /// completes now (only a record later than `late` could), so it goes, and keys left empty
+    /// with it.
+    fn prune(&mut self, watermark: i64) {
+        if watermark < self.pruned.saturating_add(60_000_000) {
+            return;
+        }
+        self.pruned = watermark;
+        self.keys.retain(|_, s| {
+            let horizon = watermark
+                .saturating_sub(s.sequence.within_us())
+                .saturating_sub(micros(s.sequence.late));
+            s.occ.retain(|o| o.last.max(o.time) >= horizon);
+            s.absent.retain(|(_, b)| *b >= horizon);
+            !s.occ.is_empty() || !s.absent.is_empty()
+        });
     }
 
     /// Drop the least recently touched half of the keys.
@@ -618,6 +680,65 @@ mod tests {
             let answer = iv.iter().any(|(x, y)| *x <= b && *y >= a);
             assert_eq!(truth, answer, "[{a}, {b}] in {iv:?}");
         }
+    }
+
+    /// An absence rule's findings — which windows fire, their first event, count and last
+    /// seen — do not depend on the order the events arrive in.
+    #[test]
+    fn windowed_absence_does_not_depend_on_arrival_order() {
+        let s = seq(&[(1, None), (1, Some(Absence::Around))], 60);
+        let mut events = Vec::new();
+        let mut x: u64 = 99;
+        for id in 0..300u64 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let key = x >> 62; // four keys
+            let at = ((x >> 20) % 3000) as i64;
+            let step = usize::from((x >> 8) % 7 == 0); // a few absent-step events
+            events.push(obs(&s, step, key, at, id));
+        }
+        let run = |order: &[usize]| {
+            let mut st = SequenceState::default();
+            for &i in order {
+                st.observe(events[i].clone());
+            }
+            let mut out = Vec::new();
+            st.settle(None, &mut out);
+            let mut got: Vec<_> = out
+                .iter()
+                .map(|f| (f.time, f.count, f.last_seen, f.evidence.origin.line))
+                .collect();
+            got.sort();
+            got
+        };
+        let forward: Vec<usize> = (0..events.len()).collect();
+        let want = run(&forward);
+        assert!(want.len() > 5, "{}", want.len());
+        let mut order = forward.clone();
+        for round in 0..5u64 {
+            // A deterministic shuffle.
+            for i in (1..order.len()).rev() {
+                let j = ((i as u64).wrapping_mul(2_654_435_761).wrapping_add(round * 97) % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            assert_eq!(run(&order), want, "round {round}");
+        }
+    }
+
+    /// A live function's state does not grow with time: what is past the window and lateness
+    /// of the watermark is dropped, and a key left empty with it.
+    #[test]
+    fn live_state_is_pruned_by_the_watermark() {
+        let s = seq(&[(1, None), (1, None)], 60);
+        let mut st = SequenceState::default();
+        for k in 0..100u64 {
+            st.observe(obs(&s, 0, k, k as i64, k));
+        }
+        let mut out = Vec::new();
+        st.settle(Some(t(150)), &mut out);
+        assert_eq!(st.len(), 70, "those of the last window + late (60 s + 60 s) stay");
+        st.settle(Some(t(10_000)), &mut out);
+        assert!(st.is_empty());
+        assert!(out.is_empty());
     }
 
     #[test]
