@@ -35,6 +35,9 @@ use crate::finding::Finding;
 pub const MAX_KEYS: usize = 50_000;
 /// Most step occurrences kept per key (oldest evicted first).
 pub const MAX_PER_KEY: usize = 256;
+/// Most occurrences kept in total (each may hold a finding: about 1 KiB); past it the least
+/// recently touched half of the keys is evicted.
+pub const MAX_OCCURRENCES: usize = 100_000;
 /// Most intervals of absent-step events kept per key (oldest evicted first).
 pub const MAX_INTERVALS: usize = 256;
 
@@ -85,7 +88,7 @@ impl Sequence {
     /// `within` (aligned on the epoch), the earliest standing for the rest — a flow log's
     /// thousands of records per datastore cost a few occurrences, and the result does not
     /// depend on the order they arrive in.
-    fn windowed(&self) -> bool {
+    pub fn windowed(&self) -> bool {
         self.absent_step().is_some() && self.positives() == 1 && self.steps[0].count == 1
     }
 
@@ -178,6 +181,8 @@ pub struct SequenceState {
     clock: u64,
     /// Event time (µs) of the last [`SequenceState::prune`].
     pruned: i64,
+    /// Occurrences held, all keys together (recounted when keys go).
+    total: usize,
     /// Counters.
     pub counters: SequenceCounters,
 }
@@ -199,6 +204,35 @@ impl SequenceCounters {
 }
 
 impl SequenceState {
+    /// Fold an event into its window's occurrence without an observation, when it can be: an
+    /// absence rule of one positive step (see [`Sequence::windowed`]) whose window already
+    /// holds an earlier event. `true` when folded (or the same record again); `false` when the
+    /// caller must [`SequenceState::observe`] a whole observation.
+    pub fn fold(&mut self, key: u64, seq: &Sequence, step: usize, time: Timestamp, id: u64) -> bool {
+        if step != 0 || !seq.windowed() {
+            return false;
+        }
+        let Some(state) = self.keys.get_mut(&key) else {
+            return false;
+        };
+        let now = time.as_microsecond();
+        let w = seq.within_us().max(1);
+        let bucket = now.div_euclid(w);
+        let first = state.occ.partition_point(|o| o.time.div_euclid(w) < bucket);
+        match state.occ.get_mut(first) {
+            Some(o) if o.time.div_euclid(w) == bucket && (now, id) >= (o.time, o.id) => {
+                if (now, id) != (o.time, o.id) {
+                    o.last = o.last.max(now);
+                    o.folded += 1;
+                }
+                self.clock += 1;
+                state.touched = self.clock;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// File `obs` and return the finding of the chain it completes, if any (positive sequences;
     /// absence is decided by [`SequenceState::settle`]).
     pub fn observe(&mut self, obs: Observation) -> Option<Finding> {
@@ -212,7 +246,8 @@ impl SequenceState {
             }
             self.covered.insert(c, ());
         }
-        if !self.keys.contains_key(&obs.key) && self.keys.len() >= MAX_KEYS {
+        if (!self.keys.contains_key(&obs.key) && self.keys.len() >= MAX_KEYS) || self.total >= MAX_OCCURRENCES
+        {
             self.evict();
         }
         let state = self.keys.entry(obs.key).or_insert_with(|| KeyState {
@@ -232,7 +267,11 @@ impl SequenceState {
             let w = seq.within_us().max(1);
             let bucket = now.div_euclid(w);
             let first = state.occ.partition_point(|o| o.time.div_euclid(w) < bucket);
-            if let Some(o) = state.occ.get_mut(first).filter(|o| o.time.div_euclid(w) == bucket) {
+            if let Some(o) = state
+                .occ
+                .get_mut(first)
+                .filter(|o| o.time.div_euclid(w) == bucket)
+            {
                 // One occurrence per window of `within`: the earliest event stands for the
                 // others (the same whatever the arrival order).
                 if (now, obs.id) == (o.time, o.id) {
@@ -270,14 +309,17 @@ impl SequenceState {
                 folded: 0,
             },
         );
+        self.total += 1;
         if state.occ.len() > MAX_PER_KEY {
             state.occ.remove(0);
+            self.total -= 1;
             self.counters.occurrences_evicted += 1;
         }
         if seq.absent_step().is_some() {
             return None;
         }
         let chain = find_chain(&seq, &state.occ)?;
+        self.total = self.total.saturating_sub(chain.len());
         take_finding(&mut state.occ, &chain)
     }
 
@@ -344,7 +386,9 @@ impl SequenceState {
                     .filter(|(_, o)| o.step == last_step && o.time > last && o.time <= end)
                     .map(|(i, _)| i)
                     .collect();
-                let latest = extra.last().map_or(last, |&l| state.occ[l].last.max(state.occ[l].time));
+                let latest = extra
+                    .last()
+                    .map_or(last, |&l| state.occ[l].last.max(state.occ[l].time));
                 f.last_seen = Some(Timestamp::from_microsecond(latest).unwrap_or(f.time).max(f.time));
                 f.count += folded + extra.iter().map(|&i| 1 + state.occ[i].folded).sum::<u64>();
                 remove(&mut state.occ, &extra);
@@ -363,6 +407,7 @@ impl SequenceState {
             }
         }
         out.append(&mut found);
+        self.recount();
     }
 
     /// A live function's housekeeping, at most once a minute of event time: what is older than
@@ -382,6 +427,7 @@ impl SequenceState {
             s.absent.retain(|(_, b)| *b >= horizon);
             !s.occ.is_empty() || !s.absent.is_empty()
         });
+        self.recount();
     }
 
     /// Drop the least recently touched half of the keys.
@@ -393,10 +439,18 @@ impl SequenceState {
         for s in self.keys.values().filter(|s| s.touched <= cut) {
             if s.sequence.absent_step().is_some() {
                 self.counters.undecided += s.occ.len() as u64;
+            } else {
+                self.counters.occurrences_evicted += s.occ.len() as u64;
             }
         }
         self.keys.retain(|_, s| s.touched > cut);
         self.counters.keys_evicted += (before - self.keys.len()) as u64;
+        self.recount();
+    }
+
+    /// Count the occurrences held again (after removals across keys).
+    fn recount(&mut self) {
+        self.total = self.keys.values().map(|s| s.occ.len()).sum();
     }
 
     /// Keys held (for tests and bounds).
@@ -717,7 +771,8 @@ mod tests {
         for round in 0..5u64 {
             // A deterministic shuffle.
             for i in (1..order.len()).rev() {
-                let j = ((i as u64).wrapping_mul(2_654_435_761).wrapping_add(round * 97) % (i as u64 + 1)) as usize;
+                let j = ((i as u64).wrapping_mul(2_654_435_761).wrapping_add(round * 97) % (i as u64 + 1))
+                    as usize;
                 order.swap(i, j);
             }
             assert_eq!(run(&order), want, "round {round}");
