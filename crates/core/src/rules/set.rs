@@ -724,7 +724,13 @@ impl Detector for RuleSet {
                 let coverage = (!of.covered_by.is_empty())
                     .then(|| key_of(event, &mut ctx.docs, &of.covered_by, &parent.id) ^ COVERAGE);
                 let completes = of.index + 1 == seq.positives();
-                let origin = event.origin.to_owned_origin();
+                // An absent-step event is only a time under its key (an audit log's every
+                // statement is one for a fusion rule): no origin to keep.
+                let origin = if seq.absent_step() == Some(of.index) {
+                    crate::event::OriginBuf::default()
+                } else {
+                    event.origin.to_owned_origin()
+                };
                 for key in keys {
                     let obs = Observation {
                         sequence: Arc::clone(seq),
