@@ -26,6 +26,7 @@ pub mod redrive;
 pub mod retry;
 pub mod s3;
 pub mod sdk;
+pub mod sequences;
 pub mod sent;
 pub mod siem;
 pub mod sns;

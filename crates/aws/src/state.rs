@@ -70,8 +70,10 @@ pub struct Resolution {
 /// The DynamoDB-backed store of one function.
 #[derive(Debug)]
 pub struct SharedState {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
+    /// The container's part of the sequence store ([`crate::sequences`]).
+    pub(crate) sequences: Mutex<crate::sequences::Memory>,
     /// Suppression (`[suppress]` of threshold rules) stays per container: key → muted until.
     muted: Mutex<HashMap<u64, Timestamp>>,
 }
@@ -107,6 +109,7 @@ impl SharedState {
         SharedState {
             client,
             table: table.into(),
+            sequences: Mutex::new(crate::sequences::Memory::default()),
             muted: Mutex::new(HashMap::new()),
         }
     }
@@ -363,7 +366,7 @@ impl SharedState {
     }
 
     /// `BatchGetItem` of `keys` (strongly consistent), unprocessed keys retried.
-    async fn batch_get(
+    pub(crate) async fn batch_get(
         &self,
         keys: &[String],
     ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, String> {
@@ -408,6 +411,14 @@ impl SharedState {
             }
         }
         Ok(out)
+    }
+}
+
+/// Lock a mutex; a panic that poisoned it elsewhere does not stop the function.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 
