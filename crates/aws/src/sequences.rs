@@ -255,7 +255,11 @@ fn occurrence_value(o: &Observation) -> Result<(AttributeValue, usize), String> 
 /// Read an entry of the `o` map (`None`: not of this format; counted by the caller).
 fn read_entry(name: &str, v: &AttributeValue, absent: Option<usize>) -> Option<Entry> {
     let m = v.as_m().ok()?;
-    let num = |k: &str| m.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+    let num = |k: &str| {
+        m.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
     let (step_text, id_text) = name.split_once('#')?;
     let step: usize = step_text.parse().ok()?;
     let id = u64::from_str_radix(id_text, 16).ok()?;
@@ -335,7 +339,10 @@ impl SharedState {
                 if let Some(c) = o.coverage {
                     coverage.insert(c);
                 }
-                absent.entry(o.key).or_default().push((o.time.as_microsecond(), i));
+                absent
+                    .entry(o.key)
+                    .or_default()
+                    .push((o.time.as_microsecond(), i));
             }
         }
         let mut skip: BTreeSet<usize> = BTreeSet::new();
@@ -373,7 +380,10 @@ impl SharedState {
         for (key, batch) in keys {
             decided.insert(key);
             let done = match self.write_occurrences(key, &batch).await {
-                Ok(()) => self.decide_key(key, &batch.sequence, watermark, rules, &mut res).await,
+                Ok(()) => {
+                    self.decide_key(key, &batch.sequence, watermark, rules, &mut res)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = done {
@@ -409,7 +419,14 @@ impl SharedState {
     }
 
     /// Raise `f` unless the rule's suppression muted its (rule, key) in this container.
-    fn raise_sequence(&self, f: Finding, rule: &str, key: u64, rules: &SequenceRules, res: &mut SequenceResolution) {
+    fn raise_sequence(
+        &self,
+        f: Finding,
+        rule: &str,
+        key: u64,
+        rules: &SequenceRules,
+        res: &mut SequenceResolution,
+    ) {
         if let Some(duration) = rules.suppress.get(rule) {
             let mut mem = crate::state::lock(&self.sequences);
             let k = (rule.to_owned(), key);
@@ -421,7 +438,8 @@ impl SharedState {
                 let t = f.time;
                 mem.muted.retain(|_, until| *until > t);
             }
-            mem.muted.insert(k, f.time.checked_add(*duration).unwrap_or(f.time));
+            mem.muted
+                .insert(k, f.time.checked_add(*duration).unwrap_or(f.time));
         }
         res.findings.push(f);
     }
@@ -554,7 +572,12 @@ impl SharedState {
     }
 
     /// Read a key item (strongly consistent).
-    async fn read_key(&self, key: u64, seq: &Sequence, res: &mut SequenceResolution) -> Result<KeyItem, String> {
+    async fn read_key(
+        &self,
+        key: u64,
+        seq: &Sequence,
+        res: &mut SequenceResolution,
+    ) -> Result<KeyItem, String> {
         let out = self
             .client
             .get_item()
@@ -582,7 +605,8 @@ impl SharedState {
                 }
             }
         }
-        item.entries.sort_by(|a, b| (a.time, &a.name).cmp(&(b.time, &b.name)));
+        item.entries
+            .sort_by(|a, b| (a.time, &a.name).cmp(&(b.time, &b.name)));
         Ok(item)
     }
 
@@ -601,7 +625,11 @@ impl SharedState {
             .filter(|e| !e.tomb && Some(e.step) == absent)
             .collect();
         let tombs: Vec<&Entry> = item.entries.iter().filter(|e| e.tomb).collect();
-        for (list, cap, counted) in [(&live, MAX_LIVE, true), (&abs, MAX_ABSENT, true), (&tombs, MAX_TOMBSTONES, false)] {
+        for (list, cap, counted) in [
+            (&live, MAX_LIVE, true),
+            (&abs, MAX_ABSENT, true),
+            (&tombs, MAX_TOMBSTONES, false),
+        ] {
             for e in list.iter().take(list.len().saturating_sub(cap)) {
                 out.insert(e.name.clone());
                 if counted {
@@ -760,7 +788,12 @@ impl SharedState {
 
     /// Replace `consumed` by tombstones, if the item's decision counter is still what was read.
     /// `Ok(false)`: another container decided first.
-    async fn consume(&self, key: u64, item: &KeyItem, consumed: &[&(String, usize, i64)]) -> Result<bool, String> {
+    async fn consume(
+        &self,
+        key: u64,
+        item: &KeyItem,
+        consumed: &[&(String, usize, i64)],
+    ) -> Result<bool, String> {
         // One write: a decision is all or nothing (the bounds keep it within the 4 KB expression).
         let mut req = self
             .client
@@ -805,7 +838,13 @@ impl SharedState {
     }
 
     /// Add `key` to the due list of its absence rule, due at `deadline` (µs).
-    async fn add_due(&self, seq: &Sequence, key: u64, deadline: i64, res: &mut SequenceResolution) -> Result<(), String> {
+    async fn add_due(
+        &self,
+        seq: &Sequence,
+        key: u64,
+        deadline: i64,
+        res: &mut SequenceResolution,
+    ) -> Result<(), String> {
         let sent = self
             .client
             .update_item()
@@ -938,7 +977,9 @@ mod tests {
         let gap = 10;
         for points in [
             vec![5i64, 100, 12, 30, 21, 200, 95],
-            vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 40],
+            vec![
+                0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 40,
+            ],
             vec![0, 9, 18, 27, 36, 45, 54],
             vec![0, 11, 22, 33],
             vec![7],

@@ -12,7 +12,9 @@
 //!   is logged and counted as `ConfigErrors`).
 //! - **Thresholds across containers.** With `LANEGUARD_STATE_TABLE`, threshold rules count in
 //!   DynamoDB ([`laneguard_aws::state`]), so a burst spread over several containers is seen
-//!   whole and raised once.
+//!   whole and raised once; sequence rules' step matches meet the other functions' halves there
+//!   ([`laneguard_aws::sequences`]), and absences whose window has passed the batch's newest event
+//!   time are decided there, once across containers.
 //! - **Health.** Every invocation writes EMF metric lines ([`crate::metrics`]).
 //! - **The same path as replay.** The raw event bytes go through laneguard's own capped envelope
 //!   decoder ([`decode_lambda_event`]) and the shared [`Pipeline`] with the function's forced
@@ -657,8 +659,14 @@ impl Handler {
             let mut res = state.resolve_sequences(sequences, newest, &sequence_rules).await;
             findings.append(&mut res.findings);
             health.count("SequencesDecidedLocally", res.decided_locally);
-            health.count("StateStoreErrors", res.store_errors + report.thresholds.as_ref().map_or(0, |t| t.store_errors));
-            health.count("StateItemsIgnored", res.items_ignored + report.thresholds.as_ref().map_or(0, |t| t.items_ignored));
+            health.count(
+                "StateStoreErrors",
+                res.store_errors + report.thresholds.as_ref().map_or(0, |t| t.store_errors),
+            );
+            health.count(
+                "StateItemsIgnored",
+                res.items_ignored + report.thresholds.as_ref().map_or(0, |t| t.items_ignored),
+            );
             health.count("SequenceOccurrencesEvicted", res.occurrences_evicted);
             health.count("SequencesContended", res.contended);
             report.sequences = Some(res);

@@ -908,7 +908,11 @@ async fn sequence_handlers(
 async fn handle_sequences(h: &Handler, event: &str) -> laneguard_lambda::InvocationReport {
     let report = h.handle(event.as_bytes()).await.unwrap();
     let s = report.sequences.clone().expect("the sequence store ran");
-    assert_eq!((s.store_errors, s.decided_locally, s.contended), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.store_errors, s.decided_locally, s.contended),
+        (0, 0, 0),
+        "{s:?}"
+    );
     report
 }
 
@@ -925,11 +929,7 @@ fn sequence_findings(raised: &Captured) -> Vec<Value> {
 /// The findings `laneguard replay` raises over the same deliveries (one file each), with the
 /// example policy and `rules`.
 fn replay_findings(rules: &str, deliveries: &[&String]) -> Vec<Value> {
-    let dir = std::env::temp_dir().join(format!(
-        "laneguard-seq-{}-{}",
-        std::process::id(),
-        now_ms()
-    ));
+    let dir = std::env::temp_dir().join(format!("laneguard-seq-{}-{}", std::process::id(), now_ms()));
     std::fs::create_dir_all(&dir).unwrap();
     for (i, d) in deliveries.iter().enumerate() {
         std::fs::write(dir.join(format!("{i:03}.json")), d).unwrap();
@@ -968,7 +968,10 @@ fn evidence(f: &Value) -> Value {
 }
 
 fn ids(findings: &[Value]) -> Vec<String> {
-    let mut ids: Vec<String> = findings.iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = findings
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     ids
 }
@@ -992,7 +995,11 @@ fn a_sequence_across_functions_fires_once_in_either_order() {
 
         // CloudTrail's half first, then the audit log's: the audit function raises it.
         let ct1 = delivery(CT_GROUP, "ct-1", &[cloudtrail_record("e1", min(0), true)]);
-        let au1 = delivery(AUDIT_GROUP, "audit-1", &[audit_line(min(10), 6000, "DROP TABLE orders")]);
+        let au1 = delivery(
+            AUDIT_GROUP,
+            "audit-1",
+            &[audit_line(min(10), 6000, "DROP TABLE orders")],
+        );
         let n = || sequence_findings(&raised).len();
         handle_sequences(&ct[0], &ct1).await;
         assert_eq!(n(), 0);
@@ -1007,7 +1014,11 @@ fn a_sequence_across_functions_fires_once_in_either_order() {
         // The audit log's half first (delivered before CloudTrail's, as it usually is), then
         // CloudTrail's to two containers at once: one of them raises it.
         let ct2 = delivery(CT_GROUP, "ct-2", &[cloudtrail_record("e2", min(120), true)]);
-        let au2 = delivery(AUDIT_GROUP, "audit-2", &[audit_line(min(125), 6001, "GRANT ALL ON *.* TO x")]);
+        let au2 = delivery(
+            AUDIT_GROUP,
+            "audit-2",
+            &[audit_line(min(125), 6001, "GRANT ALL ON *.* TO x")],
+        );
         handle_sequences(&audit[1], &au2).await;
         assert_eq!(n(), 1);
         let (a, b) = tokio::join!(handle_sequences(&ct[0], &ct2), handle_sequences(&ct[1], &ct2));
@@ -1018,7 +1029,10 @@ fn a_sequence_across_functions_fires_once_in_either_order() {
 
         let ours = sequence_findings(&raised);
         assert_eq!(ours.len(), 2, "{ours:#?}");
-        assert!(ours.iter().all(|f| f["rule_id"] == "t.weak-then-ddl"), "{ours:#?}");
+        assert!(
+            ours.iter().all(|f| f["rule_id"] == "t.weak-then-ddl"),
+            "{ours:#?}"
+        );
         let replayed: Vec<Value> = replay_findings(&rules, &[&ct1, &au1, &ct2, &au2])
             .into_iter()
             .filter(|f| f["rule_id"].as_str().unwrap().starts_with("t."))
@@ -1092,7 +1106,13 @@ fn an_absence_across_functions_is_decided_once_after_the_watermark() {
         handle_sequences(&ct[1], &w2).await;
         assert_eq!(n(), 1);
         // Everything redelivered: nothing more.
-        for (h, e) in [(&audit[0], &a1), (&vpc[0], &f1), (&ct[0], &w1), (&vpc[0], &f2), (&ct[0], &w2)] {
+        for (h, e) in [
+            (&audit[0], &a1),
+            (&vpc[0], &f1),
+            (&ct[0], &w1),
+            (&vpc[0], &f2),
+            (&ct[0], &w2),
+        ] {
             handle_sequences(h, e).await;
         }
         assert_eq!(n(), 1);
@@ -1111,5 +1131,70 @@ fn an_absence_across_functions_is_decided_once_after_the_watermark() {
             assert_eq!(ours[0][field], replayed[0][field], "{field}");
         }
         assert_eq!(evidence(&ours[0]), evidence(&replayed[0]));
+    });
+}
+
+/// A state table that refuses every write: the sequence a container sees whole is still raised,
+/// on its own state, and the fallback is counted in the report and the health metrics.
+#[test]
+fn a_throttled_state_store_decides_sequences_locally() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![FaultRule {
+            operation: "UpdateItem",
+            faults: vec![Fault::Throttle],
+            always: Arc::new(true.into()),
+            from_call: 0,
+        }],
+    );
+    runtime().block_on(async {
+        let direct = sdk(&moto.url, &fast_retry(2)).await;
+        create_table(&direct, "laneguard-state").await;
+        let throttled = sdk(&proxy.url, &fast_retry(2)).await;
+        let raised = Captured::default();
+        let metrics = Captured::default();
+        let rules = sequence_rules("local");
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_RULES", rules.clone()),
+            ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let handler = Handler::new(
+            &function_config(FunctionKind::RdsAudit, &vars).unwrap(),
+            &throttled,
+        )
+        .await
+        .unwrap()
+        .with_metrics(Some(Box::new(metrics.clone())))
+        .with_stdout(Some(Box::new(raised.clone())));
+        let base = jiff::Timestamp::from_second((now_ms() / 1000 - 3600) / 60 * 60).unwrap();
+        let batch = delivery(
+            AUDIT_GROUP,
+            "audit-1",
+            &[
+                audit_line(base, 6000, "GRANT ALL ON *.* TO x"),
+                audit_line(
+                    base + jiff::SignedDuration::from_mins(5),
+                    6000,
+                    "DROP TABLE orders",
+                ),
+            ],
+        );
+        let report = handler.handle(batch.as_bytes()).await.unwrap();
+        let s = report.sequences.clone().unwrap();
+        assert!(s.store_errors >= 1 && s.decided_locally == 1, "{s:?}");
+        let ours = sequence_findings(&raised);
+        assert_eq!(ours.len(), 1, "{report:?}");
+        let replayed: Vec<Value> = replay_findings(&rules, &[&batch])
+            .into_iter()
+            .filter(|f| f["rule_id"].as_str().unwrap().starts_with("t."))
+            .collect();
+        assert_eq!(ids(&ours), ids(&replayed));
+        let lines = metrics.lines();
+        let totals = lines.iter().find(|l| l.get("Records").is_some()).unwrap();
+        assert_eq!(totals["SequencesDecidedLocally"], 1.0);
+        assert!(totals["StateStoreErrors"].as_f64().unwrap() >= 1.0, "{totals}");
     });
 }

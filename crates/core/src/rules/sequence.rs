@@ -775,10 +775,19 @@ mod held_tests {
         let d = decide_held(&s, &alone, &|_| true, at(121));
         assert_eq!((d.findings.len(), d.consumed.clone()), (1, vec![0]));
         let d = decide_held(&s, &alone, &|_| false, at(121));
-        assert_eq!((d.findings.len(), d.consumed.clone()), (0, vec![0]), "not covered");
+        assert_eq!(
+            (d.findings.len(), d.consumed.clone()),
+            (0, vec![0]),
+            "not covered"
+        );
         assert_eq!(d.counters.not_covered, 1);
         // An absent-step event 30 s before: cancelled, consumed, no finding.
-        let d = decide_held(&s, &[held(0, 0, 1, true), held(1, -30, 2, false)], &|_| true, at(500));
+        let d = decide_held(
+            &s,
+            &[held(0, 0, 1, true), held(1, -30, 2, false)],
+            &|_| true,
+            at(500),
+        );
         assert_eq!((d.findings.len(), d.consumed.clone()), (0, vec![0]));
     }
 }
