@@ -996,6 +996,116 @@ mod tests {
         }
     }
 
+    fn sequence() -> Arc<Sequence> {
+        use laneguard_core::rules::sequence::{Absence, Step};
+        Arc::new(Sequence {
+            rule: "t.x".into(),
+            within: SignedDuration::from_mins(5),
+            late: SignedDuration::from_mins(1),
+            steps: vec![
+                Step {
+                    name: "a".into(),
+                    count: 1,
+                    absent: None,
+                },
+                Step {
+                    name: "b".into(),
+                    count: 1,
+                    absent: Some(Absence::Around),
+                },
+            ],
+            covered: true,
+        })
+    }
+
+    /// What an occurrence is written as is what it is read back as: the finding whole (its id,
+    /// evidence and times are what the table's decision raises), the origin, the coverage.
+    #[test]
+    fn an_occurrence_reads_back_as_written() {
+        let finding: Finding = serde_json::from_value(serde_json::json!({
+            "id": "f-1", "rule_id": "t.x", "title": "x", "severity": "high",
+            "time": "2026-11-28T09:20:00Z", "source": "vpc-flow", "actor": {"ip": "10.0.16.9"},
+            "evidence": {"origin": {"log_group": "/vpc/flow-logs", "event_id": "1", "index": 0}},
+            "count": 1, "datastore": "payments-db"
+        }))
+        .unwrap();
+        let obs = Observation {
+            sequence: sequence(),
+            step: 0,
+            key: 7,
+            coverage: Some(u64::MAX - 1),
+            time: finding.time,
+            id: 0xfeed,
+            origin: finding.evidence.origin.clone(),
+            finding: Some(Box::new(finding.clone())),
+        };
+        let (value, bytes) = occurrence_value(&obs).unwrap();
+        assert!(bytes < MAX_OCCURRENCE_BYTES);
+        let e = read_entry(&entry_name(0, 0xfeed), &value, Some(1)).unwrap();
+        assert_eq!(
+            (e.step, e.time, e.tomb),
+            (0, finding.time.as_microsecond(), false)
+        );
+        let h = e.held.unwrap();
+        assert_eq!(
+            (h.id, h.coverage, h.time),
+            (0xfeed, Some(u64::MAX - 1), finding.time)
+        );
+        assert_eq!(h.origin, finding.evidence.origin);
+        assert_eq!(h.finding.as_deref(), Some(&finding));
+        // An absent-step event holds its time only; a name of another shape is not ours.
+        let absent = Observation {
+            step: 1,
+            finding: None,
+            ..obs
+        };
+        let (value, _) = occurrence_value(&absent).unwrap();
+        let e = read_entry(&entry_name(1, 3), &value, Some(1)).unwrap();
+        assert!(
+            e.held
+                .is_some_and(|h| h.coverage.is_none() && h.finding.is_none())
+        );
+        assert!(read_entry("x#y", &value, Some(1)).is_none());
+    }
+
+    /// Over its bounds, an item loses its oldest live occurrences (counted) and tombstones.
+    #[test]
+    fn items_are_bounded_oldest_first() {
+        let seq = sequence();
+        let entry = |step: usize, time: i64, tomb: bool, bytes: usize| Entry {
+            name: entry_name(step, time as u64),
+            step,
+            time,
+            tomb,
+            bytes,
+            held: None,
+        };
+        let mut item = KeyItem::default();
+        for t in 0..(MAX_LIVE as i64 + 8) {
+            item.entries.push(entry(0, t, false, 100));
+        }
+        for t in 0..(MAX_TOMBSTONES as i64 + 3) {
+            item.entries.push(entry(0, 10_000 + t, true, 60));
+        }
+        item.entries.sort_by_key(|e| e.time);
+        let mut res = SequenceResolution::default();
+        let evict = SharedState::over_bounds(&item, &seq, &mut res);
+        assert_eq!(res.occurrences_evicted, 8);
+        assert_eq!(evict.len(), 8 + 3);
+        assert!(evict.contains(&entry_name(0, 0)) && !evict.contains(&entry_name(0, 8)));
+        // By size: the oldest live ones go until the item is back under the pruned size.
+        let mut big = KeyItem::default();
+        for t in 0..20 {
+            big.entries.push(entry(0, t, false, 12 * 1024));
+        }
+        let mut res = SequenceResolution::default();
+        let evict = SharedState::over_bounds(&big, &seq, &mut res);
+        let left: usize = 20 - evict.len();
+        assert!(left * 12 * 1024 <= PRUNED_ITEM_BYTES, "{left}");
+        assert!((left + 1) * 12 * 1024 > PRUNED_ITEM_BYTES, "{left}");
+        assert!(evict.contains(&entry_name(0, 0)));
+    }
+
     #[test]
     fn due_elements_sort_by_deadline() {
         let a = due_element(9_000_000, u64::MAX);
