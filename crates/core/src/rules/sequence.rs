@@ -811,3 +811,171 @@ mod tests {
         assert_eq!(st.keys[&u64::MAX].occ.len(), MAX_PER_KEY);
     }
 }
+
+/// One occurrence as a store shared by several containers holds it (laneguard-aws keeps them in
+/// DynamoDB): an [`Observation`] without its sequence and key, which the store knows.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// Index of the step.
+    pub step: usize,
+    /// Event time.
+    pub time: Timestamp,
+    /// Identity of the record.
+    pub id: u64,
+    /// Coverage key (positive steps of absence rules).
+    pub coverage: Option<u64>,
+    /// Where the record is.
+    pub origin: OriginBuf,
+    /// The finding the sequence raises if this event is its last.
+    pub finding: Option<Box<Finding>>,
+}
+
+/// What [`decide_held`] decided for one key.
+#[derive(Debug, Default)]
+pub struct HeldDecision {
+    /// The findings of the chains found (positive sequences) or decided (absence rules).
+    pub findings: Vec<Finding>,
+    /// Indices (into the held occurrences) of the positive-step occurrences the decision is done
+    /// with: chains raised, absence chains cancelled or not covered, events folded into an
+    /// absence finding's count, occurrences over the per-key bound. The store consumes them.
+    pub consumed: Vec<usize>,
+    /// What the decision counted.
+    pub counters: SequenceCounters,
+}
+
+/// Decide one key of a shared store with the in-memory state's own logic: the occurrences the
+/// store `held` (consumed ones left out, absent-step events included) are filed, in event-time
+/// order, in a fresh [`SequenceState`] — whose chains ([`find_chain`]) and findings
+/// ([`take_finding`]) are the ones `laneguard replay` raises — and, for an absence rule, settled
+/// at `watermark` (`covered`: whether a coverage key was seen on an absent-step event, in any
+/// container). Pure: the store writes what [`HeldDecision::consumed`] names, conditionally, and
+/// raises the findings only if that write wins.
+pub fn decide_held(
+    sequence: &Arc<Sequence>,
+    held: &[Held],
+    covered: &dyn Fn(u64) -> bool,
+    watermark: Option<Timestamp>,
+) -> HeldDecision {
+    let mut out = HeldDecision::default();
+    let mut st = SequenceState::default();
+    let absent = sequence.absent_step();
+    for h in held {
+        if Some(h.step) != absent
+            && let Some(c) = h.coverage
+            && covered(c)
+        {
+            st.covered.insert(c, ());
+        }
+    }
+    let mut order: Vec<usize> = (0..held.len()).collect();
+    order.sort_by_key(|&i| (held[i].time, held[i].step, held[i].id));
+    for i in order {
+        let h = &held[i];
+        let obs = Observation {
+            sequence: Arc::clone(sequence),
+            step: h.step,
+            key: 0,
+            coverage: h.coverage,
+            time: h.time,
+            id: h.id,
+            origin: h.origin.clone(),
+            finding: h.finding.clone(),
+        };
+        out.findings.extend(st.observe(obs));
+    }
+    if absent.is_some() {
+        st.settle(watermark, &mut out.findings);
+    }
+    let remaining: std::collections::HashSet<(usize, u64)> = st
+        .keys
+        .get(&0)
+        .map(|s| s.occ.iter().map(|o| (o.step, o.id)).collect())
+        .unwrap_or_default();
+    out.consumed = held
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| Some(h.step) != absent && !remaining.contains(&(h.step, h.id)))
+        .map(|(i, _)| i)
+        .collect();
+    out.counters = st.counters;
+    out
+}
+
+#[cfg(test)]
+mod held_tests {
+    use super::*;
+
+    fn seq(absent: Option<Absence>) -> Arc<Sequence> {
+        let mut steps = vec![Step {
+            name: "a".into(),
+            count: 1,
+            absent: None,
+        }];
+        steps.push(Step {
+            name: "b".into(),
+            count: 1,
+            absent,
+        });
+        Arc::new(Sequence {
+            rule: "seq.t".into(),
+            within: SignedDuration::from_secs(60),
+            late: SignedDuration::from_secs(60),
+            steps,
+            covered: absent.is_some(),
+        })
+    }
+
+    fn held(step: usize, at: i64, id: u64, finding: bool) -> Held {
+        let time = Timestamp::from_second(1_700_000_000 + at).unwrap();
+        Held {
+            step,
+            time,
+            id,
+            coverage: Some(9),
+            origin: OriginBuf {
+                line: Some(id),
+                ..OriginBuf::default()
+            },
+            finding: finding.then(|| Box::new(Finding::placeholder("seq.t", time))),
+        }
+    }
+
+    #[test]
+    fn a_chain_among_held_occurrences_is_the_in_memory_chain() {
+        let s = seq(None);
+        // B held before A arrived (another container's half): one chain, both consumed.
+        let d = decide_held(&s, &[held(1, 30, 2, true), held(0, 0, 1, false)], &|_| true, None);
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(d.findings[0].evidence.related[0].line, Some(1));
+        assert_eq!(d.consumed, vec![0, 1]);
+        // B before A: nothing, nothing consumed.
+        let d = decide_held(&s, &[held(1, 0, 2, true), held(0, 30, 1, false)], &|_| true, None);
+        assert!(d.findings.is_empty() && d.consumed.is_empty());
+    }
+
+    #[test]
+    fn absence_is_decided_at_the_watermark_and_consumed() {
+        let s = seq(Some(Absence::Around));
+        let at = |x: i64| Some(Timestamp::from_second(1_700_000_000 + x).unwrap());
+        let alone = [held(0, 0, 1, true)];
+        let d = decide_held(&s, &alone, &|_| true, at(100));
+        assert!(d.findings.is_empty() && d.consumed.is_empty(), "not yet");
+        let d = decide_held(&s, &alone, &|_| true, at(121));
+        assert_eq!((d.findings.len(), d.consumed.clone()), (1, vec![0]));
+        let d = decide_held(&s, &alone, &|_| false, at(121));
+        assert_eq!(
+            (d.findings.len(), d.consumed.clone()),
+            (0, vec![0]),
+            "not covered"
+        );
+        assert_eq!(d.counters.not_covered, 1);
+        // An absent-step event 30 s before: cancelled, consumed, no finding.
+        let d = decide_held(
+            &s,
+            &[held(0, 0, 1, true), held(1, -30, 2, false)],
+            &|_| true,
+            at(500),
+        );
+        assert_eq!((d.findings.len(), d.consumed.clone()), (0, vec![0]));
+    }
+}
