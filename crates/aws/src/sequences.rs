@@ -1028,6 +1028,7 @@ mod tests {
             rule: "t.x".into(),
             within: SignedDuration::from_mins(5),
             late: SignedDuration::from_mins(1),
+            skew: SignedDuration::ZERO,
             steps: vec![
                 Step {
                     name: "a".into(),
