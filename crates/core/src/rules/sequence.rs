@@ -294,8 +294,14 @@ impl SequenceState {
                 return None;
             }
         }
-        let probe = (now, obs.step, obs.id);
-        let at = match state.occ.binary_search_by(|o| (o.time, o.step, o.id).cmp(&probe)) {
+        // Events of one time (audit logs write whole seconds) in the order of their place in
+        // their input — the same from a file as from its copy in S3 — then by identity.
+        let place = |o: &OriginBuf| (o.line.unwrap_or(0), o.index.unwrap_or(0));
+        let probe = (now, obs.step, place(&obs.origin), obs.id);
+        let at = match state
+            .occ
+            .binary_search_by(|o| (o.time, o.step, place(&o.origin), o.id).cmp(&probe))
+        {
             Ok(_) => return None, // the same record again
             Err(at) => at,
         };
