@@ -635,6 +635,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         failed
     };
+    let sequences;
     let (stats, diagnostic_counts, total_diagnostics, kept) = if threads <= 1 {
         let mut engine = config.engine();
         let mut pipeline = Pipeline::new(&parse_options, &mut engine, &mut output);
@@ -643,9 +644,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             pipeline = pipeline.with_data_keys(keys);
         }
         failed += read(&mut pipeline);
+        // Every input read: sequence rules decide their absences now (exact: nothing more
+        // can come).
+        pipeline.finish(true);
         let stats = pipeline.stats().clone();
         let d = pipeline.diagnostics_mut();
-        (stats, d.counts().clone(), d.total(), d.take_kept())
+        let out = (stats, d.counts().clone(), d.total(), d.take_kept());
+        drop(pipeline);
+        sequences = engine.sequence_counters();
+        out
     } else {
         let parallel = Parallel {
             engines: (0..threads).map(|_| config.fork().engine()).collect(),
@@ -657,6 +664,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         };
         let (read_failed, mut summary) = parallel.run(&mut output, read);
         failed += read_failed;
+        sequences = summary.sequences;
         let d = &mut summary.diagnostics;
         (summary.stats, d.counts().clone(), d.total(), d.take_kept())
     };
@@ -708,6 +716,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 elapsed
             )
         );
+        if !sequences.is_empty() {
+            eprintln!(
+                "laneguard replay: sequences: {} step events without a join key value skipped, {} absences not raised (no absent-step event seen for their coverage key), {} keys and {} occurrences evicted by the state bounds, {} absence occurrences evicted undecided",
+                sequences.no_key,
+                sequences.not_covered,
+                sequences.keys_evicted,
+                sequences.occurrences_evicted,
+                sequences.undecided
+            );
+        }
         #[cfg(feature = "aws")]
         if let Some(keys) = &kms_keys {
             eprintln!(

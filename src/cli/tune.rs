@@ -111,6 +111,8 @@ fn run_corpus(args: &TuneArgs, corpus: &Path, config: Config) -> anyhow::Result<
         for i in &inputs {
             input::read_input(i, &InputOptions::default(), &mut pipeline, &counter)?;
         }
+        // Absences of sequence rules, decided once the corpus is read (as replay does).
+        pipeline.finish(true);
         let d = pipeline.diagnostics();
         if d.total() > 0 {
             eprintln!(

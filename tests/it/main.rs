@@ -19,6 +19,7 @@ mod parallel;
 mod policy;
 mod redaction;
 mod rule_engine;
+mod sequence_engine;
 mod sigma;
 mod sql;
 mod tuning;

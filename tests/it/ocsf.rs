@@ -417,7 +417,13 @@ fn every_finding_attribute_is_declared_by_the_schema() {
             let mut f = Finding::from_event("r", "t", Severity::High, &e);
             f.attack = vec!["T1562.008".into()];
             f.set_window(Some(f.time));
+            // A sequence's earlier events (`finding_info.related_events`, `unmapped.related`).
+            f.evidence.related = vec![f.evidence.origin.clone()];
             let v = serde_json::to_value(ocsf::detection_finding(&f)).unwrap();
+            if seen == 0 {
+                let errors = schema_errors(&v);
+                assert!(errors.is_empty(), "{errors:?}");
+            }
             let mut out = Vec::new();
             walk(&schema, &schema, &v, "", &mut out);
             undeclared.extend(out);

@@ -20,9 +20,24 @@ pub trait Detector {
     /// (see [`DeferredThreshold`]); detectors that defer nothing have nothing to give.
     fn take_deferred(&mut self, _out: &mut Vec<DeferredThreshold>) {}
 
+    /// What this detector's sequence state counted (see
+    /// [`crate::rules::sequence::SequenceCounters`]); zero for detectors without sequences.
+    fn sequence_counters(&mut self) -> crate::rules::sequence::SequenceCounters {
+        crate::rules::sequence::SequenceCounters::default()
+    }
+
+    /// Move the sequence step matches this detector left for a shared state store into `out`
+    /// (see [`crate::rules::RuleSet::defer_thresholds`]).
+    fn take_sequences(&mut self, _out: &mut Vec<crate::rules::sequence::Observation>) {}
+
     /// Move the stateful decisions this detector left for an ordered merge into `out` (see
     /// [`Decision`]); detectors without state have none.
     fn take_decisions(&mut self, _out: &mut Vec<Decision>) {}
+
+    /// Raise what the end of a batch (`end_of_input` false: decided up to the newest event time
+    /// seen) or of the whole input (true: nothing more will come) settles — the absences of
+    /// sequence rules. Detectors without sequences have nothing to settle.
+    fn finish(&mut self, _end_of_input: bool, _findings: &mut Vec<Finding>) {}
 
     /// Leave stateful decisions to an ordered merge from now on (see [`Decision`]); detectors
     /// without state have nothing to leave.
@@ -61,9 +76,26 @@ pub struct Decision {
     pub threshold: Option<ThresholdStep>,
     /// Suppression of the rule: key and duration.
     pub suppress: Option<(u64, SignedDuration)>,
+    /// A sequence step: the merger files it in its state, and the finding in the slot is the
+    /// sequence's finding if the step completes one (see [`Decision::apply_sequence`]).
+    pub sequence: Option<Box<crate::rules::sequence::Observation>>,
 }
 
 impl Decision {
+    /// Apply a sequence step to `state`: the finding the slot holds if it completes a
+    /// sequence (and its suppression does not mute it), `None` otherwise — also when the
+    /// decision is not a sequence step.
+    pub fn apply_sequence(&mut self, state: &mut dyn crate::rules::state::StateStore) -> Option<Finding> {
+        let obs = self.sequence.take()?;
+        let f = state.sequences()?.observe(*obs)?;
+        if let Some((key, duration)) = self.suppress
+            && state.suppressed(key, f.time, duration)
+        {
+            return None;
+        }
+        Some(f)
+    }
+
     /// Apply the decision to `state`: `Some` when the finding stands, with its count and, for a
     /// threshold, its window.
     pub fn apply(&self, state: &mut dyn crate::rules::state::StateStore) -> Option<Crossed> {

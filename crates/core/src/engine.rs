@@ -137,12 +137,39 @@ impl Engine {
         }
     }
 
+    /// What the end of a batch (`end_of_input` false) or of the whole input (true) settles:
+    /// the absences of sequence rules (see [`crate::detector::Detector::finish`]).
+    pub fn finish(&mut self, end_of_input: bool, findings: &mut Vec<Finding>) {
+        for d in &mut self.detectors {
+            d.finish(end_of_input, findings);
+        }
+    }
+
     /// The threshold observations the detectors left for a shared state store since the last
     /// call (see [`crate::detector::DeferredThreshold`]).
     pub fn take_deferred(&mut self) -> Vec<crate::detector::DeferredThreshold> {
         let mut out = Vec::new();
         for d in &mut self.detectors {
             d.take_deferred(&mut out);
+        }
+        out
+    }
+
+    /// What the detectors' sequence states counted, added up.
+    pub fn sequence_counters(&mut self) -> crate::rules::sequence::SequenceCounters {
+        let mut total = crate::rules::sequence::SequenceCounters::default();
+        for d in &mut self.detectors {
+            total.add(&d.sequence_counters());
+        }
+        total
+    }
+
+    /// The sequence step matches the detectors left for a shared state store since the last call
+    /// (see [`crate::rules::RuleSet::defer_thresholds`]).
+    pub fn take_sequences(&mut self) -> Vec<crate::rules::sequence::Observation> {
+        let mut out = Vec::new();
+        for d in &mut self.detectors {
+            d.take_sequences(&mut out);
         }
         out
     }

@@ -161,8 +161,11 @@ pub struct SigmaOrigin {
 /// Where the evidence is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// Origin of the record that raised the finding.
+    /// Origin of the record that raised the finding (a sequence's last event).
     pub origin: OriginBuf,
+    /// A sequence's other events, first first: where to read the rest of the story.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<OriginBuf>,
 }
 
 /// A detection.
@@ -303,11 +306,16 @@ impl Finding {
             source: event.source,
             dialect: (event.source.dialect() != event.dialect).then_some(event.dialect),
             zone: event.enrichment.zone.as_deref().map(str::to_owned),
+            // The name the record gives, when the policy does not know it — unless it is a
+            // parameter group's (an API call naming no datastore kind), which is not a datastore.
             datastore: event
                 .enrichment
                 .datastore
                 .as_deref()
-                .or(event.target.datastore.as_deref())
+                .or(match &event.kind {
+                    Kind::ApiCall(a) if a.datastore_kind.is_none() => None,
+                    _ => event.target.datastore.as_deref(),
+                })
                 .map(str::to_owned),
             domain: event.enrichment.domain.as_deref().map(str::to_owned),
             database: event.target.database.as_deref().map(str::to_owned),
@@ -320,7 +328,10 @@ impl Finding {
             statement,
             api,
             flow,
-            evidence: Evidence { origin },
+            evidence: Evidence {
+                origin,
+                related: Vec::new(),
+            },
             count: 1,
             classification: event.enrichment.classification,
             attack: Vec::new(),
@@ -330,6 +341,43 @@ impl Finding {
             region: region.map(str::to_owned),
             arn,
             resources,
+            first_seen: None,
+            last_seen: None,
+        }
+    }
+
+    /// A finding with nothing but a rule and a time, for unit tests of what handles findings.
+    #[cfg(test)]
+    pub(crate) fn placeholder(rule_id: &str, time: Timestamp) -> Finding {
+        Finding {
+            id: finding_id(rule_id, Source::CloudTrail, &OriginBuf::default(), time),
+            rule_id: rule_id.to_owned(),
+            title: String::new(),
+            severity: Severity::Medium,
+            time,
+            source: Source::CloudTrail,
+            dialect: None,
+            zone: None,
+            datastore: None,
+            domain: None,
+            database: None,
+            actor: FindingActor::default(),
+            statement: None,
+            api: None,
+            flow: None,
+            evidence: Evidence {
+                origin: OriginBuf::default(),
+                related: Vec::new(),
+            },
+            count: 1,
+            classification: None,
+            attack: Vec::new(),
+            shadow: false,
+            sigma: None,
+            account: None,
+            region: None,
+            arn: None,
+            resources: Vec::new(),
             first_seen: None,
             last_seen: None,
         }
@@ -390,6 +438,13 @@ fn arns(event: &Event<'_>) -> (Option<String>, Vec<FindingResource>) {
 
 fn flag_names(flags: Flags) -> Vec<String> {
     flags.names().map(str::to_owned).collect()
+}
+
+/// A record's identity as a number (the digest [`finding_id`] takes of it, without a rule):
+/// how sequence state tells a redelivered record from a new one.
+pub fn record_digest(source: Source, origin: &OriginBuf, time: Timestamp) -> u64 {
+    let id = finding_id("", source, origin, time);
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
 /// The deterministic id of a finding: a 128-bit digest of the rule, the source, the record's

@@ -40,6 +40,7 @@ use crate::envelope::{AwsContext, RawRecord, RecordSink, Skip};
 use crate::event::{Event, Origin, Source};
 use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline, Stats};
+use crate::rules::sequence::SequenceCounters;
 use crate::rules::state::StateStore;
 use crate::sources::{self, FlowFormat, ParseOptions, Parsers, StreamCarry};
 
@@ -73,6 +74,9 @@ pub struct Summary {
     pub stats: Stats,
     /// Every diagnostic, in stream order.
     pub diagnostics: Diagnostics,
+    /// What the merger's sequence state counted (evictions, absences not covered). Step
+    /// matches without a join key are counted by the workers' rule sets, not here.
+    pub sequences: SequenceCounters,
 }
 
 /// The parts of a parallel run that are not the input.
@@ -129,6 +133,7 @@ impl Parallel<'_> {
             stands: Vec::new(),
             panic: None,
         };
+        let mut no_key = 0;
         let (result, reader_stats) = std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
                 let mut batcher = Batcher::new(parse, batch_records, batch_tx, token_rx);
@@ -140,17 +145,22 @@ impl Parallel<'_> {
             if engines.is_empty() {
                 engines.push(Engine::default());
             }
-            for engine in engines {
-                let batch_rx = Arc::clone(&batch_rx);
-                let done_tx = done_tx.clone();
-                scope.spawn(move || work(parse, engine, render, &batch_rx, &done_tx));
-            }
+            let workers: Vec<_> = engines
+                .into_iter()
+                .map(|engine| {
+                    let batch_rx = Arc::clone(&batch_rx);
+                    let done_tx = done_tx.clone();
+                    scope.spawn(move || work(parse, engine, render, &batch_rx, &done_tx))
+                })
+                .collect();
             drop(done_tx);
             // Only the workers hold the batch receiver: when they are all gone, the reader's
             // sends fail instead of blocking.
             drop(batch_rx);
             merger.merge(&done_rx, &token_tx, output);
             drop(token_tx);
+            // A worker that panicked has its panic in the merger already.
+            no_key = workers.into_iter().filter_map(|w| w.join().ok()).sum();
             match reader.join() {
                 Ok(r) => r,
                 Err(payload) => panic::resume_unwind(payload),
@@ -159,6 +169,19 @@ impl Parallel<'_> {
         if let Some(payload) = merger.panic.take() {
             panic::resume_unwind(payload);
         }
+        // Every input read: the absences of sequence rules are decided now, as one thread
+        // decides them at its end.
+        let mut sequences = SequenceCounters::default();
+        if let Some(s) = merger.state.sequences() {
+            let mut settled = Vec::new();
+            s.settle(None, &mut settled);
+            if !settled.is_empty() {
+                merger.stats.findings += settled.len() as u64;
+                output.findings(&settled);
+            }
+            sequences = s.counters;
+        }
+        sequences.no_key += no_key;
         let mut stats = merger.stats;
         for (reason, n) in reader_stats.skipped {
             *stats.skipped.entry(reason).or_default() += n;
@@ -168,6 +191,7 @@ impl Parallel<'_> {
             Summary {
                 stats,
                 diagnostics: merger.diagnostics,
+                sequences,
             },
         )
     }
@@ -438,21 +462,23 @@ fn work(
     render: &dyn Render,
     batches: &Mutex<Receiver<Batch>>,
     done: &SyncSender<Done>,
-) {
+) -> u64 {
     engine.order_decisions();
     loop {
         let batch = match batches.lock() {
             Ok(rx) => rx.recv(),
-            Err(_) => return,
+            Err(_) => break,
         };
-        let Ok(batch) = batch else { return };
+        let Ok(batch) = batch else { break };
         let seq = batch.seq;
         let result = panic::catch_unwind(AssertUnwindSafe(|| detect(parse, &mut engine, render, batch)));
         let failed = result.is_err();
         if done.send(Done { seq, result }).is_err() || failed {
-            return;
+            break;
         }
     }
+    // Sequence step matches without a join key are counted where they were matched.
+    engine.sequence_counters().no_key
 }
 
 /// Run one batch through a pipeline.
@@ -519,7 +545,7 @@ impl Merger {
             rendered,
             outs,
             findings,
-            decisions,
+            mut decisions,
         } = c;
         let mut findings = findings.into_iter();
         self.stats.records += stats.records;
@@ -544,10 +570,17 @@ impl Merger {
                     self.kept.extend(findings.by_ref().take(f.len()));
                     self.stands.clear();
                     self.stands.resize(self.kept.len(), true);
-                    for decision in &decisions[d] {
+                    for decision in &mut decisions[d] {
                         let Some(slot) = self.stands.get_mut(decision.finding) else {
                             continue;
                         };
+                        if decision.sequence.is_some() {
+                            match decision.apply_sequence(&mut *self.state) {
+                                Some(f) => self.kept[decision.finding] = f,
+                                None => *slot = false,
+                            }
+                            continue;
+                        }
                         match decision.apply(&mut *self.state) {
                             Some(crossed) => crossed.mark(&mut self.kept[decision.finding]),
                             None => *slot = false,

@@ -107,6 +107,18 @@ impl<'p> Pipeline<'p> {
         }
     }
 
+    /// Settle what waits for the end of a batch (`end_of_input` false: absences whose window
+    /// and lateness have passed the newest event time seen) or of the whole input (true: every
+    /// absence — a replay calls this once, after its last input), and hand the findings out.
+    pub fn finish(&mut self, end_of_input: bool) {
+        self.findings.clear();
+        self.engine.finish(end_of_input, &mut self.findings);
+        if !self.findings.is_empty() {
+            self.stats.findings += self.findings.len() as u64;
+            self.output.findings(&self.findings);
+        }
+    }
+
     /// Continue a stream another parser started (see [`Parsers::carry`]): the parallel
     /// workers' pipelines start each batch with the parser state at its start.
     pub fn resume(&mut self, carry: sources::StreamCarry) {

@@ -13,7 +13,7 @@ use crate::finding::Finding;
 use crate::pipeline::{Output, Pipeline};
 use crate::policy::Policy;
 use crate::rules::eval::{EvalCtx, Hits};
-use crate::rules::{Rule, RuleSet, TestSpec};
+use crate::rules::{Rule, RuleSet, TestInput, TestSpec};
 use crate::sources::ParseOptions;
 
 /// The outcome of one test.
@@ -38,10 +38,21 @@ struct Probe<'r> {
     check: &'r RuleSet,
     findings: Vec<Finding>,
     explanations: Vec<String>,
+    /// A sequence rule's steps and how many events matched each.
+    steps: Vec<(String, usize)>,
 }
 
 impl Output for Probe<'_> {
     fn event(&mut self, event: &Event<'_>, matched: &[String]) {
+        if self.rule.sequence.is_some() {
+            for (name, n) in &mut self.steps {
+                let id = format!("{}/{name}", self.rule.id);
+                if matched.contains(&id) {
+                    *n += 1;
+                }
+            }
+            return;
+        }
         if !matched.contains(&self.rule.id) {
             let mut hits = Hits::default();
             let mut ctx = EvalCtx::new(event, self.check.scanners(), &mut hits);
@@ -73,20 +84,17 @@ impl Output for Probe<'_> {
     }
 }
 
-/// Run one test of a rule.
-pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<Policy>>) -> TestOutcome {
-    let mut outcome = TestOutcome {
-        rule: rule.id.clone(),
-        file: rule.file.clone(),
-        index: Some(index),
-        name: test.name.clone(),
-        passed: false,
-        message: String::new(),
-    };
-    let Some(source) = Source::from_name(&test.input.source) else {
-        outcome.message = format!("unknown source {:?}", test.input.source);
-        return outcome;
-    };
+/// What one run of a test's inputs gave.
+struct Run {
+    findings: Vec<Finding>,
+    explanations: Vec<String>,
+    events: u64,
+    diagnostics: Vec<String>,
+}
+
+/// Feed `inputs` (in this order) through the real parsers, the enrichment and the rule alone,
+/// then settle what waits for the end of the input (a sequence's absences).
+fn run_inputs(rule: &Rule, inputs: &[&TestInput], policy: Option<&Arc<Policy>>) -> Run {
     let check = RuleSet::isolated(rule);
     let mut engine = rule_test_engine(policy, RuleSet::isolated(rule));
     let mut probe = Probe {
@@ -94,23 +102,34 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
         check: &check,
         findings: Vec::new(),
         explanations: Vec::new(),
+        steps: rule
+            .sequence
+            .iter()
+            .flat_map(|s| s.steps.iter().map(|st| (st.name.clone(), 0)))
+            .collect(),
     };
-    let problems = {
+    let (events, diagnostics) = {
         let mut pipeline = Pipeline::new(&ParseOptions::default(), &mut engine, &mut probe);
-        for (i, record) in test.records().into_iter().enumerate() {
-            pipeline.record(RawRecord {
-                text: record,
-                origin: Origin {
-                    file: Some(&rule.file),
-                    log_group: test.input.log_group.as_deref(),
-                    index: u32::try_from(i).ok(),
-                    ..Origin::default()
-                },
-                source: Some(source),
-                envelope_time: None,
-                aws: crate::envelope::AwsContext::default(),
-            });
+        let mut index = 0u32;
+        for input in inputs {
+            let source = Source::from_name(&input.source);
+            for record in input.records() {
+                pipeline.record(RawRecord {
+                    text: record,
+                    origin: Origin {
+                        file: Some(&rule.file),
+                        log_group: input.log_group.as_deref(),
+                        index: Some(index),
+                        ..Origin::default()
+                    },
+                    source,
+                    envelope_time: None,
+                    aws: crate::envelope::AwsContext::default(),
+                });
+                index += 1;
+            }
         }
+        pipeline.finish(true);
         let events = pipeline.stats().total_events() + pipeline.stats().total_skipped();
         let diags: Vec<String> = pipeline
             .diagnostics()
@@ -120,36 +139,87 @@ pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<
             .collect();
         (events, diags)
     };
-    let (events, diags) = problems;
-    if !diags.is_empty() {
-        outcome.message = format!("test input does not parse cleanly: {}", diags.join("; "));
+    if rule.sequence.is_some() {
+        probe.explanations.push(format!(
+            "events per step: {}",
+            probe
+                .steps
+                .iter()
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Run {
+        findings: probe.findings,
+        explanations: probe.explanations,
+        events,
+        diagnostics,
+    }
+}
+
+/// Run one test of a rule. A test of several inputs runs twice, in the order written and in
+/// reverse: a sequence must not depend on which source's records arrive first.
+pub fn run_test(rule: &Rule, index: usize, test: &TestSpec, policy: Option<&Arc<Policy>>) -> TestOutcome {
+    let mut outcome = TestOutcome {
+        rule: rule.id.clone(),
+        file: rule.file.clone(),
+        index: Some(index),
+        name: test.name.clone(),
+        passed: false,
+        message: String::new(),
+    };
+    if let Err(e) = test.validate() {
+        outcome.message = e;
         return outcome;
     }
-    if events == 0 {
-        outcome.message = "test input produced no event".into();
-        return outcome;
+    let forward = test.all_inputs();
+    let mut orders = vec![(forward.clone(), "")];
+    if forward.len() > 1 {
+        let mut reversed = forward;
+        reversed.reverse();
+        orders.push((reversed, " (inputs in reverse order)"));
     }
-    let fired = !probe.findings.is_empty();
-    let count_ok = test.count.is_none_or(|c| c == probe.findings.len());
-    outcome.passed = fired == test.expect && count_ok;
-    if !outcome.passed {
+    for (inputs, order) in orders {
+        let run = run_inputs(rule, &inputs, policy);
+        if !run.diagnostics.is_empty() {
+            outcome.message = format!(
+                "test input does not parse cleanly: {}",
+                run.diagnostics.join("; ")
+            );
+            return outcome;
+        }
+        if run.events == 0 {
+            outcome.message = "test input produced no event".into();
+            return outcome;
+        }
+        let fired = !run.findings.is_empty();
+        let count_ok = test.count.is_none_or(|c| c == run.findings.len());
+        if fired == test.expect && count_ok {
+            continue;
+        }
         outcome.message = if test.expect && !fired {
-            format!("expected a finding, got none: {}", probe.explanations.join(" | "))
+            format!(
+                "expected a finding, got none{order}: {}",
+                run.explanations.join(" | ")
+            )
         } else if !test.expect && fired {
             format!(
-                "expected no finding, got {} (severity {}, on {})",
-                probe.findings.len(),
-                probe.findings[0].severity,
-                probe.findings[0].evidence.origin
+                "expected no finding, got {}{order} (severity {}, on {})",
+                run.findings.len(),
+                run.findings[0].severity,
+                run.findings[0].evidence.origin
             )
         } else {
             format!(
-                "expected {} findings, got {}",
+                "expected {} findings, got {}{order}",
                 test.count.unwrap_or(0),
-                probe.findings.len()
+                run.findings.len()
             )
         };
+        return outcome;
     }
+    outcome.passed = true;
     outcome
 }
 

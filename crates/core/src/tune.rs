@@ -240,6 +240,11 @@ pub struct Tally {
     pub flagged: BTreeMap<String, FlaggedFile>,
     #[serde(skip)]
     current: Option<(&'static str, Label, bool)>,
+    /// The current event's place (line, index): a finding raised on another event (a sequence
+    /// completed by a late record, an absence settled at the end) is not the current
+    /// statement's.
+    #[serde(skip)]
+    current_at: (Option<u64>, Option<u32>),
     /// Events per label.
     pub events: BTreeMap<Label, u64>,
     /// Per-rule counts.
@@ -271,6 +276,7 @@ impl Tally {
             statements: BTreeMap::new(),
             flagged: BTreeMap::new(),
             current: None,
+            current_at: (None, None),
             events: BTreeMap::new(),
             rules: BTreeMap::new(),
             benign_span: None,
@@ -350,6 +356,7 @@ impl Output for Tally {
         *self.events.entry(label).or_default() += 1;
         let statement = matches!(event.kind, Kind::Statement(_));
         self.current = Some((event.source.as_str(), label, statement));
+        self.current_at = (event.origin.line, event.origin.index);
         if statement {
             let c = self.statements.entry(event.source.as_str()).or_default();
             match label {
@@ -384,10 +391,17 @@ impl Output for Tally {
     }
 
     fn findings(&mut self, findings: &[Finding]) {
-        self.pending = None;
-        let alert = findings.iter().any(|f| !f.shadow);
+        let here: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| (f.evidence.origin.line, f.evidence.origin.index) == self.current_at)
+            .collect();
+        if !here.is_empty() {
+            self.pending = None;
+        }
+        let alert = here.iter().any(|f| !f.shadow);
         if let Some((source, label, statement)) = self.current
             && statement
+            && !here.is_empty()
         {
             let c = self.statements.entry(source).or_default();
             match label {
@@ -405,7 +419,7 @@ impl Output for Tally {
         for f in findings {
             let o = &f.evidence.origin;
             let label = self.labels_of_finding(f);
-            if alert
+            if !f.shadow
                 && matches!(label, Label::Benign | Label::Attack)
                 && let (Some(file), Some(line)) = (o.file.as_deref(), o.line)
             {

@@ -522,6 +522,9 @@ impl Handler {
             }
             decode_lambda_event(event, &Origin::default(), &ctx, &mut pipeline);
             RecordSink::end_stream(&mut pipeline);
+            // Absences of sequence rules whose window and lateness have passed the newest event
+            // time this container has seen.
+            pipeline.finish(false);
             let stats = pipeline.stats();
             let report = &mut out.report;
             report.records = stats.records;

@@ -301,6 +301,8 @@ impl ReplayFunction {
                 Ok::<_, s3::S3Error>(())
             })
             .await?;
+            // The batch is this engine's whole input: its absences are decided now.
+            pipeline.finish(true);
             let stats = pipeline.stats();
             summary.records = stats.records;
             summary.events = stats.total_events();

@@ -78,6 +78,20 @@ pub struct FindingInfo<'f> {
     pub first_seen_time: i64,
     /// Threshold findings: the event time of the window's last event (`time`); otherwise `time`.
     pub last_seen_time: i64,
+    /// A sequence's other events, first first: each record's place (`file:line`, or log
+    /// group/stream#event id) as its uid, for the SIEM to fetch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related_events: Vec<RelatedEvent>,
+    /// How many related events there are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_events_count: Option<usize>,
+}
+
+/// OCSF `related_event`: one of a sequence's earlier events.
+#[derive(Debug, Serialize)]
+pub struct RelatedEvent {
+    /// Where the record is, as `evidence.related` names it.
+    pub uid: String,
 }
 
 /// OCSF `analytic`: the laneguard rule.
@@ -211,6 +225,9 @@ pub struct Resource<'f> {
 pub struct FindingUnmapped<'f> {
     /// Where the raw record is.
     pub origin: &'f OriginBuf,
+    /// Where a sequence's other records are (laneguard's `evidence.related`, field by field).
+    #[serde(skip_serializing_if = "<[OriginBuf]>::is_empty")]
+    pub related: &'f [OriginBuf],
     /// Raised by a rule in shadow mode (counted, never paged; `is_alert` is false).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
@@ -381,6 +398,13 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
             data_sources: [f.source.as_str()],
             first_seen_time: f.first_seen.map_or(time, millis),
             last_seen_time: f.last_seen.map_or(time, millis),
+            related_events: f
+                .evidence
+                .related
+                .iter()
+                .map(|o| RelatedEvent { uid: o.to_string() })
+                .collect(),
+            related_events_count: (!f.evidence.related.is_empty()).then_some(f.evidence.related.len()),
         },
         evidences: [Evidence {
             actor,
@@ -398,6 +422,7 @@ pub fn detection_finding(f: &Finding) -> DetectionFinding<'_> {
         observables,
         unmapped: FindingUnmapped {
             origin: &f.evidence.origin,
+            related: &f.evidence.related,
             shadow: f.shadow,
         },
     }

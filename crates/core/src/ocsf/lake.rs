@@ -100,6 +100,7 @@ mod tests {
             flow: None,
             evidence: Evidence {
                 origin: OriginBuf::default(),
+                related: Vec::new(),
             },
             count: 1,
             classification: None,

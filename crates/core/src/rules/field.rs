@@ -99,6 +99,7 @@ pub const FIELDS: &[&str] = &[
     "actor.port",
     "actor.session",
     "actor.user_agent",
+    "client.ip",
     "target.datastore",
     "target.server",
     "target.database",
@@ -123,6 +124,7 @@ pub const FIELDS: &[&str] = &[
     "sql.fingerprint",
     "sql.family",
     "sql.catalogs",
+    "sql.accounts",
     "statement.text",
     "statement.engine_class",
     "statement.engine_command",
@@ -378,6 +380,8 @@ mod fx {
     pub const ACTOR_ACCESS_KEY: usize = pos("actor.access_key");
     pub const ACTOR_MFA: usize = pos("actor.mfa");
     pub const ACTOR_IP: usize = pos("actor.ip");
+    pub const CLIENT_IP: usize = pos("client.ip");
+    pub const SQL_ACCOUNTS: usize = pos("sql.accounts");
     pub const ACTOR_HOST: usize = pos("actor.host");
     pub const ACTOR_PORT: usize = pos("actor.port");
     pub const ACTOR_SESSION: usize = pos("actor.session");
@@ -488,6 +492,18 @@ pub(crate) fn fixed_at(e: &Event<'_>, idx: usize, f: &mut dyn FnMut(&Val<'_>) ->
         fx::ACTOR_ACCESS_KEY => s(&a.access_key, f),
         fx::ACTOR_MFA => s(&a.mfa, f),
         fx::ACTOR_IP => opt(a.ip, Val::Ip, f),
+        // The address the datastore sees: behind a NAT or an EKS pod's secondary address, the
+        // flow's packet-level source (pkt-srcaddr) is the one the audit log names.
+        fx::CLIENT_IP => opt(flow.and_then(|x| x.pkt_src).or(a.ip), Val::Ip, f),
+        fx::SQL_ACCOUNTS => e.sql.as_ref().is_some_and(|q| {
+            q.objects.iter().any(|o| {
+                let name = o
+                    .strip_prefix("user:")
+                    .map(|u| u.rsplit_once('@').map_or(u, |(n, _)| n))
+                    .or_else(|| o.strip_prefix("role:"));
+                name.is_some_and(|n| !n.is_empty() && f(&Val::Str(Cow::Borrowed(n))))
+            })
+        }),
         fx::ACTOR_HOST => s(&a.host, f),
         fx::ACTOR_PORT => opt(a.port, int, f),
         fx::ACTOR_SESSION => s(&a.session, f),

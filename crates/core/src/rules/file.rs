@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::condition::{Condition, Shared};
 use super::field::Field;
-use super::{Mode, OnFailure, Rule, RuleError, Suppress, Threshold, allowlist};
+use super::sequence::{Absence, Sequence, Step};
+use super::{Mode, OnFailure, Rule, RuleError, StepOf, Suppress, Threshold, allowlist};
 use crate::event::Source;
 use crate::finding::{Severity, SigmaOrigin};
 
@@ -37,8 +38,12 @@ struct RuleFile {
     on_failure: OnFailure,
     #[serde(default)]
     fp_budget: Option<u64>,
-    #[serde(rename = "match")]
-    matcher: toml::Table,
+    #[serde(rename = "match", default)]
+    matcher: Option<toml::Table>,
+    #[serde(default)]
+    sequence: Option<SequenceFile>,
+    #[serde(default)]
+    steps: Vec<StepFile>,
     #[serde(default)]
     threshold: Option<ThresholdFile>,
     #[serde(default)]
@@ -63,6 +68,45 @@ struct ThresholdFile {
     #[serde(default)]
     sum: Option<String>,
 }
+
+/// `[sequence]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SequenceFile {
+    within: String,
+    #[serde(default)]
+    join: Vec<String>,
+    #[serde(default)]
+    covered_by: Vec<String>,
+    #[serde(default)]
+    late: Option<String>,
+}
+
+/// One `[[steps]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFile {
+    name: String,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    kinds: Vec<String>,
+    #[serde(default)]
+    count: Option<u32>,
+    #[serde(default)]
+    key: Option<Vec<String>>,
+    #[serde(default)]
+    absent: Option<String>,
+    #[serde(rename = "match")]
+    matcher: toml::Table,
+}
+
+/// How long a live function waits for late events before deciding an absence, by default:
+/// CloudTrail delivers within about 15 minutes.
+const DEFAULT_LATE: &str = "15m";
+
+/// Most steps in a sequence.
+const MAX_STEPS: usize = 8;
 
 /// A field path or a list of them.
 #[derive(Debug, Deserialize)]
@@ -92,8 +136,12 @@ pub struct TestSpec {
     /// Exact number of findings expected (thresholds), when given.
     #[serde(default)]
     pub count: Option<usize>,
-    /// The records.
-    pub input: TestInput,
+    /// The records, of one source.
+    #[serde(default)]
+    pub input: Option<TestInput>,
+    /// The records of several sources (sequence rules), fed one input after another.
+    #[serde(default)]
+    pub inputs: Vec<TestInput>,
 }
 
 /// The raw input of a test.
@@ -114,25 +162,178 @@ pub struct TestInput {
 }
 
 impl TestSpec {
-    /// Check the test is well-formed (a source, at least one record).
-    pub fn validate(&self) -> Result<(), String> {
-        if Source::from_name(&self.input.source).is_none() {
-            return Err(format!("unknown source {:?}", self.input.source));
+    /// A test of one input.
+    pub fn single(name: Option<String>, expect: bool, input: TestInput) -> TestSpec {
+        TestSpec {
+            name,
+            expect,
+            count: None,
+            input: Some(input),
+            inputs: Vec::new(),
         }
-        match (&self.input.record, self.input.records.is_empty()) {
-            (None, true) => Err("a test needs `record` or `records`".into()),
-            (Some(_), false) => Err("a test takes `record` or `records`, not both".into()),
+    }
+
+    /// Check the test is well-formed (`input` or `inputs`, each with a source and a record).
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.input, self.inputs.is_empty()) {
+            (None, true) => return Err("a test needs `input` or `inputs`".into()),
+            (Some(_), false) => return Err("a test takes `input` or `inputs`, not both".into()),
+            _ => {}
+        }
+        for input in self.all_inputs() {
+            input.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The test's inputs, in order.
+    pub fn all_inputs(&self) -> Vec<&TestInput> {
+        self.input.iter().chain(&self.inputs).collect()
+    }
+}
+
+impl TestInput {
+    /// Check the input is well-formed (a known source, at least one record).
+    pub fn validate(&self) -> Result<(), String> {
+        if Source::from_name(&self.source).is_none() {
+            return Err(format!("unknown source {:?}", self.source));
+        }
+        match (&self.record, self.records.is_empty()) {
+            (None, true) => Err("a test input needs `record` or `records`".into()),
+            (Some(_), false) => Err("a test input takes `record` or `records`, not both".into()),
             _ => Ok(()),
         }
     }
 
-    /// The test's raw records, in order.
+    /// The input's raw records, in order.
     pub fn records(&self) -> Vec<&str> {
-        match &self.input.record {
+        match &self.record {
             Some(r) => vec![r.as_str()],
-            None => self.input.records.iter().map(String::as_str).collect(),
+            None => self.records.iter().map(String::as_str).collect(),
         }
     }
+}
+
+fn check_kinds(kinds: &[String]) -> Result<(), String> {
+    match kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+        Some(k) => Err(format!("unknown kind {k:?} ({})", KINDS.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// An error and the line it is about, when known.
+type LineError = (Option<usize>, String);
+
+/// A compiled step: name, sources, kinds, condition, and how it keys its events.
+type CompiledStep = (String, Vec<Source>, Vec<String>, Condition, StepOf);
+
+/// Compile `[sequence]` and its `[[steps]]`; an error carries the line of the step it is about.
+fn compile_sequence(
+    id: &str,
+    seq: SequenceFile,
+    steps: Vec<StepFile>,
+    shared: &mut Shared,
+    text: &str,
+) -> Result<(std::sync::Arc<Sequence>, Vec<CompiledStep>), LineError> {
+    // The line of the n-th `[[steps]]`.
+    let step_line = |n: usize| {
+        text.match_indices("[[steps]]")
+            .nth(n)
+            .map(|(o, _)| line_of(text, o))
+    };
+    let within = parse_duration(&seq.within).map_err(|e| (None, format!("within: {e}")))?;
+    let late = parse_duration(seq.late.as_deref().unwrap_or(DEFAULT_LATE))
+        .map_err(|e| (None, format!("late: {e}")))?;
+    if steps.len() < 2 || steps.len() > MAX_STEPS {
+        return Err((
+            None,
+            format!(
+                "a sequence has 2 to {MAX_STEPS} `[[steps]]` (has {})",
+                steps.len()
+            ),
+        ));
+    }
+    let join = fields(&seq.join, "join").map_err(|e| (None, e))?;
+    let covered_by = fields(&seq.covered_by, "covered_by").map_err(|e| (None, e))?;
+    let mut out = Vec::new();
+    let mut spec_steps = Vec::new();
+    let mut width = None;
+    for (n, step) in steps.into_iter().enumerate() {
+        let at = |e: String| (step_line(n), format!("steps[{n}] ({}): {e}", step.name));
+        if step.name.is_empty() || step.name.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(at("a step needs a name without spaces or `/`".into()));
+        }
+        if spec_steps.iter().any(|s: &Step| s.name == step.name) {
+            return Err(at("two steps have this name".into()));
+        }
+        let absent = match step.absent.as_deref() {
+            None => None,
+            Some("after") => Some(Absence::After),
+            Some("around") => Some(Absence::Around),
+            Some(other) => return Err(at(format!("absent is \"after\" or \"around\", not {other:?}"))),
+        };
+        if absent.is_some() && n == 0 {
+            return Err(at(
+                "the first step cannot be absent: absence is of what follows".into()
+            ));
+        }
+        if spec_steps.iter().any(|s: &Step| s.absent.is_some()) {
+            return Err(at("only the last step can be absent".into()));
+        }
+        let count = step.count.unwrap_or(1);
+        if count == 0 || count > 1000 || (absent.is_some() && count != 1) {
+            return Err(at("count is 1 to 1000 (1 for the absent step)".into()));
+        }
+        let key = match &step.key {
+            Some(k) => fields(k, "key").map_err(at)?,
+            None => join.clone(),
+        };
+        if key.is_empty() {
+            return Err(at(
+                "no join key: give `[sequence] join` or the step's `key`".into()
+            ));
+        }
+        if *width.get_or_insert(key.len()) != key.len() {
+            return Err(at("every step's key has the same number of fields".into()));
+        }
+        if step.matcher.is_empty() {
+            return Err(at("`[steps.match]` is empty".into()));
+        }
+        check_kinds(&step.kinds).map_err(at)?;
+        let srcs = sources(&step.sources).map_err(at)?;
+        let condition = Condition::compile(&step.matcher, shared).map_err(at)?;
+        spec_steps.push(Step {
+            name: step.name.clone(),
+            count,
+            absent,
+        });
+        out.push((
+            step.name,
+            srcs,
+            step.kinds,
+            condition,
+            StepOf {
+                parent: 0,
+                index: n,
+                key,
+                covered_by: covered_by.clone(),
+            },
+        ));
+    }
+    let has_absent = spec_steps.iter().any(|s| s.absent.is_some());
+    if !covered_by.is_empty() && !has_absent {
+        return Err((None, "covered_by is for sequences with an absent step".into()));
+    }
+    Ok((
+        std::sync::Arc::new(Sequence {
+            rule: id.to_owned(),
+            within,
+            late,
+            steps: spec_steps,
+            covered: !covered_by.is_empty(),
+        }),
+        out,
+    ))
 }
 
 /// Parse `30s`, `5m`, `1h`, `14d`.
@@ -270,21 +471,52 @@ impl Rule {
             return Err(err(line_at("id"), format!("invalid rule id {:?}", raw.id)));
         }
         let sources = sources(&raw.sources).map_err(|e| err(line_at("sources"), e))?;
-        for k in &raw.kinds {
-            if !KINDS.contains(&k.as_str()) {
+        check_kinds(&raw.kinds).map_err(|e| err(line_at("kinds"), e))?;
+        let (condition, sequence, steps) = match (&raw.matcher, raw.sequence) {
+            (Some(_), Some(_)) => {
                 return Err(err(
-                    line_at("kinds"),
-                    format!("unknown kind {k:?} ({})", KINDS.join(", ")),
+                    line_at("[sequence]"),
+                    "a rule has `[match]` or `[sequence]` with `[[steps]]`, not both".into(),
                 ));
             }
-        }
-        if raw.matcher.is_empty() {
-            return Err(err(
-                match_line,
-                "`[match]` is empty: a rule must say what it matches".into(),
-            ));
-        }
-        let condition = Condition::compile(&raw.matcher, shared).map_err(|e| err(match_line, e))?;
+            (None, None) => {
+                return Err(err(
+                    None,
+                    "a rule needs `[match]` (or `[sequence]` with `[[steps]]`)".into(),
+                ));
+            }
+            (Some(m), None) => {
+                if !raw.steps.is_empty() {
+                    return Err(err(line_at("[[steps]]"), "`[[steps]]` needs `[sequence]`".into()));
+                }
+                if m.is_empty() {
+                    return Err(err(
+                        match_line,
+                        "`[match]` is empty: a rule must say what it matches".into(),
+                    ));
+                }
+                let condition = Condition::compile(m, shared).map_err(|e| err(match_line, e))?;
+                (condition, None, Vec::new())
+            }
+            (None, Some(seq)) => {
+                let l = line_at("[sequence]");
+                if raw.threshold.is_some() || raw.allowlist.is_some() {
+                    return Err(err(
+                        l,
+                        "a sequence takes no `[threshold]` or `[allowlist]` (a step's `count` asks for several events)".into(),
+                    ));
+                }
+                if !raw.sources.is_empty() || !raw.kinds.is_empty() {
+                    return Err(err(
+                        l,
+                        "a sequence's `sources` and `kinds` belong to its `[[steps]]`".into(),
+                    ));
+                }
+                let (sequence, steps) = compile_sequence(&raw.id, seq, raw.steps, shared, text)
+                    .map_err(|(line, e)| err(line.or(l), e))?;
+                (Condition::All(Vec::new()), Some(sequence), steps)
+            }
+        };
         let threshold = match raw.threshold {
             None => None,
             Some(t) => {
@@ -328,7 +560,43 @@ impl Rule {
         };
         validate_tests(file, text, &raw.tests)?;
         let plan = condition.planned();
+        let mode = raw.mode;
+        let on_failure = raw.on_failure;
+        let steps = steps
+            .into_iter()
+            .map(|(name, sources, kinds, condition, step)| Rule {
+                plan: condition.planned(),
+                id: format!("{}/{name}", raw.id),
+                title: raw.title.clone(),
+                severity: raw.severity,
+                description: String::new(),
+                sources,
+                kinds,
+                attack: Vec::new(),
+                references: Vec::new(),
+                mode,
+                escalate: false,
+                on_failure,
+                fp_budget: None,
+                condition,
+                threshold: None,
+                suppress: None,
+                allowlist: None,
+                tests: Vec::new(),
+                tests_deferred: false,
+                sigma: None,
+                warnings: Vec::new(),
+                file: file.to_owned(),
+                text: String::new(),
+                sequence: None,
+                steps: Vec::new(),
+                step: Some(step),
+            })
+            .collect();
         Ok(Rule {
+            sequence,
+            steps,
+            step: None,
             plan,
             id: raw.id,
             title: raw.title,

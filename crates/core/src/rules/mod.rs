@@ -23,6 +23,7 @@ pub mod eval;
 pub mod field;
 pub mod file;
 pub(crate) mod index;
+pub mod sequence;
 pub mod set;
 pub mod state;
 
@@ -143,6 +144,26 @@ pub struct Rule {
     pub text: String,
     /// `condition` reordered for evaluation (cheap tests first; see [`Condition::planned`]).
     plan: Condition,
+    /// A sequence rule's sequence (its steps are [`Rule::steps`]; it has no condition of its own).
+    pub sequence: Option<Arc<sequence::Sequence>>,
+    /// A sequence rule's steps, compiled as rules (`<id>/<step>`), until the set files them
+    /// behind its top-level rules.
+    pub(crate) steps: Vec<Rule>,
+    /// For a step of a sequence: which, and how it keys its events.
+    pub(crate) step: Option<StepOf>,
+}
+
+/// What a step rule knows of its sequence.
+#[derive(Clone, Debug)]
+pub(crate) struct StepOf {
+    /// Index of the sequence rule in the set.
+    pub parent: usize,
+    /// Index of the step in the sequence.
+    pub index: usize,
+    /// Join key fields.
+    pub key: Vec<Field>,
+    /// Coverage key fields (absence rules).
+    pub covered_by: Vec<Field>,
 }
 
 /// A rule file that could not be loaded.

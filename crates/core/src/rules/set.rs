@@ -12,6 +12,7 @@ use super::eval::{EvalCtx, Hits, Scanners};
 use super::field::{self, Field, Val, any_value};
 use super::file::KINDS;
 use super::index::Bucket;
+use super::sequence::{Observation, SequenceCounters};
 use super::state::{InMemoryState, StateStore};
 use super::{Mode, OnFailure, Rule, RuleError, failed};
 use crate::detector::{Decision, DeferredThreshold, Detector, ThresholdStep};
@@ -27,7 +28,11 @@ pub type RuleFiles = Vec<(String, String)>;
 
 /// A compiled rule set and its detection state.
 pub struct RuleSet {
+    /// The rules, then the steps of the sequence rules (`rules[..top]` are the rules as written).
     rules: Vec<Rule>,
+    top: usize,
+    /// The newest event time seen: the watermark live functions decide absences against.
+    newest: Option<jiff::Timestamp>,
     scanners: Scanners,
     by_source: Index,
     /// Reused buffers of the index look-up (no allocation per event).
@@ -41,8 +46,19 @@ pub struct RuleSet {
     /// Who decides thresholds and suppression.
     mode: StateMode,
     deferred: Vec<DeferredThreshold>,
+    /// Sequence step matches left for a shared store (see [`RuleSet::defer_thresholds`]).
+    deferred_sequences: Vec<Observation>,
     decisions: Vec<Decision>,
+    /// Whether any rule is a sequence (the newest event time is kept, absences settled).
+    sequences: bool,
+    /// Sequence step matches without a join key value, in this set.
+    no_key: u64,
 }
+
+/// Salt of the coverage keys of absence rules (not the join keys of the same fields).
+const COVERAGE: u64 = 0xc0fe_7a6e;
+/// Salt of a sequence rule's suppression keys.
+const SEQUENCE_MUTE: u64 = 0x5e9_5eed;
 
 /// Who decides the stateful part of a match (thresholds, suppression).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +162,8 @@ type Index = [[Bucket; KINDS.len()]; Source::ALL.len()];
 fn index_by_source(rules: &[Rule]) -> Index {
     let mut members: [[Vec<usize>; KINDS.len()]; Source::ALL.len()] = Default::default();
     for (i, r) in rules.iter().enumerate() {
-        if r.mode == Mode::Off {
+        // A sequence rule has no condition of its own: its steps are filed instead.
+        if r.mode == Mode::Off || r.sequence.is_some() {
             continue;
         }
         for s in Source::ALL {
@@ -260,9 +277,15 @@ impl RuleSet {
                 })
             }
         };
+        let (rules, top) = file_steps(rules);
+        let sequences = rules[..top]
+            .iter()
+            .any(|r| r.sequence.is_some() && r.mode != Mode::Off);
         (
             RuleSet {
                 by_source: index_by_source(&rules),
+                top,
+                newest: None,
                 scratch: Vec::new(),
                 fold: String::new(),
                 hits: Hits::default(),
@@ -272,7 +295,10 @@ impl RuleSet {
                 gates: SqlGates::default(),
                 mode: StateMode::Local,
                 deferred: Vec::new(),
+                deferred_sequences: Vec::new(),
                 decisions: Vec::new(),
+                sequences,
+                no_key: 0,
             },
             errors,
         )
@@ -293,6 +319,8 @@ impl RuleSet {
     }
 
     /// The default rule pack embedded in the binary.
+    ///
+    /// (Sequence rules' steps are filed behind the rules as written: see [`file_steps`].)
     pub fn embedded() -> (RuleSet, Vec<RuleError>) {
         // The rule part of each file only; the tests stay in the rule's text for `laneguard test`.
         let parts = EMBEDDED_RULES
@@ -384,6 +412,8 @@ impl RuleSet {
     pub fn fork(&self) -> RuleSet {
         RuleSet {
             rules: self.rules.clone(),
+            top: self.top,
+            newest: None,
             scanners: self.scanners.clone(),
             by_source: self.by_source.clone(),
             scratch: Vec::new(),
@@ -393,7 +423,10 @@ impl RuleSet {
             gates: SqlGates::default(),
             mode: self.mode,
             deferred: Vec::new(),
+            deferred_sequences: Vec::new(),
             decisions: Vec::new(),
+            sequences: self.sequences,
+            no_key: 0,
         }
     }
 
@@ -405,7 +438,9 @@ impl RuleSet {
     /// Leave threshold decisions to a state store shared by several containers: every
     /// observation of a threshold rule becomes a [`DeferredThreshold`] (taken with
     /// [`Detector::take_deferred`]) instead of a finding decided here. Suppression of threshold
-    /// rules moves with it; other rules are unaffected.
+    /// rules moves with it; other rules are unaffected. Sequence step matches go to the shared
+    /// store too ([`Detector::take_sequences`]): the CloudTrail function's half of a sequence
+    /// must meet the audit function's half.
     pub fn defer_thresholds(&mut self) {
         self.mode = StateMode::Shared;
     }
@@ -419,9 +454,17 @@ impl RuleSet {
         self.mode = StateMode::Ordered;
     }
 
-    /// The rules.
+    /// The rules, as written (a sequence rule's steps are inside it, not listed).
     pub fn rules(&self) -> &[Rule] {
-        &self.rules
+        &self.rules[..self.top]
+    }
+
+    /// Whether any rule of the set is a sequence (replay and the functions then settle
+    /// absences at the end of their input).
+    pub fn has_sequences(&self) -> bool {
+        self.rules()
+            .iter()
+            .any(|r| r.sequence.is_some() && r.mode != Mode::Off)
     }
 
     /// The compiled scanners (for explanations in tests).
@@ -429,6 +472,76 @@ impl RuleSet {
         &self.scanners
     }
 }
+
+/// Move every sequence rule's steps behind the rules as written, each knowing its rule's index:
+/// the index and the gates treat them as rules; [`RuleSet::rules`] lists only the rules.
+fn file_steps(mut rules: Vec<Rule>) -> (Vec<Rule>, usize) {
+    let top = rules.len();
+    for parent in 0..top {
+        let steps = std::mem::take(&mut rules[parent].steps);
+        for mut step in steps {
+            if let Some(of) = &mut step.step {
+                of.parent = parent;
+            }
+            rules.push(step);
+        }
+    }
+    (rules, top)
+}
+
+/// The state keys of a sequence step's event: one per combination of the key fields' values
+/// (a GRANT to two accounts starts a sequence for each), at most [`MAX_KEYS_PER_EVENT`];
+/// none when no key field has a value (the step is skipped and counted).
+fn step_keys(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &str) -> Vec<u64> {
+    let mut combos: Vec<Vec<String>> = vec![Vec::new()];
+    let mut any = false;
+    for f in fields {
+        let mut values: Vec<String> = Vec::new();
+        any_value(event, docs, f, &mut |v| {
+            if let Some(t) = v.as_text()
+                && !values.iter().any(|x| *x == *t)
+            {
+                values.push(t.into_owned());
+            }
+            values.len() < MAX_KEYS_PER_EVENT
+        });
+        if values.is_empty() {
+            values.push(String::new());
+        } else {
+            any = true;
+        }
+        combos = combos
+            .iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push(v.clone());
+                    c
+                })
+            })
+            .take(MAX_KEYS_PER_EVENT)
+            .collect();
+    }
+    if !any {
+        return Vec::new();
+    }
+    combos
+        .iter()
+        .map(|values| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            h.update(rule.as_bytes());
+            h.update(&[0x1e]);
+            for v in values {
+                h.update(v.as_bytes());
+                h.update(&[0x1f]);
+            }
+            h.digest()
+        })
+        .collect()
+}
+
+/// Most state keys one step event files (combinations of multi-valued key fields).
+const MAX_KEYS_PER_EVENT: usize = 16;
 
 /// The dotted-decimal text of `a` (what `Display` writes), in `buf`.
 fn ipv4_text(a: std::net::Ipv4Addr, buf: &mut [u8; 15]) -> &[u8] {
@@ -495,6 +608,9 @@ fn first_int(event: &Event<'_>, docs: &mut field::Docs, field: &Field) -> u64 {
 
 impl Detector for RuleSet {
     fn detect(&mut self, event: &Event<'_>, findings: &mut Vec<Finding>, matched: &mut Vec<String>) {
+        if self.sequences {
+            self.newest = Some(self.newest.map_or(event.time, |n| n.max(event.time)));
+        }
         let mut ctx = EvalCtx::new(event, &self.scanners, &mut self.hits);
         debug_assert_eq!(
             KINDS.get(kind_index(&event.kind)).copied(),
@@ -546,6 +662,62 @@ impl Detector for RuleSet {
                 continue;
             }
             matched.push(rule.id.clone());
+            if let Some(of) = &rule.step {
+                let parent = &self.rules[of.parent];
+                let Some(seq) = &parent.sequence else { continue };
+                let keys = step_keys(event, &mut ctx.docs, &of.key, &parent.id);
+                if keys.is_empty() {
+                    self.no_key += 1;
+                    continue;
+                }
+                let coverage = (!of.covered_by.is_empty())
+                    .then(|| key_of(event, &mut ctx.docs, &of.covered_by, &parent.id) ^ COVERAGE);
+                let completes = of.index + 1 == seq.positives();
+                let origin = event.origin.to_owned_origin();
+                let id = crate::finding::record_digest(event.source, &origin, event.time);
+                for key in keys {
+                    let obs = Observation {
+                        sequence: Arc::clone(seq),
+                        step: of.index,
+                        key,
+                        coverage,
+                        time: event.time,
+                        id,
+                        origin: origin.clone(),
+                        finding: completes.then(|| Box::new(parent.finding(event, 1))),
+                    };
+                    if self.mode == StateMode::Shared {
+                        // The shared store meets this half with the other functions' halves.
+                        self.deferred_sequences.push(obs);
+                        continue;
+                    }
+                    if self.mode == StateMode::Ordered {
+                        // The merger decides, against its state, what stands in this slot.
+                        self.decisions.push(Decision {
+                            finding: findings.len(),
+                            time: event.time,
+                            threshold: None,
+                            suppress: parent
+                                .suppress
+                                .as_ref()
+                                .map(|s| (key ^ SEQUENCE_MUTE, s.duration)),
+                            sequence: Some(Box::new(obs)),
+                        });
+                        findings.push(parent.finding(event, 1));
+                        continue;
+                    }
+                    let Some(f) = self.state.sequences().and_then(|s| s.observe(obs)) else {
+                        continue;
+                    };
+                    if let Some(s) = &parent.suppress
+                        && self.state.suppressed(key ^ SEQUENCE_MUTE, f.time, s.duration)
+                    {
+                        continue;
+                    }
+                    findings.push(f);
+                }
+                continue;
+            }
             let step = rule.threshold.as_ref().map(|t| {
                 let key = key_of(event, &mut ctx.docs, &t.group_by, &rule.id);
                 // What this observation adds: 1 (or a distinct value) for a count, the field's
@@ -581,6 +753,7 @@ impl Detector for RuleSet {
                             time: event.time,
                             threshold: step,
                             suppress: suppress_key(&mut ctx),
+                            sequence: None,
                         });
                     }
                     findings.push(rule.finding(event, 1));
@@ -627,8 +800,34 @@ impl Detector for RuleSet {
         }
     }
 
+    fn finish(&mut self, end_of_input: bool, findings: &mut Vec<Finding>) {
+        // An ordered merge settles in its own state (the workers' hold nothing).
+        if !self.sequences || self.mode == StateMode::Ordered {
+            return;
+        }
+        let watermark = match (end_of_input, self.newest) {
+            (true, _) => None,
+            (false, Some(t)) => Some(t),
+            (false, None) => return,
+        };
+        if let Some(s) = self.state.sequences() {
+            s.settle(watermark, findings);
+        }
+    }
+
     fn take_deferred(&mut self, out: &mut Vec<DeferredThreshold>) {
         out.append(&mut self.deferred);
+    }
+
+    fn sequence_counters(&mut self) -> SequenceCounters {
+        // `no_key` is counted here (also in ordered mode, where the state is the merger's).
+        let mut c = self.state.sequences().map(|s| s.counters).unwrap_or_default();
+        c.no_key = self.no_key;
+        c
+    }
+
+    fn take_sequences(&mut self, out: &mut Vec<Observation>) {
+        out.append(&mut self.deferred_sequences);
     }
 
     fn take_decisions(&mut self, out: &mut Vec<Decision>) {

@@ -8,6 +8,8 @@ use std::collections::{HashMap, VecDeque};
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::sequence::SequenceState;
+
 /// Where thresholds and suppressions keep their state.
 pub trait StateStore {
     /// Record an observation for `key` at `time` and return how many observations (or, with
@@ -25,6 +27,11 @@ pub trait StateStore {
     fn reset(&mut self, key: u64);
     /// Whether `key` is muted at `time`; when it is not, mute it until `time + duration`.
     fn suppressed(&mut self, key: u64, time: Timestamp, duration: SignedDuration) -> bool;
+    /// The sequence rules' state (step occurrences by join key), when this store keeps it.
+    /// A store that keeps none makes sequence rules silent.
+    fn sequences(&mut self) -> Option<&mut SequenceState> {
+        None
+    }
 }
 
 /// In-memory state, bounded: at most `max_keys` keys and `max_per_key` observations per key.
@@ -48,6 +55,7 @@ pub struct InMemoryState {
     muted: HashMap<u64, i64, foldhash::fast::RandomState>,
     max_keys: usize,
     max_per_key: usize,
+    sequences: SequenceState,
 }
 
 /// The observations of one key, oldest first, with running totals.
@@ -125,6 +133,7 @@ impl InMemoryState {
             muted: HashMap::default(),
             max_keys,
             max_per_key: max_per_key.max(1),
+            sequences: SequenceState::default(),
         }
     }
 
@@ -233,6 +242,10 @@ impl StateStore for InMemoryState {
         let d = duration.as_micros().clamp(0, i64::MAX as i128) as i64;
         self.muted.insert(key, now.saturating_add(d));
         false
+    }
+
+    fn sequences(&mut self) -> Option<&mut SequenceState> {
+        Some(&mut self.sequences)
     }
 }
 

@@ -222,17 +222,16 @@ fn fires(set: &RuleSet, record: &str, expect: bool, policy: Option<&Arc<Policy>>
     let Some(rule) = set.rules().first() else {
         return false;
     };
-    let test = TestSpec {
-        name: None,
+    let test = TestSpec::single(
+        None,
         expect,
-        count: None,
-        input: TestInput {
+        TestInput {
             source: "cloudtrail".into(),
             record: Some(record.to_owned()),
             records: Vec::new(),
             log_group: None,
         },
-    };
+    );
     run_test(rule, 0, &test, policy).passed
 }
 

@@ -118,6 +118,12 @@ struct RequestTarget<'a> {
     redshift_cluster: Option<Cow<'a, str>>,
     #[serde(rename = "tableName", borrow, default)]
     table: Option<Cow<'a, str>>,
+    /// A parameter group names the datastores that use it only through the policy (a
+    /// datastore's `match` may list its group): the audit configuration lives there.
+    #[serde(rename = "dBParameterGroupName", borrow, default)]
+    parameter_group: Option<Cow<'a, str>>,
+    #[serde(rename = "dBClusterParameterGroupName", borrow, default)]
+    cluster_parameter_group: Option<Cow<'a, str>>,
 }
 
 /// `true`/`false` or their string forms (seen in older and hand-made records).
@@ -194,15 +200,18 @@ pub fn parse<'a>(record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Pars
         .and_then(|raw| serde_json::from_str::<RequestTarget<'a>>(raw.get()).ok())
         .and_then(|t| {
             [
-                (t.db_instance, DatastoreKind::RdsInstance),
-                (t.db_cluster, DatastoreKind::RdsCluster),
-                (t.redshift_cluster, DatastoreKind::RedshiftCluster),
-                (t.table, DatastoreKind::DynamodbTable),
+                (t.db_instance, Some(DatastoreKind::RdsInstance)),
+                (t.db_cluster, Some(DatastoreKind::RdsCluster)),
+                (t.redshift_cluster, Some(DatastoreKind::RedshiftCluster)),
+                (t.table, Some(DatastoreKind::DynamodbTable)),
+                // Not a datastore of its own: no kind, so no ARN is made of it.
+                (t.parameter_group, None),
+                (t.cluster_parameter_group, None),
             ]
             .into_iter()
             .find_map(|(id, kind)| id.map(|id| (id, kind)))
         })
-        .map_or((None, None), |(id, kind)| (Some(id), Some(kind)));
+        .map_or((None, None), |(id, kind)| (Some(id), kind));
     let resources = r
         .resources
         .unwrap_or_default()
