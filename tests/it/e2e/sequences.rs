@@ -1,8 +1,10 @@
 //! Cross-source sequences end to end (issue #12): the SQL half of every sequence and fusion rule
 //! recorded from a real MariaDB (server_audit) and a real PostgreSQL (pgaudit), the CloudTrail and
 //! VPC flow half written by hand next to it, timed from the recorded audit's own event times and
-//! naming the same datastore (`payments-db`: the audit through its `payments` database, the flows
-//! through its policy address 127.0.32.10 and port).
+//! naming the same datastore (`payments-db`: MariaDB's audit through its `serverhost`, PostgreSQL's
+//! through its `payments` database, the flows through the datastore's policy address 127.0.32.10
+//! and port — the servers themselves listen on 127.0.0.1 and a free port, which no flow log
+//! records here: the flows are the hand-written half).
 //!
 //! `tests/e2e/sequences.py` runs the SQL (an attack phase and its benign twin, one step per
 //! scenario); the audit log is cut into one slice per step, and each scenario becomes a directory
@@ -128,11 +130,22 @@ fn record(tools: &Tools, engine: Engine) -> BTreeMap<(String, String), String> {
             assert!(!part.is_empty(), "{engine:?} {phase} {}: no audit output", s.step);
             slices.insert(
                 ((*phase).to_string(), s.step.clone()),
-                normalize(engine, part, &scratch),
+                as_payments_db(engine, &normalize(engine, part, &scratch)),
             );
         }
     }
     slices
+}
+
+/// The local MariaDB is `payments-db`: its `serverhost` field names the instance, as on RDS (the
+/// policy's `match` lists the instance id). A MariaDB failed login carries no database, so without
+/// it (or an RDS log group, which a replayed file has not) the failures would name no datastore.
+/// PostgreSQL lines name the database (`user@payments`), which the policy maps to payments-db.
+fn as_payments_db(engine: Engine, text: &str) -> String {
+    match engine {
+        Engine::MariaDb => text.replace(",e2e-mariadb,", ",payments-db,"),
+        Engine::Postgres => text.to_string(),
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -404,9 +417,22 @@ fn replay(dir: &Path, extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Cross-source findings of a replay's output, counted by rule; also checks that a sequence's
-/// finding relates the events of its earlier steps.
-fn cross_source(out: &str, what: &str) -> BTreeMap<String, usize> {
+/// Where a scenario's finding must point: the file of its evidence (the last step's event) and,
+/// for a sequence, a file among its `related` events (the first step's), as a part of the name.
+fn evidence_files(engine: Engine, scenario: &str) -> (&'static str, Option<&'static str>) {
+    let audit = engine.file_name();
+    match scenario {
+        "brute-force" | "escalation" => (audit, Some(audit)),
+        "audit-weakened" | "made-public" => (audit, Some("cloudtrail")),
+        "sg-opened" => ("vpc-flow", Some("cloudtrail")),
+        "snapshot" => ("cloudtrail", Some("cloudtrail")),
+        _ => ("vpc-flow", None),
+    }
+}
+
+/// Cross-source findings of a replay's output, counted by rule; checks that each finding's
+/// evidence is the event `files` says and that a sequence relates the events of its earlier steps.
+fn cross_source(out: &str, what: &str, files: (&str, Option<&str>)) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line}: {e}"));
@@ -414,9 +440,19 @@ fn cross_source(out: &str, what: &str) -> BTreeMap<String, usize> {
         if !CROSS_SOURCE.contains(&id.as_str()) {
             continue;
         }
-        if id.starts_with("seq.") {
-            let related = v["evidence"]["related"].as_array().map_or(0, Vec::len);
-            assert!(related > 0, "{what}: {id} relates no earlier event: {line}");
+        let origin = v["evidence"]["origin"]["file"].as_str().unwrap_or("");
+        assert!(origin.contains(files.0), "{what}: {id} is not raised on the {} event: {line}", files.0);
+        let related: Vec<&str> = v["evidence"]["related"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|o| o["file"].as_str()).collect())
+            .unwrap_or_default();
+        if let Some(first) = files.1 {
+            assert!(
+                related.iter().any(|f| f.contains(first)),
+                "{what}: {id} does not relate the {first} event: {line}"
+            );
+        } else {
+            assert!(related.is_empty(), "{what}: an absence relates nothing: {line}");
         }
         *counts.entry(id).or_default() += 1;
     }
@@ -452,7 +488,7 @@ fn sequences(engine: Engine, test: &str) {
                 problems.push(format!("{phase}/{name}: --threads 1 and the default threads differ"));
             }
             for (order, text) in [("files in order", single), ("flows first", replay(&reversed, &["--threads", "1"]))] {
-                let got = cross_source(&text, &format!("{phase}/{name}"));
+                let got = cross_source(&text, &format!("{phase}/{name}"), evidence_files(engine, name));
                 eprintln!("  {engine:?} {phase}/{name} ({order}): {got:?}");
                 if got != want {
                     problems.push(format!("{phase}/{name} ({order}): want {want:?}, got {got:?}"));
@@ -471,6 +507,80 @@ fn sequences(engine: Engine, test: &str) {
         problems.join("\n  "),
         out.0.display()
     );
+}
+
+/// Regenerate `samples/sequences/` from a fresh MariaDB: the attack halves of the audit
+/// weakening, the brute force, the audit bypass and the snapshot scenarios in one directory (they
+/// do not interfere: each raises its one finding).
+#[test]
+#[ignore = "writes samples/sequences/: run `cargo test --test it e2e::sequences::sequences_record_sample -- --ignored`"]
+fn sequences_record_sample() {
+    let Some(tools) = tools_or_skip("e2e::sequences::sequences_record_sample") else {
+        return;
+    };
+    let engine = Engine::MariaDb;
+    let slices = record(&tools, engine);
+    let slice = |step: &str| slices[&("attack".to_string(), step.to_string())].clone();
+    let mut merged: BTreeMap<String, String> = BTreeMap::new();
+    for name in ["brute-force", "audit-weakened", "audit-bypass", "snapshot"] {
+        for (file, text) in scenario(engine, name, true, &slice) {
+            let text = match merged.get(&file) {
+                // One flow-log header per file.
+                Some(_) if file.ends_with("vpc-flow.log") => text.split_once('\n').map_or("", |(_, rest)| rest).to_string(),
+                _ => text,
+            };
+            merged.entry(file).or_default().push_str(&text);
+        }
+    }
+    let dir = repo().join("samples/sequences");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    for (file, text) in &merged {
+        // The audit slices in the order they were recorded (brute force, DDL, application session).
+        let text = if file.ends_with(engine.file_name()) {
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.sort_by_key(|l| line_time(l).unwrap_or(0));
+            lines.join("\n") + "\n"
+        } else {
+            text.clone()
+        };
+        fs::write(dir.join(&file[2..]), text).unwrap();
+    }
+    sample_holds(&dir);
+}
+
+/// What `samples/sequences/` must raise: one finding of each of its four scenarios.
+fn sample_holds(dir: &Path) {
+    let got = cross_source_any(&replay(dir, &[]));
+    let want: BTreeMap<String, usize> = [
+        "seq.brute-force-then-login",
+        "seq.audit-weakened-then-activity",
+        "fusion.audit-bypass",
+        "seq.snapshot-created-then-shared",
+    ]
+    .iter()
+    .map(|id| ((*id).to_string(), 1))
+    .collect();
+    assert_eq!(got, want, "{}", dir.display());
+}
+
+/// The committed sample still raises its sequences on the current pack (no server needed).
+#[test]
+fn sequences_sample_holds() {
+    sample_holds(&repo().join("samples/sequences"));
+}
+
+/// Cross-source findings of a replay's output, counted by rule (no evidence checks).
+fn cross_source_any(out: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = v["rule_id"].as_str().unwrap();
+        if CROSS_SOURCE.contains(&id) {
+            *counts.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    counts
 }
 
 #[test]
