@@ -97,6 +97,8 @@ pub fn run(name: &str, bytes: &[u8], source: Option<Source>, mut engine: Engine)
         let mut pipeline = Pipeline::new(&parse, &mut engine, &mut keep);
         input::read_stream(name, bytes, &options, &mut pipeline);
         pipeline.end_stream();
+        // The end of the input: sequence rules settle their absences, as a replay does.
+        pipeline.finish(true);
         let total = pipeline.diagnostics().total();
         (
             pipeline.stats().clone(),

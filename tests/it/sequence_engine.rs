@@ -364,3 +364,61 @@ fn step_events_without_a_join_key_are_counted() {
         );
     }
 }
+
+/// A key field with several values files the event under each: a GRANT to two accounts starts
+/// a sequence for each, and what the second grantee does completes its own (the rule's tests,
+/// run as `laneguard test` runs them, in both input orders).
+#[test]
+fn a_multi_valued_key_starts_a_sequence_per_value() {
+    let rule = r#"
+id = "t.grant-then-use"
+title = "Granted, then used"
+severity = "high"
+
+[sequence]
+within = "1h"
+
+[[steps]]
+name = "granted"
+sources = ["mysql-audit"]
+key = ["datastore", "sql.accounts"]
+[steps.match]
+sql.class = "DCL"
+
+[[steps]]
+name = "used"
+sources = ["mysql-audit"]
+key = ["datastore", "actor.user"]
+[steps.match]
+sql.class = "DQL"
+
+[[tests]]
+name = "the second grantee reads"
+expect = true
+count = 1
+[[tests.inputs]]
+source = "mysql-audit"
+records = ['''20261128 09:50:00,payments-db,admin,10.0.250.9,6000,12,QUERY,shop,'GRANT SELECT ON shop.* TO \'ann\'@\'%\', \'bob\'@\'%\'',0''']
+[[tests.inputs]]
+source = "mysql-audit"
+records = ['''20261128 09:55:00,payments-db,bob,10.0.16.9,6001,13,QUERY,shop,'SELECT * FROM cards',0''']
+
+[[tests]]
+name = "someone else reads"
+expect = false
+[[tests.inputs]]
+source = "mysql-audit"
+records = ['''20261128 09:50:00,payments-db,admin,10.0.250.9,6000,12,QUERY,shop,'GRANT SELECT ON shop.* TO \'ann\'@\'%\', \'bob\'@\'%\'',0''']
+[[tests.inputs]]
+source = "mysql-audit"
+records = ['''20261128 09:55:00,payments-db,carol,10.0.16.9,6001,13,QUERY,shop,'SELECT * FROM cards',0''']
+"#;
+    let (set, errors) = RuleSet::from_sources([("t.toml", rule)]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let policy = std::sync::Arc::new(laneguard_core::policy::Policy::embedded());
+    let outcomes = laneguard_core::rule_tests::run_all(&set, Some(&policy));
+    assert_eq!(outcomes.len(), 2);
+    for o in outcomes {
+        assert!(o.passed, "{o:?}");
+    }
+}

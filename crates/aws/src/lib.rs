@@ -27,6 +27,7 @@ pub mod retry;
 pub mod s3;
 pub mod sdk;
 pub mod sent;
+pub mod sequences;
 pub mod siem;
 pub mod sns;
 pub mod state;

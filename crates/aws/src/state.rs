@@ -20,6 +20,21 @@
 //!   `c`, the count its bucket held then. A finding is raised by the container whose conditional
 //!   write moves `u` from the value it read — so exactly one container raises it.
 //!
+//!
+//! Sequence rules ([`crate::sequences`]) keep three more kinds of items in the same table, format
+//! version `v` = [`crate::sequences::SEQUENCE_VERSION`]:
+//! - **key items** `q#<key>`: `r`, the rule id; `o`, a map of the key's occurrences named
+//!   `<step>#<record id hex>`, each `{t: event time µs, s: step, c: coverage hex, g: origin JSON,
+//!   f: finding JSON}` (`f` only on the completing step, `c` only for absence rules; an absent-step
+//!   event holds `t` and `s` only; a consumed one is a tombstone `{t, s, x: 1}`); `n`, the decision
+//!   counter every decision's conditional write moves; TTL a day past the rule's `within` and
+//!   `late` after the newest event (or now); bounded by [`crate::sequences::MAX_LIVE`],
+//!   [`crate::sequences::MAX_ABSENT`], [`crate::sequences::MAX_TOMBSTONES`] and
+//!   [`crate::sequences::MAX_ITEM_BYTES`];
+//! - **coverage markers** `v#<coverage key>`: seen on an absent-step event (TTL 30 days);
+//! - **due lists** `d#<rule id>`: `s`, a string set of `<deadline µs, 20 digits>#<key hex>`, the
+//!   keys of an absence rule with an undecided chain end (at most [`crate::sequences::MAX_DUE`]).
+//!
 //! The window is counted in buckets of a tenth of its length, so its edges are exact to within
 //! one bucket. Observations before the last finding's bucket are consumed by it; in its bucket,
 //! only those counted after it (`n − c`) remain; distinct values of that bucket count as consumed. Items expire
@@ -70,8 +85,10 @@ pub struct Resolution {
 /// The DynamoDB-backed store of one function.
 #[derive(Debug)]
 pub struct SharedState {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
+    /// The container's part of the sequence store ([`crate::sequences`]).
+    pub(crate) sequences: Mutex<crate::sequences::Memory>,
     /// Suppression (`[suppress]` of threshold rules) stays per container: key → muted until.
     muted: Mutex<HashMap<u64, Timestamp>>,
 }
@@ -107,6 +124,7 @@ impl SharedState {
         SharedState {
             client,
             table: table.into(),
+            sequences: Mutex::new(crate::sequences::Memory::default()),
             muted: Mutex::new(HashMap::new()),
         }
     }
@@ -363,7 +381,7 @@ impl SharedState {
     }
 
     /// `BatchGetItem` of `keys` (strongly consistent), unprocessed keys retried.
-    async fn batch_get(
+    pub(crate) async fn batch_get(
         &self,
         keys: &[String],
     ) -> Result<HashMap<String, HashMap<String, AttributeValue>>, String> {
@@ -408,6 +426,14 @@ impl SharedState {
             }
         }
         Ok(out)
+    }
+}
+
+/// Lock a mutex; a panic that poisoned it elsewhere does not stop the function.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 

@@ -12,7 +12,9 @@
 //!   is logged and counted as `ConfigErrors`).
 //! - **Thresholds across containers.** With `LANEGUARD_STATE_TABLE`, threshold rules count in
 //!   DynamoDB ([`laneguard_aws::state`]), so a burst spread over several containers is seen
-//!   whole and raised once.
+//!   whole and raised once; sequence rules' step matches meet the other functions' halves there
+//!   ([`laneguard_aws::sequences`]), and absences whose window has passed the batch's newest event
+//!   time are decided there, once across containers.
 //! - **Health.** Every invocation writes EMF metric lines ([`crate::metrics`]).
 //! - **The same path as replay.** The raw event bytes go through laneguard's own capped envelope
 //!   decoder ([`decode_lambda_event`]) and the shared [`Pipeline`] with the function's forced
@@ -35,13 +37,14 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use laneguard_aws::kms::DataKeyClient;
 use laneguard_aws::s3::{self, ObjectIdentity};
+use laneguard_aws::sequences::{SequenceResolution, SequenceRules};
 use laneguard_aws::state::{Resolution, SharedState};
 use laneguard_aws::{DeliveryError, SiemRecord, SiemReport, SiemSink, SnsReport, SnsSink};
 use laneguard_aws::{aws_sdk_cloudwatchlogs, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_sns};
@@ -60,6 +63,7 @@ use laneguard_core::event::{Event, Origin, Source, Timestamp};
 use laneguard_core::finding::Finding;
 use laneguard_core::output::{FindingFormat, FindingWriter};
 use laneguard_core::pipeline::{Output, Pipeline};
+use laneguard_core::rules::sequence::Observation;
 use laneguard_core::sources::ParseOptions;
 
 use crate::env::{ConfigError, ConfigLocation, FunctionConfig, FunctionKind};
@@ -98,6 +102,9 @@ pub struct InvocationReport {
     /// What the shared threshold store decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Resolution>,
+    /// What the shared sequence store decided (step matches filed, keys decided, fallbacks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequences: Option<SequenceResolution>,
     /// What the SNS sink did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sns: Option<SnsReport>,
@@ -190,6 +197,12 @@ pub struct Detected {
     pub records: Vec<SiemRecord>,
     /// Threshold observations left for the shared store.
     pub deferred: Vec<DeferredThreshold>,
+    /// Sequence step matches left for the shared store.
+    pub sequences: Vec<Observation>,
+    /// The sequence rules the shared store decides (absence rules' due lists, suppression).
+    pub sequence_rules: Arc<SequenceRules>,
+    /// The newest event time of the batch: the watermark of absence decisions.
+    pub newest: Option<Timestamp>,
     /// The health counters of the run.
     pub health: Health,
 }
@@ -205,6 +218,8 @@ struct Detection {
     checked: Instant,
     /// Invalid rule files skipped at load (only with `LANEGUARD_SKIP_INVALID_RULES`).
     skipped_rules: u64,
+    /// The sequence rules, for the shared store.
+    sequence_rules: Arc<SequenceRules>,
 }
 
 /// Where the EMF metric lines go.
@@ -268,12 +283,14 @@ async fn load_detection(
     let (sources, origin, identity) = load_sources(location, s3).await?;
     let config = load_config(&sources, &origin, options.invalid_rules)?;
     let skipped_rules = config.rejected.len() as u64;
+    let sequence_rules = Arc::new(SequenceRules::of(config.rules.rules()));
     Ok(Detection {
         engine: config.engine_with(&options.engine),
         origin,
         identity,
         checked: Instant::now(),
         skipped_rules,
+        sequence_rules,
     })
 }
 
@@ -546,6 +563,9 @@ impl Handler {
                 .collect();
         }
         out.deferred = detection.engine.take_deferred();
+        out.sequences = detection.engine.take_sequences();
+        out.sequence_rules = Arc::clone(&detection.sequence_rules);
+        out.newest = collect.newest;
         out.report.skipped_rules = detection.skipped_rules;
         drop(detection);
         let h = &mut out.health;
@@ -600,6 +620,9 @@ impl Handler {
             mut findings,
             mut records,
             deferred,
+            sequences,
+            sequence_rules,
+            newest,
             mut health,
         } = self.detect_with(event, keys.as_mut());
         health.totals.extend(refresh_health.totals);
@@ -627,6 +650,26 @@ impl Handler {
             health.count("StateStoreErrors", res.store_errors);
             health.count("StateItemsIgnored", res.items_ignored);
             report.thresholds = Some(res);
+        }
+        // Sequence steps meet the other functions' halves in the table; absences due at the
+        // batch's newest event time are decided there too, whoever's step they were.
+        if let Some(state) = &self.state
+            && (!sequences.is_empty() || (sequence_rules.has_absences() && newest.is_some()))
+        {
+            let mut res = state.resolve_sequences(sequences, newest, &sequence_rules).await;
+            findings.append(&mut res.findings);
+            health.count("SequencesDecidedLocally", res.decided_locally);
+            health.count(
+                "StateStoreErrors",
+                res.store_errors + report.thresholds.as_ref().map_or(0, |t| t.store_errors),
+            );
+            health.count(
+                "StateItemsIgnored",
+                res.items_ignored + report.thresholds.as_ref().map_or(0, |t| t.items_ignored),
+            );
+            health.count("SequenceOccurrencesEvicted", res.occurrences_evicted);
+            health.count("SequencesContended", res.contended);
+            report.sequences = Some(res);
         }
         self.finding_records(&findings, &mut records);
         report.findings = findings.len() as u64;

@@ -13,7 +13,8 @@
 //!   (published to SNS), `AlertsParked` (alerts SNS refused as the sender's fault or too large
 //!   even cut: not published, in the SIEM), `SiemRecords`, `SiemRecordsRejected` (records
 //!   CloudWatch Logs would not take even cut or re-stamped), `DeliveryFailures`, `LagSeconds` (now − newest event
-//!   time), `ThresholdsDecidedLocally`, `StateStoreErrors`, `StateItemsIgnored`,
+//!   time), `ThresholdsDecidedLocally`, `SequencesDecidedLocally`, `StateStoreErrors` (thresholds
+//!   and sequences), `StateItemsIgnored`, `SequenceOccurrencesEvicted`, `SequencesContended`,
 //!   `ConfigErrors`, `RenderErrors`, `SkippedRules` (invalid rule files the running
 //!   configuration skipped, only with `LANEGUARD_SKIP_INVALID_RULES`);
 //! - `[Function, Source]`: `Events`; `[Function, LogGroup]`: `Events` (the "log group went

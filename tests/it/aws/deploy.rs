@@ -807,3 +807,394 @@ fn cli_uses_credential_process_profiles() {
     assert!(marker.exists(), "the credential process ran");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sequence rules across functions (issue 12): each function sees one source; the halves of a
+// sequence meet in the state table, and the finding is the one `laneguard replay` raises.
+// ---------------------------------------------------------------------------------------------
+
+const CT_GROUP: &str = "aws-cloudtrail-logs-123456789012";
+const AUDIT_GROUP: &str = "/aws/rds/instance/payments-db/audit";
+const FLOW_GROUP: &str = "/vpc/flow-logs";
+
+/// A test's rule directory (`tests/fixtures/sequences/<name>`).
+fn sequence_rules(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sequences")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// One subscription event from `group`/`stream` with one log event per message (the ingestion
+/// times distinct per stream, so every batch's event ids are its own).
+fn delivery(group: &str, stream: &str, messages: &[String]) -> String {
+    let t = now_ms();
+    let events: Vec<LogEventIn<'_>> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| LogEventIn {
+            timestamp_ms: t + i as i64,
+            message: m,
+        })
+        .collect();
+    subscription_event("123456789012", group, stream, "laneguard", &events).unwrap()
+}
+
+/// A CloudTrail record: `ModifyDBParameterGroup` of payments-db's parameter group turning its
+/// audit off, or (`weaken` false) an unrelated `DescribeDBInstances`.
+fn cloudtrail_record(id: &str, at: jiff::Timestamp, weaken: bool) -> String {
+    let (name, params) = if weaken {
+        (
+            "ModifyDBParameterGroup",
+            r#"{"dBParameterGroupName":"payments-db-params","parameters":[{"parameterName":"server_audit_logging","parameterValue":"0","applyMethod":"immediate"}]}"#,
+        )
+    } else {
+        ("DescribeDBInstances", "null")
+    };
+    format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/x","accountId":"123456789012","userName":"x"}},"eventTime":"{at}","eventSource":"rds.amazonaws.com","eventName":"{name}","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","userAgent":"aws-cli","requestParameters":{params},"responseElements":null,"eventID":"{id}","eventType":"AwsApiCall","recipientAccountId":"123456789012"}}"#
+    )
+}
+
+/// A MySQL audit line of payments-db.
+fn audit_line(at: jiff::Timestamp, connection: u32, sql: &str) -> String {
+    format!(
+        "{},payments-db,admin,10.0.16.9,{connection},1,QUERY,shop,'{sql}',0",
+        at.strftime("%Y%m%d %H:%M:%S")
+    )
+}
+
+/// An accepted flow from the application to `dst` (payments-db is 10.0.32.0/24, marketing-db
+/// 10.0.33.0/24) port 3306, starting at `at`.
+fn flow_line(dst: &str, at: jiff::Timestamp) -> String {
+    let s = at.as_second();
+    format!(
+        "2 123456789012 eni-0a1b2c3d4e5f60718 10.0.16.9 {dst} 51515 3306 6 10 5120 {s} {} ACCEPT OK",
+        s + 60
+    )
+}
+
+/// `n` handlers of `kind` on the state table, each a container of its own, loading `rules` with
+/// the example policy; their findings go to `out`.
+async fn sequence_handlers(
+    conf: &aws_config::SdkConfig,
+    kind: FunctionKind,
+    rules: &str,
+    n: usize,
+    out: &Captured,
+) -> Vec<Handler> {
+    let vars = [
+        ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+        ("LANEGUARD_RULES", rules.to_owned()),
+        ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+        ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+    ];
+    let config = function_config(kind, &vars).unwrap();
+    let mut handlers = Vec::new();
+    for _ in 0..n {
+        handlers.push(
+            Handler::new(&config, conf)
+                .await
+                .unwrap()
+                .with_metrics(None)
+                .with_stdout(Some(Box::new(out.clone()))),
+        );
+    }
+    handlers
+}
+
+/// Handle `event`, checking the table answered.
+async fn handle_sequences(h: &Handler, event: &str) -> laneguard_lambda::InvocationReport {
+    let report = h.handle(event.as_bytes()).await.unwrap();
+    let s = report.sequences.clone().expect("the sequence store ran");
+    assert_eq!(
+        (s.store_errors, s.decided_locally, s.contended),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    report
+}
+
+/// The sequence findings (rules `t.*` of the fixtures; the example policy's checks raise
+/// `policy.*` findings of their own) in `raised`.
+fn sequence_findings(raised: &Captured) -> Vec<Value> {
+    raised
+        .lines()
+        .into_iter()
+        .filter(|f| f["rule_id"].as_str().unwrap().starts_with("t."))
+        .collect()
+}
+
+/// The findings `laneguard replay` raises over the same deliveries (one file each), with the
+/// example policy and `rules`.
+fn replay_findings(rules: &str, deliveries: &[&String]) -> Vec<Value> {
+    let dir = std::env::temp_dir().join(format!("laneguard-seq-{}-{}", std::process::id(), now_ms()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, d) in deliveries.iter().enumerate() {
+        std::fs::write(dir.join(format!("{i:03}.json")), d).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_laneguard"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["replay", "--policy", "rules/policy.toml", "--rules", rules])
+        .args(["--format", "json", "--no-progress"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A finding's evidence without the file and line replay adds to each origin (the function reads
+/// no file).
+fn evidence(f: &Value) -> Value {
+    let mut e = f["evidence"].clone();
+    let strip = |o: &mut Value| {
+        if let Some(o) = o.as_object_mut() {
+            o.remove("file");
+            o.remove("line");
+        }
+    };
+    strip(&mut e["origin"]);
+    if let Some(related) = e["related"].as_array_mut() {
+        related.iter_mut().for_each(strip);
+    }
+    e
+}
+
+fn ids(findings: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = findings
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// "Audit weakened (CloudTrail), then DDL (audit log) on the same datastore within an hour",
+/// its halves seen by a CloudTrail function and an audit-log function: raised once whichever
+/// half comes first, not again when a batch is redelivered to another container, once when two
+/// containers complete it at the same moment — the finding (id, related evidence) replay's.
+#[test]
+fn a_sequence_across_functions_fires_once_in_either_order() {
+    let Some(moto) = Moto::start() else { return };
+    runtime().block_on(async {
+        let conf = sdk(&moto.url, &fast_retry(2)).await;
+        create_table(&conf, "laneguard-state").await;
+        let rules = sequence_rules("ordered");
+        let raised = Captured::default();
+        let ct = sequence_handlers(&conf, FunctionKind::CloudTrail, &rules, 2, &raised).await;
+        let audit = sequence_handlers(&conf, FunctionKind::RdsAudit, &rules, 2, &raised).await;
+        let base = jiff::Timestamp::from_second((now_ms() / 1000 - 4 * 3600) / 60 * 60).unwrap();
+        let min = |m: i64| base + jiff::SignedDuration::from_mins(m);
+
+        // CloudTrail's half first, then the audit log's: the audit function raises it.
+        let ct1 = delivery(CT_GROUP, "ct-1", &[cloudtrail_record("e1", min(0), true)]);
+        let au1 = delivery(
+            AUDIT_GROUP,
+            "audit-1",
+            &[audit_line(min(10), 6000, "DROP TABLE orders")],
+        );
+        let n = || sequence_findings(&raised).len();
+        handle_sequences(&ct[0], &ct1).await;
+        assert_eq!(n(), 0);
+        handle_sequences(&audit[0], &au1).await;
+        assert_eq!(n(), 1);
+        // Both batches redelivered, to other containers: nothing more.
+        handle_sequences(&audit[1], &au1).await;
+        handle_sequences(&ct[1], &ct1).await;
+        handle_sequences(&audit[0], &au1).await;
+        assert_eq!(n(), 1);
+
+        // The audit log's half first (delivered before CloudTrail's, as it usually is), then
+        // CloudTrail's to two containers at once: one of them raises it.
+        let ct2 = delivery(CT_GROUP, "ct-2", &[cloudtrail_record("e2", min(120), true)]);
+        let au2 = delivery(
+            AUDIT_GROUP,
+            "audit-2",
+            &[audit_line(min(125), 6001, "GRANT ALL ON *.* TO x")],
+        );
+        handle_sequences(&audit[1], &au2).await;
+        assert_eq!(n(), 1);
+        let (a, b) = tokio::join!(handle_sequences(&ct[0], &ct2), handle_sequences(&ct[1], &ct2));
+        let (a, b) = (a.sequences.unwrap(), b.sequences.unwrap());
+        assert_eq!(n(), 2, "one container of the two: {a:?} {b:?}");
+        handle_sequences(&audit[0], &au2).await;
+        assert_eq!(n(), 2);
+
+        let ours = sequence_findings(&raised);
+        assert_eq!(ours.len(), 2, "{ours:#?}");
+        assert!(
+            ours.iter().all(|f| f["rule_id"] == "t.weak-then-ddl"),
+            "{ours:#?}"
+        );
+        let replayed: Vec<Value> = replay_findings(&rules, &[&ct1, &au1, &ct2, &au2])
+            .into_iter()
+            .filter(|f| f["rule_id"].as_str().unwrap().starts_with("t."))
+            .collect();
+        assert_eq!(ids(&ours), ids(&replayed), "{ours:#?}\n{replayed:#?}");
+        for f in &ours {
+            let r = replayed.iter().find(|r| r["id"] == f["id"]).unwrap();
+            for field in ["time", "first_seen", "last_seen", "count", "datastore"] {
+                assert_eq!(f[field], r[field], "{field}: {f:#} vs {r:#}");
+            }
+            assert_eq!(evidence(f), evidence(r), "{f:#} vs {r:#}");
+            assert_eq!(f["evidence"]["related"].as_array().unwrap().len(), 1, "{f:#}");
+        }
+    });
+}
+
+/// "A flow to a datastore with no audit record within 5 minutes around it" (the datastore's
+/// audit seen working: `covered_by`), its parts seen by the VPC flow function and the audit
+/// function, decided once the newest event time of a later batch — of a third function — has
+/// passed the window and `late`: raised once (two containers deciding at once), not when an
+/// audit record is around the flow (before it, or delivered after it), not for a datastore
+/// whose audit was never seen; the finding replay's.
+#[test]
+fn an_absence_across_functions_is_decided_once_after_the_watermark() {
+    let Some(moto) = Moto::start() else { return };
+    runtime().block_on(async {
+        let conf = sdk(&moto.url, &fast_retry(2)).await;
+        create_table(&conf, "laneguard-state").await;
+        let rules = sequence_rules("absent");
+        let raised = Captured::default();
+        let ct = sequence_handlers(&conf, FunctionKind::CloudTrail, &rules, 2, &raised).await;
+        let audit = sequence_handlers(&conf, FunctionKind::RdsAudit, &rules, 1, &raised).await;
+        let vpc = sequence_handlers(&conf, FunctionKind::VpcFlow, &rules, 1, &raised).await;
+        let base = jiff::Timestamp::from_second((now_ms() / 1000 - 4 * 3600) / 60 * 60).unwrap();
+        let min = |m: i64| base + jiff::SignedDuration::from_mins(m);
+
+        // payments-db's audit works (a record at 0); flows at 1 (audited around), 20 (not), and
+        // one to marketing-db, whose audit was never seen.
+        let a1 = delivery(AUDIT_GROUP, "audit-1", &[audit_line(min(0), 6000, "SELECT 1")]);
+        let f1 = delivery(
+            FLOW_GROUP,
+            "flows-1",
+            &[
+                flow_line("10.0.32.20", min(1)),
+                flow_line("10.0.32.20", min(20)),
+                flow_line("10.0.33.20", min(20)),
+            ],
+        );
+        let n = || sequence_findings(&raised).len();
+        handle_sequences(&audit[0], &a1).await;
+        // The flow at 1 is decided (cancelled) at this batch's watermark (20); 20 is not yet.
+        let report = handle_sequences(&vpc[0], &f1).await;
+        assert_eq!(n(), 0, "{report:?}");
+        // A CloudTrail batch at 40 (nothing of the rule's): the flow at 20 is due, decided
+        // once although two containers decide it at the same time.
+        let w1 = delivery(CT_GROUP, "ct-1", &[cloudtrail_record("w1", min(40), false)]);
+        let (x, y) = tokio::join!(handle_sequences(&ct[0], &w1), handle_sequences(&ct[1], &w1));
+        let sx = x.sequences.clone().unwrap();
+        let sy = y.sequences.clone().unwrap();
+        assert_eq!(n(), 1, "{sx:?} {sy:?}");
+        assert!(sx.due_decided + sy.due_decided >= 2, "{sx:?} {sy:?}");
+        assert_eq!(sx.not_covered + sy.not_covered, 1, "marketing-db: {sx:?} {sy:?}");
+
+        // A flow at 60 whose audit record (at 62) is delivered after it, before the watermark
+        // passed: cancelled when a batch at 90 decides it.
+        let f2 = delivery(FLOW_GROUP, "flows-2", &[flow_line("10.0.32.20", min(60))]);
+        let a2 = delivery(AUDIT_GROUP, "audit-2", &[audit_line(min(62), 6001, "SELECT 2")]);
+        let w2 = delivery(CT_GROUP, "ct-2", &[cloudtrail_record("w2", min(90), false)]);
+        handle_sequences(&vpc[0], &f2).await;
+        handle_sequences(&audit[0], &a2).await;
+        handle_sequences(&ct[1], &w2).await;
+        assert_eq!(n(), 1);
+        // Everything redelivered: nothing more.
+        for (h, e) in [
+            (&audit[0], &a1),
+            (&vpc[0], &f1),
+            (&ct[0], &w1),
+            (&vpc[0], &f2),
+            (&ct[0], &w2),
+        ] {
+            handle_sequences(h, e).await;
+        }
+        assert_eq!(n(), 1);
+
+        let ours = sequence_findings(&raised);
+        assert_eq!(ours.len(), 1, "{ours:#?}");
+        assert_eq!(ours[0]["rule_id"], "t.flow-without-audit");
+        assert_eq!(ours[0]["time"], min(20).to_string());
+        let replayed: Vec<Value> = replay_findings(&rules, &[&a1, &f1, &w1, &f2, &a2, &w2])
+            .into_iter()
+            .filter(|f| f["rule_id"].as_str().unwrap().starts_with("t."))
+            .collect();
+        assert_eq!(ids(&ours), ids(&replayed), "{ours:#?}\n{replayed:#?}");
+        assert_eq!(ours[0]["count"], replayed[0]["count"]);
+        for field in ["first_seen", "last_seen", "count"] {
+            assert_eq!(ours[0][field], replayed[0][field], "{field}");
+        }
+        assert_eq!(evidence(&ours[0]), evidence(&replayed[0]));
+    });
+}
+
+/// A state table that refuses every write: the sequence a container sees whole is still raised,
+/// on its own state, and the fallback is counted in the report and the health metrics.
+#[test]
+fn a_throttled_state_store_decides_sequences_locally() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = FaultProxy::start(
+        moto.addr,
+        vec![FaultRule {
+            operation: "UpdateItem",
+            faults: vec![Fault::Throttle],
+            always: Arc::new(true.into()),
+            from_call: 0,
+        }],
+    );
+    runtime().block_on(async {
+        let direct = sdk(&moto.url, &fast_retry(2)).await;
+        create_table(&direct, "laneguard-state").await;
+        let throttled = sdk(&proxy.url, &fast_retry(2)).await;
+        let raised = Captured::default();
+        let metrics = Captured::default();
+        let rules = sequence_rules("local");
+        let vars = [
+            ("LANEGUARD_ALLOW_EXAMPLE_POLICY", "true".to_owned()),
+            ("LANEGUARD_RULES", rules.clone()),
+            ("LANEGUARD_STATE_TABLE", "laneguard-state".to_owned()),
+            ("LANEGUARD_STDOUT_FINDINGS", "false".to_owned()),
+        ];
+        let handler = Handler::new(
+            &function_config(FunctionKind::RdsAudit, &vars).unwrap(),
+            &throttled,
+        )
+        .await
+        .unwrap()
+        .with_metrics(Some(Box::new(metrics.clone())))
+        .with_stdout(Some(Box::new(raised.clone())));
+        let base = jiff::Timestamp::from_second((now_ms() / 1000 - 3600) / 60 * 60).unwrap();
+        let batch = delivery(
+            AUDIT_GROUP,
+            "audit-1",
+            &[
+                audit_line(base, 6000, "GRANT ALL ON *.* TO x"),
+                audit_line(
+                    base + jiff::SignedDuration::from_mins(5),
+                    6000,
+                    "DROP TABLE orders",
+                ),
+            ],
+        );
+        let report = handler.handle(batch.as_bytes()).await.unwrap();
+        let s = report.sequences.clone().unwrap();
+        assert!(s.store_errors >= 1 && s.decided_locally == 1, "{s:?}");
+        let ours = sequence_findings(&raised);
+        assert_eq!(ours.len(), 1, "{report:?}");
+        let replayed: Vec<Value> = replay_findings(&rules, &[&batch])
+            .into_iter()
+            .filter(|f| f["rule_id"].as_str().unwrap().starts_with("t."))
+            .collect();
+        assert_eq!(ids(&ours), ids(&replayed));
+        let lines = metrics.lines();
+        let totals = lines.iter().find(|l| l.get("Records").is_some()).unwrap();
+        assert_eq!(totals["SequencesDecidedLocally"], 1.0);
+        assert!(totals["StateStoreErrors"].as_f64().unwrap() >= 1.0, "{totals}");
+    });
+}

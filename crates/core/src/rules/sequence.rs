@@ -35,6 +35,9 @@ use crate::finding::Finding;
 pub const MAX_KEYS: usize = 50_000;
 /// Most step occurrences kept per key (oldest evicted first).
 pub const MAX_PER_KEY: usize = 256;
+/// Most occurrences kept in total (each may hold a finding: about 1 KiB); past it the least
+/// recently touched half of the keys is evicted.
+pub const MAX_OCCURRENCES: usize = 100_000;
 /// Most intervals of absent-step events kept per key (oldest evicted first).
 pub const MAX_INTERVALS: usize = 256;
 
@@ -85,7 +88,7 @@ impl Sequence {
     /// `within` (aligned on the epoch), the earliest standing for the rest — a flow log's
     /// thousands of records per datastore cost a few occurrences, and the result does not
     /// depend on the order they arrive in.
-    fn windowed(&self) -> bool {
+    pub fn windowed(&self) -> bool {
         self.absent_step().is_some() && self.positives() == 1 && self.steps[0].count == 1
     }
 
@@ -178,6 +181,8 @@ pub struct SequenceState {
     clock: u64,
     /// Event time (µs) of the last [`SequenceState::prune`].
     pruned: i64,
+    /// Occurrences held, all keys together (recounted when keys go).
+    total: usize,
     /// Counters.
     pub counters: SequenceCounters,
 }
@@ -199,6 +204,35 @@ impl SequenceCounters {
 }
 
 impl SequenceState {
+    /// Fold an event into its window's occurrence without an observation, when it can be: an
+    /// absence rule of one positive step (see [`Sequence::windowed`]) whose window already
+    /// holds an earlier event. `true` when folded (or the same record again); `false` when the
+    /// caller must [`SequenceState::observe`] a whole observation.
+    pub fn fold(&mut self, key: u64, seq: &Sequence, step: usize, time: Timestamp, id: u64) -> bool {
+        if step != 0 || !seq.windowed() {
+            return false;
+        }
+        let Some(state) = self.keys.get_mut(&key) else {
+            return false;
+        };
+        let now = time.as_microsecond();
+        let w = seq.within_us().max(1);
+        let bucket = now.div_euclid(w);
+        let first = state.occ.partition_point(|o| o.time.div_euclid(w) < bucket);
+        match state.occ.get_mut(first) {
+            Some(o) if o.time.div_euclid(w) == bucket && (now, id) >= (o.time, o.id) => {
+                if (now, id) != (o.time, o.id) {
+                    o.last = o.last.max(now);
+                    o.folded += 1;
+                }
+                self.clock += 1;
+                state.touched = self.clock;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// File `obs` and return the finding of the chain it completes, if any (positive sequences;
     /// absence is decided by [`SequenceState::settle`]).
     pub fn observe(&mut self, obs: Observation) -> Option<Finding> {
@@ -212,7 +246,8 @@ impl SequenceState {
             }
             self.covered.insert(c, ());
         }
-        if !self.keys.contains_key(&obs.key) && self.keys.len() >= MAX_KEYS {
+        if (!self.keys.contains_key(&obs.key) && self.keys.len() >= MAX_KEYS) || self.total >= MAX_OCCURRENCES
+        {
             self.evict();
         }
         let state = self.keys.entry(obs.key).or_insert_with(|| KeyState {
@@ -232,7 +267,11 @@ impl SequenceState {
             let w = seq.within_us().max(1);
             let bucket = now.div_euclid(w);
             let first = state.occ.partition_point(|o| o.time.div_euclid(w) < bucket);
-            if let Some(o) = state.occ.get_mut(first).filter(|o| o.time.div_euclid(w) == bucket) {
+            if let Some(o) = state
+                .occ
+                .get_mut(first)
+                .filter(|o| o.time.div_euclid(w) == bucket)
+            {
                 // One occurrence per window of `within`: the earliest event stands for the
                 // others (the same whatever the arrival order).
                 if (now, obs.id) == (o.time, o.id) {
@@ -270,14 +309,17 @@ impl SequenceState {
                 folded: 0,
             },
         );
+        self.total += 1;
         if state.occ.len() > MAX_PER_KEY {
             state.occ.remove(0);
+            self.total -= 1;
             self.counters.occurrences_evicted += 1;
         }
         if seq.absent_step().is_some() {
             return None;
         }
         let chain = find_chain(&seq, &state.occ)?;
+        self.total = self.total.saturating_sub(chain.len());
         take_finding(&mut state.occ, &chain)
     }
 
@@ -344,7 +386,9 @@ impl SequenceState {
                     .filter(|(_, o)| o.step == last_step && o.time > last && o.time <= end)
                     .map(|(i, _)| i)
                     .collect();
-                let latest = extra.last().map_or(last, |&l| state.occ[l].last.max(state.occ[l].time));
+                let latest = extra
+                    .last()
+                    .map_or(last, |&l| state.occ[l].last.max(state.occ[l].time));
                 f.last_seen = Some(Timestamp::from_microsecond(latest).unwrap_or(f.time).max(f.time));
                 f.count += folded + extra.iter().map(|&i| 1 + state.occ[i].folded).sum::<u64>();
                 remove(&mut state.occ, &extra);
@@ -363,6 +407,7 @@ impl SequenceState {
             }
         }
         out.append(&mut found);
+        self.recount();
     }
 
     /// A live function's housekeeping, at most once a minute of event time: what is older than
@@ -382,6 +427,7 @@ impl SequenceState {
             s.absent.retain(|(_, b)| *b >= horizon);
             !s.occ.is_empty() || !s.absent.is_empty()
         });
+        self.recount();
     }
 
     /// Drop the least recently touched half of the keys.
@@ -393,10 +439,18 @@ impl SequenceState {
         for s in self.keys.values().filter(|s| s.touched <= cut) {
             if s.sequence.absent_step().is_some() {
                 self.counters.undecided += s.occ.len() as u64;
+            } else {
+                self.counters.occurrences_evicted += s.occ.len() as u64;
             }
         }
         self.keys.retain(|_, s| s.touched > cut);
         self.counters.keys_evicted += (before - self.keys.len()) as u64;
+        self.recount();
+    }
+
+    /// Count the occurrences held again (after removals across keys).
+    fn recount(&mut self) {
+        self.total = self.keys.values().map(|s| s.occ.len()).sum();
     }
 
     /// Keys held (for tests and bounds).
@@ -717,7 +771,8 @@ mod tests {
         for round in 0..5u64 {
             // A deterministic shuffle.
             for i in (1..order.len()).rev() {
-                let j = ((i as u64).wrapping_mul(2_654_435_761).wrapping_add(round * 97) % (i as u64 + 1)) as usize;
+                let j = ((i as u64).wrapping_mul(2_654_435_761).wrapping_add(round * 97) % (i as u64 + 1))
+                    as usize;
                 order.swap(i, j);
             }
             assert_eq!(run(&order), want, "round {round}");
@@ -754,5 +809,173 @@ mod tests {
             st.observe(obs(&s, 0, u64::MAX, i as i64, i));
         }
         assert_eq!(st.keys[&u64::MAX].occ.len(), MAX_PER_KEY);
+    }
+}
+
+/// One occurrence as a store shared by several containers holds it (laneguard-aws keeps them in
+/// DynamoDB): an [`Observation`] without its sequence and key, which the store knows.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// Index of the step.
+    pub step: usize,
+    /// Event time.
+    pub time: Timestamp,
+    /// Identity of the record.
+    pub id: u64,
+    /// Coverage key (positive steps of absence rules).
+    pub coverage: Option<u64>,
+    /// Where the record is.
+    pub origin: OriginBuf,
+    /// The finding the sequence raises if this event is its last.
+    pub finding: Option<Box<Finding>>,
+}
+
+/// What [`decide_held`] decided for one key.
+#[derive(Debug, Default)]
+pub struct HeldDecision {
+    /// The findings of the chains found (positive sequences) or decided (absence rules).
+    pub findings: Vec<Finding>,
+    /// Indices (into the held occurrences) of the positive-step occurrences the decision is done
+    /// with: chains raised, absence chains cancelled or not covered, events folded into an
+    /// absence finding's count, occurrences over the per-key bound. The store consumes them.
+    pub consumed: Vec<usize>,
+    /// What the decision counted.
+    pub counters: SequenceCounters,
+}
+
+/// Decide one key of a shared store with the in-memory state's own logic: the occurrences the
+/// store `held` (consumed ones left out, absent-step events included) are filed, in event-time
+/// order, in a fresh [`SequenceState`] — whose chains ([`find_chain`]) and findings
+/// ([`take_finding`]) are the ones `laneguard replay` raises — and, for an absence rule, settled
+/// at `watermark` (`covered`: whether a coverage key was seen on an absent-step event, in any
+/// container). Pure: the store writes what [`HeldDecision::consumed`] names, conditionally, and
+/// raises the findings only if that write wins.
+pub fn decide_held(
+    sequence: &Arc<Sequence>,
+    held: &[Held],
+    covered: &dyn Fn(u64) -> bool,
+    watermark: Option<Timestamp>,
+) -> HeldDecision {
+    let mut out = HeldDecision::default();
+    let mut st = SequenceState::default();
+    let absent = sequence.absent_step();
+    for h in held {
+        if Some(h.step) != absent
+            && let Some(c) = h.coverage
+            && covered(c)
+        {
+            st.covered.insert(c, ());
+        }
+    }
+    let mut order: Vec<usize> = (0..held.len()).collect();
+    order.sort_by_key(|&i| (held[i].time, held[i].step, held[i].id));
+    for i in order {
+        let h = &held[i];
+        let obs = Observation {
+            sequence: Arc::clone(sequence),
+            step: h.step,
+            key: 0,
+            coverage: h.coverage,
+            time: h.time,
+            id: h.id,
+            origin: h.origin.clone(),
+            finding: h.finding.clone(),
+        };
+        out.findings.extend(st.observe(obs));
+    }
+    if absent.is_some() {
+        st.settle(watermark, &mut out.findings);
+    }
+    let remaining: std::collections::HashSet<(usize, u64)> = st
+        .keys
+        .get(&0)
+        .map(|s| s.occ.iter().map(|o| (o.step, o.id)).collect())
+        .unwrap_or_default();
+    out.consumed = held
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| Some(h.step) != absent && !remaining.contains(&(h.step, h.id)))
+        .map(|(i, _)| i)
+        .collect();
+    out.counters = st.counters;
+    out
+}
+
+#[cfg(test)]
+mod held_tests {
+    use super::*;
+
+    fn seq(absent: Option<Absence>) -> Arc<Sequence> {
+        let mut steps = vec![Step {
+            name: "a".into(),
+            count: 1,
+            absent: None,
+        }];
+        steps.push(Step {
+            name: "b".into(),
+            count: 1,
+            absent,
+        });
+        Arc::new(Sequence {
+            rule: "seq.t".into(),
+            within: SignedDuration::from_secs(60),
+            late: SignedDuration::from_secs(60),
+            steps,
+            covered: absent.is_some(),
+        })
+    }
+
+    fn held(step: usize, at: i64, id: u64, finding: bool) -> Held {
+        let time = Timestamp::from_second(1_700_000_000 + at).unwrap();
+        Held {
+            step,
+            time,
+            id,
+            coverage: Some(9),
+            origin: OriginBuf {
+                line: Some(id),
+                ..OriginBuf::default()
+            },
+            finding: finding.then(|| Box::new(Finding::placeholder("seq.t", time))),
+        }
+    }
+
+    #[test]
+    fn a_chain_among_held_occurrences_is_the_in_memory_chain() {
+        let s = seq(None);
+        // B held before A arrived (another container's half): one chain, both consumed.
+        let d = decide_held(&s, &[held(1, 30, 2, true), held(0, 0, 1, false)], &|_| true, None);
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(d.findings[0].evidence.related[0].line, Some(1));
+        assert_eq!(d.consumed, vec![0, 1]);
+        // B before A: nothing, nothing consumed.
+        let d = decide_held(&s, &[held(1, 0, 2, true), held(0, 30, 1, false)], &|_| true, None);
+        assert!(d.findings.is_empty() && d.consumed.is_empty());
+    }
+
+    #[test]
+    fn absence_is_decided_at_the_watermark_and_consumed() {
+        let s = seq(Some(Absence::Around));
+        let at = |x: i64| Some(Timestamp::from_second(1_700_000_000 + x).unwrap());
+        let alone = [held(0, 0, 1, true)];
+        let d = decide_held(&s, &alone, &|_| true, at(100));
+        assert!(d.findings.is_empty() && d.consumed.is_empty(), "not yet");
+        let d = decide_held(&s, &alone, &|_| true, at(121));
+        assert_eq!((d.findings.len(), d.consumed.clone()), (1, vec![0]));
+        let d = decide_held(&s, &alone, &|_| false, at(121));
+        assert_eq!(
+            (d.findings.len(), d.consumed.clone()),
+            (0, vec![0]),
+            "not covered"
+        );
+        assert_eq!(d.counters.not_covered, 1);
+        // An absent-step event 30 s before: cancelled, consumed, no finding.
+        let d = decide_held(
+            &s,
+            &[held(0, 0, 1, true), held(1, -30, 2, false)],
+            &|_| true,
+            at(500),
+        );
+        assert_eq!((d.findings.len(), d.consumed.clone()), (0, vec![0]));
     }
 }

@@ -493,6 +493,43 @@ fn file_steps(mut rules: Vec<Rule>) -> (Vec<Rule>, usize) {
 /// (a GRANT to two accounts starts a sequence for each), at most [`MAX_KEYS_PER_EVENT`];
 /// none when no key field has a value (the step is skipped and counted).
 fn step_keys(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &str) -> Vec<u64> {
+    // The usual case — every key field has at most one value — hashed as it is read, without
+    // an allocation (a fusion rule's step matches most flow records); the same bytes as below.
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(rule.as_bytes());
+    h.update(&[0x1e]);
+    let (mut any, mut single) = (false, true);
+    for f in fields {
+        let mut n = 0;
+        // (`any_value` stops at the first `true`: read a second value only to know there is one.)
+        any_value(event, docs, f, &mut |v| {
+            n += 1;
+            if n > 1 {
+                return true;
+            }
+            match v {
+                field::Val::Ip(std::net::IpAddr::V4(a)) => {
+                    let mut buf = [0u8; 15];
+                    h.update(ipv4_text(*a, &mut buf));
+                }
+                _ => {
+                    if let Some(t) = v.as_text() {
+                        h.update(t.as_bytes());
+                    }
+                }
+            }
+            false
+        });
+        h.update(&[0x1f]);
+        any |= n > 0;
+        if n > 1 {
+            single = false;
+            break;
+        }
+    }
+    if single {
+        return if any { vec![h.digest()] } else { Vec::new() };
+    }
     let mut combos: Vec<Vec<String>> = vec![Vec::new()];
     let mut any = false;
     for f in fields {
@@ -503,7 +540,7 @@ fn step_keys(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: 
             {
                 values.push(t.into_owned());
             }
-            values.len() < MAX_KEYS_PER_EVENT
+            values.len() >= MAX_KEYS_PER_EVENT
         });
         if values.is_empty() {
             values.push(String::new());
@@ -670,11 +707,30 @@ impl Detector for RuleSet {
                     self.no_key += 1;
                     continue;
                 }
+                let id = crate::finding::record_digest(event.source, &event.origin, event.time);
+                // An absence rule's later events of a window only count: no observation to
+                // build for them (most flow records of a fusion rule).
+                let keys = match (self.mode, self.state.sequences()) {
+                    (StateMode::Local, Some(st)) => {
+                        let mut keys = keys;
+                        keys.retain(|&key| !st.fold(key, seq, of.index, event.time, id));
+                        keys
+                    }
+                    _ => keys,
+                };
+                if keys.is_empty() {
+                    continue;
+                }
                 let coverage = (!of.covered_by.is_empty())
                     .then(|| key_of(event, &mut ctx.docs, &of.covered_by, &parent.id) ^ COVERAGE);
                 let completes = of.index + 1 == seq.positives();
-                let origin = event.origin.to_owned_origin();
-                let id = crate::finding::record_digest(event.source, &origin, event.time);
+                // An absent-step event is only a time under its key (an audit log's every
+                // statement is one for a fusion rule): no origin to keep.
+                let origin = if seq.absent_step() == Some(of.index) {
+                    crate::event::OriginBuf::default()
+                } else {
+                    event.origin.to_owned_origin()
+                };
                 for key in keys {
                     let obs = Observation {
                         sequence: Arc::clone(seq),
