@@ -50,7 +50,10 @@ const SCENARIOS: &[(&str, &[(&str, usize)])] = &[
     ("sg-opened", &[("seq.sg-opened-then-external-flow", 1)]),
     ("snapshot", &[("seq.snapshot-created-then-shared", 1)]),
     ("audit-bypass", &[("fusion.audit-bypass", 1)]),
-    ("audit-gap", &[("fusion.audit-gap", 1), ("fusion.audit-bypass", 1)]),
+    (
+        "audit-gap",
+        &[("fusion.audit-gap", 1), ("fusion.audit-bypass", 1)],
+    ),
 ];
 
 /// payments-db in the example policy: its flow-log address and the engine's port.
@@ -71,11 +74,25 @@ fn port(engine: Engine) -> u16 {
 // Recording
 // ------------------------------------------------------------------------------------------------
 
-fn run_script(tools: &Tools, engine: Engine, port: u16, log: &Path, phase: &str, scratch: &Path) -> Vec<ManifestStep> {
+fn run_script(
+    tools: &Tools,
+    engine: Engine,
+    port: u16,
+    log: &Path,
+    phase: &str,
+    scratch: &Path,
+) -> Vec<ManifestStep> {
     let manifest = scratch.join(format!("seq-manifest-{phase}.json"));
     let out = Command::new(&tools.python)
         .arg(repo().join("tests/e2e/sequences.py"))
-        .args(["--engine", engine.short(), "--port", &port.to_string(), "--phase", phase])
+        .args([
+            "--engine",
+            engine.short(),
+            "--port",
+            &port.to_string(),
+            "--phase",
+            phase,
+        ])
         .arg("--log")
         .arg(log)
         .arg("--manifest")
@@ -104,7 +121,10 @@ fn record(tools: &Tools, engine: Engine) -> BTreeMap<(String, String), String> {
             let s = db.dir.0.clone();
             let mut m = Vec::new();
             for phase in ["setup", "attack", "benign"] {
-                m.push((phase, run_script(tools, engine, db.port, &db.audit_log, phase, &s)));
+                m.push((
+                    phase,
+                    run_script(tools, engine, db.port, &db.audit_log, phase, &s),
+                ));
             }
             (fs::read(&db.audit_log).unwrap(), s, m)
         }
@@ -113,7 +133,10 @@ fn record(tools: &Tools, engine: Engine) -> BTreeMap<(String, String), String> {
             for db in ["template1", "postgres"] {
                 pg.superuser_sql(db, "CREATE EXTENSION pgaudit");
             }
-            pg.superuser_sql("postgres", "CREATE ROLE admin LOGIN SUPERUSER PASSWORD 'e2e-Admin-pw1'");
+            pg.superuser_sql(
+                "postgres",
+                "CREATE ROLE admin LOGIN SUPERUSER PASSWORD 'e2e-Admin-pw1'",
+            );
             let s = pg.dir.0.clone();
             let mut m = Vec::new();
             for phase in ["setup", "attack", "benign"] {
@@ -207,7 +230,12 @@ fn span(slice: &str) -> (i64, i64) {
 fn iso(t: i64) -> String {
     let (y, m, d) = civil_from_days(t.div_euclid(86_400));
     let s = t.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -216,7 +244,14 @@ fn iso(t: i64) -> String {
 
 const ACCOUNT: &str = "111122223333";
 
-fn cloudtrail(seq: u32, t: i64, service: &str, name: &str, request: serde_json::Value, response: serde_json::Value) -> String {
+fn cloudtrail(
+    seq: u32,
+    t: i64,
+    service: &str,
+    name: &str,
+    request: serde_json::Value,
+    response: serde_json::Value,
+) -> String {
     let host = service.replace(".amazonaws.com", ".us-east-1.amazonaws.com");
     json!({
         "eventVersion": "1.10",
@@ -333,7 +368,11 @@ fn scenario(engine: Engine, name: &str, attack: bool, slice: &dyn Fn(&str) -> St
                        "isEgress": false, "ipProtocol": "tcp", "fromPort": p, "toPort": p, "cidrIpv4": cidr}]}}),
             );
             // The internet client's connection, as the flow log saw it (the audit has its login).
-            vec![ct(vec![call]), (audit_name, sql), flows(vec![flow(NET, 51515, p, t)])]
+            vec![
+                ct(vec![call]),
+                (audit_name, sql),
+                flows(vec![flow(NET, 51515, p, t)]),
+            ]
         }
         "snapshot" => {
             let (t, _) = span(&slice("ddl"));
@@ -408,7 +447,11 @@ fn replay(dir: &Path, extra: &[&str]) -> String {
         .output()
         .expect("run laneguard replay");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "laneguard replay {} failed: {stderr}", dir.display());
+    assert!(
+        out.status.success(),
+        "laneguard replay {} failed: {stderr}",
+        dir.display()
+    );
     assert!(
         stderr.contains(", 0 diagnostics"),
         "replay of {} gave diagnostics:\n{stderr}",
@@ -435,13 +478,18 @@ fn evidence_files(engine: Engine, scenario: &str) -> (&'static str, Option<&'sta
 fn cross_source(out: &str, what: &str, files: (&str, Option<&str>)) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line}: {e}"));
         let id = v["rule_id"].as_str().unwrap().to_string();
         if !CROSS_SOURCE.contains(&id.as_str()) {
             continue;
         }
         let origin = v["evidence"]["origin"]["file"].as_str().unwrap_or("");
-        assert!(origin.contains(files.0), "{what}: {id} is not raised on the {} event: {line}", files.0);
+        assert!(
+            origin.contains(files.0),
+            "{what}: {id} is not raised on the {} event: {line}",
+            files.0
+        );
         let related: Vec<&str> = v["evidence"]["related"]
             .as_array()
             .map(|r| r.iter().filter_map(|o| o["file"].as_str()).collect())
@@ -485,9 +533,14 @@ fn sequences(engine: Engine, test: &str) {
             let single = replay(&dir, &["--threads", "1"]);
             let default = replay(&dir, &[]);
             if single != default {
-                problems.push(format!("{phase}/{name}: --threads 1 and the default threads differ"));
+                problems.push(format!(
+                    "{phase}/{name}: --threads 1 and the default threads differ"
+                ));
             }
-            for (order, text) in [("files in order", single), ("flows first", replay(&reversed, &["--threads", "1"]))] {
+            for (order, text) in [
+                ("files in order", single),
+                ("flows first", replay(&reversed, &["--threads", "1"])),
+            ] {
                 let got = cross_source(&text, &format!("{phase}/{name}"), evidence_files(engine, name));
                 eprintln!("  {engine:?} {phase}/{name} ({order}): {got:?}");
                 if got != want {
@@ -526,7 +579,9 @@ fn sequences_record_sample() {
         for (file, text) in scenario(engine, name, true, &slice) {
             let text = match merged.get(&file) {
                 // One flow-log header per file.
-                Some(_) if file.ends_with("vpc-flow.log") => text.split_once('\n').map_or("", |(_, rest)| rest).to_string(),
+                Some(_) if file.ends_with("vpc-flow.log") => {
+                    text.split_once('\n').map_or("", |(_, rest)| rest).to_string()
+                }
                 _ => text,
             };
             merged.entry(file).or_default().push_str(&text);
@@ -595,7 +650,10 @@ fn sequences_postgres() {
 
 #[test]
 fn sequences_time_helpers() {
-    assert_eq!(line_time("20261128 10:00:00,payments-db,app,10.0.16.5,1,0,CONNECT,,,0"), Some(1_795_860_000));
+    assert_eq!(
+        line_time("20261128 10:00:00,payments-db,app,10.0.16.5,1,0,CONNECT,,,0"),
+        Some(1_795_860_000)
+    );
     assert_eq!(
         line_time("2026-11-28 10:00:00 UTC:10.0.16.5(1):app@payments:[1]:LOG:  connection authorized"),
         Some(1_795_860_000)
