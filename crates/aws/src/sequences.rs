@@ -98,6 +98,9 @@ pub struct SequenceResolution {
     pub occurrences_evicted: u64,
     /// Occurrences over [`MAX_OCCURRENCE_BYTES`], decided on this container's state.
     pub too_large: u64,
+    /// Events of an absence rule of one positive step not written: an earlier event of their
+    /// key and window in the same batch stands for them.
+    pub windowed_folded: u64,
     /// Absence chains not raised because no absent-step event was seen for their coverage key.
     pub not_covered: u64,
     /// Keys not added to a full due list (decided when a batch touches them again).
@@ -346,6 +349,29 @@ impl SharedState {
             }
         }
         let mut skip: BTreeSet<usize> = BTreeSet::new();
+        // An absence rule of one positive step keeps one occurrence per window of `within`
+        // (`Sequence::windowed`): of a batch's events of one key and window only the earliest is
+        // written — the one the table's state would keep (the same finding id as replay; the
+        // count is the events written, a lower bound). A flow function's records to a busy
+        // datastore then cost a write per client and window, not one per record.
+        let mut earliest: BTreeMap<(u64, i64), (i64, u64, usize)> = BTreeMap::new();
+        for (i, o) in all.iter().enumerate() {
+            let Some(o) = o else { continue };
+            if !o.sequence.windowed() || o.sequence.absent_step() == Some(o.step) {
+                continue;
+            }
+            let now = o.time.as_microsecond();
+            let bucket = now.div_euclid(micros(o.sequence.within).max(1));
+            let e = earliest.entry((o.key, bucket)).or_insert((now, o.id, i));
+            if (now, o.id) < (e.0, e.1) {
+                skip.insert(e.2);
+                *e = (now, o.id, i);
+                res.windowed_folded += 1;
+            } else if e.2 != i {
+                skip.insert(i);
+                res.windowed_folded += 1;
+            }
+        }
         for mut times in absent.into_values() {
             times.sort_unstable();
             let gap = all[times[0].1].as_ref().map_or(0, |o| micros(o.sequence.within));
@@ -1002,6 +1028,7 @@ mod tests {
             rule: "t.x".into(),
             within: SignedDuration::from_mins(5),
             late: SignedDuration::from_mins(1),
+            skew: SignedDuration::ZERO,
             steps: vec![
                 Step {
                     name: "a".into(),

@@ -80,6 +80,8 @@ struct SequenceFile {
     covered_by: Vec<String>,
     #[serde(default)]
     late: Option<String>,
+    #[serde(default)]
+    skew: Option<String>,
 }
 
 /// One `[[steps]]` entry.
@@ -104,6 +106,12 @@ struct StepFile {
 /// How long a live function waits for late events before deciding an absence, by default:
 /// CloudTrail delivers within about 15 minutes.
 const DEFAULT_LATE: &str = "15m";
+
+/// How much later than the next step's event a step's event may be, by default: clocks of
+/// different sources disagree by seconds (NTP), and CloudTrail's `eventTime` is the call's.
+/// Flow records are stamped with the start of their aggregation interval: rules with a flow
+/// step say `skew = "10m"`.
+const DEFAULT_SKEW_SECS: i64 = 60;
 
 /// Most steps in a sequence.
 const MAX_STEPS: usize = 8;
@@ -244,6 +252,14 @@ fn compile_sequence(
     let within = parse_duration(&seq.within).map_err(|e| (None, format!("within: {e}")))?;
     let late = parse_duration(seq.late.as_deref().unwrap_or(DEFAULT_LATE))
         .map_err(|e| (None, format!("late: {e}")))?;
+    let skew = match seq.skew.as_deref() {
+        None => SignedDuration::from_secs(DEFAULT_SKEW_SECS),
+        Some("0s" | "0") => SignedDuration::ZERO,
+        Some(s) => parse_duration(s).map_err(|e| (None, format!("skew: {e}")))?,
+    };
+    if skew >= within {
+        return Err((None, "skew must be shorter than within".into()));
+    }
     if steps.len() < 2 || steps.len() > MAX_STEPS {
         return Err((
             None,
@@ -329,6 +345,7 @@ fn compile_sequence(
             rule: id.to_owned(),
             within,
             late,
+            skew,
             steps: spec_steps,
             covered: !covered_by.is_empty(),
         }),

@@ -72,6 +72,9 @@ pub struct Sequence {
     pub within: SignedDuration,
     /// How long a live function waits past an absence window for late events.
     pub late: SignedDuration,
+    /// How much later than the next step's event a step's event may be (clocks of different
+    /// sources; a flow record's time is the start of its aggregation interval).
+    pub skew: SignedDuration,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// Absence rules: the run must hold absent-step events for the positive events' coverage key.
@@ -348,7 +351,7 @@ impl SequenceState {
             let within = seq.within_us();
             let late = micros(seq.late);
             while let Some(chain) = find_chain(&seq, &state.occ) {
-                let first = state.occ[chain[0]].time;
+                let first = chain.iter().map(|&i| state.occ[i].time).min().unwrap_or(0);
                 let tail = &state.occ[chain[chain.len() - 1]];
                 let (last, folded) = (tail.last.max(tail.time), tail.folded);
                 let end = last.saturating_add(within);
@@ -494,8 +497,9 @@ fn add_point(intervals: &mut Vec<(i64, i64)>, t: i64, gap: i64) -> u64 {
 
 /// The earliest-ending chain of the positive steps among `occ` (sorted by time): for each
 /// occurrence of the last positive step, in time order, the latest occurrences of each earlier
-/// step that precede it, no record used twice, the whole within the sequence's window.
-/// Indices in chain order (first step first).
+/// step that precede it — by up to the sequence's `skew` later, for clocks of different sources
+/// that disagree — no record used twice, the whole within the sequence's window. Indices, the
+/// last step's occurrence last (it carries the finding).
 fn find_chain(seq: &Sequence, occ: &[Occurrence]) -> Option<Vec<usize>> {
     let positives = seq.positives();
     if positives == 0 {
@@ -503,29 +507,32 @@ fn find_chain(seq: &Sequence, occ: &[Occurrence]) -> Option<Vec<usize>> {
     }
     let last = positives - 1;
     let within = seq.within_us();
+    let skew = micros(seq.skew);
     'candidates: for (end, o) in occ.iter().enumerate().filter(|(_, o)| o.step == last) {
-        let mut chosen: Vec<usize> = Vec::new();
-        let mut bound = end; // occurrences at or before this index may precede
+        let mut chosen: Vec<usize> = vec![end];
+        // The earliest time picked so far: the next earlier step must come before it (+ skew).
+        let mut bound = o.time;
         for step in (0..positives).rev() {
-            let need = seq.steps[step].count.max(1) as usize;
+            let need = seq.steps[step].count.max(1) as usize - usize::from(step == last);
+            let slack = if step == last { 0 } else { skew };
             let mut picked = 0;
-            let mut i = bound + 1;
             let mut earliest = bound;
-            while i > 0 && picked < need {
-                i -= 1;
-                let c = &occ[i];
+            for (i, c) in occ.iter().enumerate().rev() {
+                if picked == need {
+                    break;
+                }
                 if c.step != step
+                    || c.time > bound.saturating_add(slack)
                     || chosen.contains(&i)
                     || chosen.iter().any(|&j| occ[j].id == c.id)
-                    || (step == last && i != end && picked == 0)
                 {
                     continue;
                 }
-                if o.time - c.time > within {
+                if o.time.saturating_sub(c.time) > within {
                     break;
                 }
                 chosen.push(i);
-                earliest = i;
+                earliest = earliest.min(c.time);
                 picked += 1;
             }
             if picked < need {
@@ -533,7 +540,9 @@ fn find_chain(seq: &Sequence, occ: &[Occurrence]) -> Option<Vec<usize>> {
             }
             bound = earliest;
         }
+        let end = chosen.remove(0);
         chosen.sort_unstable();
+        chosen.push(end);
         return Some(chosen);
     }
     None
@@ -556,7 +565,7 @@ fn remove(occ: &mut Vec<Occurrence>, chain: &[usize]) {
 /// an observation built by hand can do.
 fn take_finding(occ: &mut Vec<Occurrence>, chain: &[usize]) -> Option<Finding> {
     let last = chain[chain.len() - 1];
-    let first_time = occ[chain[0]].time;
+    let first_time = chain.iter().map(|&i| occ[i].time).min().unwrap_or(occ[last].time);
     let Some(mut f) = occ[last].finding.as_deref().cloned() else {
         remove(occ, chain);
         return None;
@@ -585,6 +594,7 @@ mod tests {
             rule: "seq.t".into(),
             within: SignedDuration::from_secs(within),
             late: SignedDuration::from_secs(60),
+            skew: SignedDuration::ZERO,
             steps: steps
                 .iter()
                 .enumerate()
@@ -657,6 +667,23 @@ mod tests {
         assert!(st.observe(obs(&s, 0, 5, 0, 7)).is_none());
         assert!(st.observe(obs(&s, 1, 5, 5, 8)).is_some());
         assert!(st.observe(obs(&s, 1, 5, 6, 9)).is_none(), "A was consumed");
+    }
+
+    /// A step's event may come later than the next step's by the sequence's skew (two
+    /// sources' clocks), not more; the finding is still the last step's event's.
+    #[test]
+    fn skew_between_sources() {
+        let mut s = (*seq(&[(1, None), (1, None)], 600)).clone();
+        s.skew = SignedDuration::from_secs(30);
+        let s = Arc::new(s);
+        let mut st = SequenceState::default();
+        assert!(st.observe(obs(&s, 1, 1, 0, 1)).is_none());
+        let f = st.observe(obs(&s, 0, 1, 20, 2)).expect("20 s of skew is within 30");
+        assert_eq!(f.time, t(0));
+        assert_eq!(f.first_seen, Some(t(0)));
+        assert_eq!(f.evidence.related[0].line, Some(2));
+        assert!(st.observe(obs(&s, 1, 2, 0, 3)).is_none());
+        assert!(st.observe(obs(&s, 0, 2, 31, 4)).is_none(), "31 s is not");
     }
 
     #[test]
@@ -920,6 +947,7 @@ mod held_tests {
             rule: "seq.t".into(),
             within: SignedDuration::from_secs(60),
             late: SignedDuration::from_secs(60),
+            skew: SignedDuration::ZERO,
             steps,
             covered: absent.is_some(),
         })
