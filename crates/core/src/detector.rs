@@ -76,8 +76,9 @@ pub struct Decision {
     pub threshold: Option<ThresholdStep>,
     /// Suppression of the rule: key and duration.
     pub suppress: Option<(u64, SignedDuration)>,
-    /// A sequence step: the merger files it in its state, and the finding in the slot is the
-    /// sequence's finding if the step completes one (see [`Decision::apply_sequence`]).
+    /// A sequence step: the merger files it in its state and, if the step completes a sequence,
+    /// adds the sequence's finding after the event's others (see [`Decision::apply_sequence`]);
+    /// `finding` is then unused.
     pub sequence: Option<Box<crate::rules::sequence::Observation>>,
 }
 

@@ -570,17 +570,17 @@ impl Merger {
                     self.kept.extend(findings.by_ref().take(f.len()));
                     self.stands.clear();
                     self.stands.resize(self.kept.len(), true);
+                    // Sequence findings follow the event's others, as one thread raises them
+                    // (steps are filed behind the rules).
+                    let mut completed = Vec::new();
                     for decision in &mut decisions[d] {
+                        if decision.sequence.is_some() {
+                            completed.extend(decision.apply_sequence(&mut *self.state));
+                            continue;
+                        }
                         let Some(slot) = self.stands.get_mut(decision.finding) else {
                             continue;
                         };
-                        if decision.sequence.is_some() {
-                            match decision.apply_sequence(&mut *self.state) {
-                                Some(f) => self.kept[decision.finding] = f,
-                                None => *slot = false,
-                            }
-                            continue;
-                        }
                         match decision.apply(&mut *self.state) {
                             Some(crossed) => crossed.mark(&mut self.kept[decision.finding]),
                             None => *slot = false,
@@ -588,6 +588,7 @@ impl Merger {
                     }
                     let mut verdict = self.stands.iter();
                     self.kept.retain(|_| verdict.next().copied().unwrap_or(true));
+                    self.kept.append(&mut completed);
                     if !self.kept.is_empty() {
                         self.stats.findings += self.kept.len() as u64;
                         output.findings(&self.kept);

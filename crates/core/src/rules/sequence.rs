@@ -678,7 +678,9 @@ mod tests {
         let s = Arc::new(s);
         let mut st = SequenceState::default();
         assert!(st.observe(obs(&s, 1, 1, 0, 1)).is_none());
-        let f = st.observe(obs(&s, 0, 1, 20, 2)).expect("20 s of skew is within 30");
+        let f = st
+            .observe(obs(&s, 0, 1, 20, 2))
+            .expect("20 s of skew is within 30");
         assert_eq!(f.time, t(0));
         assert_eq!(f.first_seen, Some(t(0)));
         assert_eq!(f.evidence.related[0].line, Some(2));

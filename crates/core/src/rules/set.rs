@@ -748,9 +748,10 @@ impl Detector for RuleSet {
                         continue;
                     }
                     if self.mode == StateMode::Ordered {
-                        // The merger decides, against its state, what stands in this slot.
+                        // The merger decides, against its state, whether the step completes a
+                        // sequence; its finding, if any, follows the event's others.
                         self.decisions.push(Decision {
-                            finding: findings.len(),
+                            finding: usize::MAX,
                             time: event.time,
                             threshold: None,
                             suppress: parent
@@ -759,7 +760,6 @@ impl Detector for RuleSet {
                                 .map(|s| (key ^ SEQUENCE_MUTE, s.duration)),
                             sequence: Some(Box::new(obs)),
                         });
-                        findings.push(parent.finding(event, 1));
                         continue;
                     }
                     let Some(f) = self.state.sequences().and_then(|s| s.observe(obs)) else {
