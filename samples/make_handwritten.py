@@ -322,6 +322,50 @@ def vpc_flow():
     return benign, attack
 
 
+def sessions():
+    """The database side of the benign flows: the SQL audit of each session the flows carry (same
+    client address, port and minute), so that `replay samples/` as a whole gives the audit of the
+    period it gives flows for (fusion.audit-bypass / fusion.audit-gap read both). MariaDB
+    server_audit lines name the instance in `serverhost`; PostgreSQL lines (RDS prefix) name the
+    database, which the policy maps to payments-db."""
+    import time as _time
+
+    def stamp(minute, second, fmt):
+        return _time.strftime(fmt, _time.gmtime(T0 + 8 * 3600 + minute * 60 + second))
+
+    def my(minute, second, host, user, ip, conn, qid, op, db, sql="", rc=0):
+        quoted = f"'{sql}'" if sql else ""
+        return f"{stamp(minute, second, '%Y%m%d %H:%M:%S')},{host},{user},{ip},{conn},{qid},{op},{db},{quoted},{rc}"
+
+    def pg(minute, second, ip, port, user, db, pid, msg):
+        return f"{stamp(minute, second, '%Y-%m-%d %H:%M:%S')} UTC:{ip}({port}):{user}@{db}:[{pid}]:LOG:  {msg}"
+
+    def pg_session(minute, ip, port, user, pid, sql, obj):
+        return [
+            pg(minute, 1, ip, port, user, "payments", pid, f"connection authorized: user={user} database=payments"),
+            pg(minute, 2, ip, port, user, "payments", pid, f'AUDIT: SESSION,1,1,READ,SELECT,TABLE,{obj},"{sql}",<none>'),
+            pg(minute, 3, ip, port, user, "payments", pid, f"disconnection: session time: 0:00:02.010 user={user} database=payments host={ip} port={port}"),
+        ]
+
+    mariadb = [
+        my(1, 1, "payments-db", "app_pay", "10.0.16.26", 501, 0, "CONNECT", "payments"),
+        my(1, 2, "payments-db", "app_pay", "10.0.16.26", 501, 9001, "QUERY", "payments", "SELECT id, name, price_cents FROM payments.products WHERE id = 3"),
+        my(1, 3, "payments-db", "app_pay", "10.0.16.26", 501, 0, "DISCONNECT", "payments"),
+        my(1, 1, "marketing-db", "app_mkt", "10.0.64.14", 77, 0, "CONNECT", "marketing"),
+        my(1, 2, "marketing-db", "app_mkt", "10.0.64.14", 77, 4001, "QUERY", "marketing", "SELECT id, name FROM marketing.campaigns WHERE active = 1"),
+        my(1, 3, "marketing-db", "app_mkt", "10.0.64.14", 77, 0, "DISCONNECT", "marketing"),
+        my(2, 1, "marketing-db", "dba_ops", "10.0.250.10", 78, 0, "CONNECT", "marketing"),
+        my(2, 2, "marketing-db", "dba_ops", "10.0.250.10", 78, 4002, "QUERY", "marketing", "SELECT COUNT(*) FROM marketing.segments"),
+        my(2, 3, "marketing-db", "dba_ops", "10.0.250.10", 78, 0, "DISCONNECT", "marketing"),
+    ]
+    postgres = (
+        pg_session(0, "10.0.16.25", 40112, "app_pay", 6101, "SELECT id, name, price_cents FROM products WHERE id = 1", "public.products")
+        + pg_session(2, "10.0.250.10", 55012, "dba_ops", 6102, "SELECT count(*) FROM orders", "public.orders")
+        + pg_session(4, "10.0.16.25", 40114, "app_pay", 6103, "SELECT id, name, price_cents FROM products WHERE id = 2", "public.products")
+    )
+    return mariadb, postgres
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -346,6 +390,14 @@ def main():
     rel = "samples/vpc-flow/benign/vpc-flow-v5.log"
     write(os.path.join(ROOT, "vpc-flow/benign/vpc-flow-v5.log"), [FLOW_FIELDS] + [l for l, _ in fl_benign])
     rows += [f"{rel}\t{i}-{i}\tbenign\tflow-benign-{i}\t-\t{d}" for i, (_, d) in enumerate(fl_benign, 2)]
+    my_sessions, pg_sessions = sessions()
+    for name, lines, what in [
+        ("sessions-mariadb-server-audit.log", my_sessions, "the MariaDB sessions of the benign flows"),
+        ("sessions-postgresql-pgaudit.log", pg_sessions, "the PostgreSQL sessions of the benign flows"),
+    ]:
+        rel = f"samples/vpc-flow/benign/{name}"
+        write(os.path.join(ROOT, "vpc-flow/benign", name), lines)
+        rows.append(f"{rel}\t1-{len(lines)}\tbenign\tflow-sessions-{name.split('-')[1]}\t-\t{what}")
     rel = "samples/vpc-flow/attack/vpc-flow-v5.log"
     write(os.path.join(ROOT, "vpc-flow/attack/vpc-flow-v5.log"), [FLOW_FIELDS] + [l for l, _, _ in fl_attack])
     # Group consecutive records of the same case into one row.

@@ -14,6 +14,7 @@
 //! `cargo test --test it e2e::record -- --ignored` regenerates the recorded corpora in `samples/`
 //! (`samples/README.md`).
 
+mod sequences;
 mod servers;
 
 use std::collections::{BTreeMap, BTreeSet};

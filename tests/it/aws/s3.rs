@@ -111,6 +111,14 @@ fn comparable(findings: &[Value], strip: &str) -> Vec<String> {
                 .strip_prefix(strip)
                 .unwrap_or_else(|| panic!("{file} outside {strip}"));
             f["evidence"]["origin"]["file"] = Value::String(rel.to_owned());
+            // A sequence's earlier events (evidence.related) name their objects the same way.
+            if let Some(related) = f["evidence"]["related"].as_array_mut() {
+                for r in related {
+                    if let Some(rel) = r["file"].as_str().and_then(|p| p.strip_prefix(strip)) {
+                        r["file"] = Value::String(rel.to_owned());
+                    }
+                }
+            }
             f.as_object_mut().unwrap().remove("id");
             f.to_string()
         })
