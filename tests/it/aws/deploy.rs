@@ -517,7 +517,10 @@ fn a_throttled_state_store_degrades_to_local_counting() {
         // The metric adds the sequence state's errors (the pack's seq.brute-force-then-login
         // files these failed logins as its first step).
         let sequence_errors = report.sequences.as_ref().map_or(0, |s| s.store_errors);
-        assert_eq!(totals["StateStoreErrors"], (t.store_errors + sequence_errors) as f64);
+        assert_eq!(
+            totals["StateStoreErrors"],
+            (t.store_errors + sequence_errors) as f64
+        );
         assert_eq!(totals["ThresholdsDecidedLocally"], t.decided_locally as f64);
     });
 }

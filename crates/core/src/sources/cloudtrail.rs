@@ -124,6 +124,29 @@ struct RequestTarget<'a> {
     parameter_group: Option<Cow<'a, str>>,
     #[serde(rename = "dBClusterParameterGroupName", borrow, default)]
     cluster_parameter_group: Option<Cow<'a, str>>,
+    /// An option group (MySQL/MariaDB audit plugin options), named like a parameter group.
+    #[serde(rename = "optionGroupName", borrow, default)]
+    option_group: Option<Cow<'a, str>>,
+    /// Activity streams name their database by ARN (`…:cluster:<id>`, `…:db:<id>`).
+    #[serde(rename = "resourceArn", borrow, default)]
+    resource_arn: Option<Cow<'a, str>>,
+}
+
+/// The datastore id and kind an RDS ARN names (`arn:aws:rds:<region>:<account>:cluster:<id>`,
+/// `…:db:<id>`).
+fn rds_arn_target(arn: &str) -> Option<(Cow<'_, str>, DatastoreKind)> {
+    let mut parts = arn.splitn(7, ':');
+    let (arn_, _, service) = (parts.next()?, parts.next()?, parts.next()?);
+    if arn_ != "arn" || service != "rds" {
+        return None;
+    }
+    let (_region, _account, kind, id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let kind = match kind {
+        "cluster" => DatastoreKind::RdsCluster,
+        "db" => DatastoreKind::RdsInstance,
+        _ => return None,
+    };
+    (!id.is_empty()).then(|| (Cow::Owned(id.to_owned()), kind))
 }
 
 /// `true`/`false` or their string forms (seen in older and hand-made records).
@@ -207,9 +230,15 @@ pub fn parse<'a>(record: &RawRecord<'a>, warnings: &mut Warnings) -> Result<Pars
                 // Not a datastore of its own: no kind, so no ARN is made of it.
                 (t.parameter_group, None),
                 (t.cluster_parameter_group, None),
+                (t.option_group, None),
             ]
             .into_iter()
             .find_map(|(id, kind)| id.map(|id| (id, kind)))
+            .or_else(|| {
+                let arn = t.resource_arn?;
+                let (id, kind) = rds_arn_target(&arn)?;
+                Some((Cow::Owned(id.into_owned()), Some(kind)))
+            })
         })
         .map_or((None, None), |(id, kind)| (Some(id), kind));
     let resources = r
@@ -281,6 +310,48 @@ mod tests {
         let Kind::ApiCall(a) = &e.kind else { panic!() };
         assert!(a.response.is_none());
         assert_eq!(a.read_only, Some(false));
+    }
+
+    /// The datastore of calls that do not name it by identifier: an activity stream's ARN; a
+    /// parameter or option group (resolved by the policy, no kind, no ARN made of it).
+    #[test]
+    fn datastores_named_by_arn_or_group() {
+        let call = |request: &str| {
+            format!(
+                r#"{{"eventVersion":"1.08","eventTime":"2024-08-01T12:38:06Z","eventSource":"rds.amazonaws.com","eventName":"X","sourceIPAddress":"10.0.250.1","requestParameters":{request},"userIdentity":{{"type":"IAMUser","userName":"a"}}}}"#
+            )
+        };
+        for (request, id, kind) in [
+            (
+                r#"{"resourceArn":"arn:aws:rds:us-east-1:111122223333:cluster:payments-aurora"}"#,
+                Some("payments-aurora"),
+                Some(DatastoreKind::RdsCluster),
+            ),
+            (
+                r#"{"resourceArn":"arn:aws:rds:us-east-1:111122223333:db:payments-db"}"#,
+                Some("payments-db"),
+                Some(DatastoreKind::RdsInstance),
+            ),
+            (r#"{"resourceArn":"arn:aws:s3:::bucket"}"#, None, None),
+            (
+                r#"{"optionGroupName":"payments-audit"}"#,
+                Some("payments-audit"),
+                None,
+            ),
+            (
+                r#"{"dBParameterGroupName":"payments-db-params"}"#,
+                Some("payments-db-params"),
+                None,
+            ),
+        ] {
+            let text = call(request);
+            let Ok(Parsed::Event(e)) = parse_str(&text) else {
+                panic!("{request}")
+            };
+            assert_eq!(e.target.datastore.as_deref(), id, "{request}");
+            let Kind::ApiCall(a) = &e.kind else { panic!() };
+            assert_eq!(a.datastore_kind, kind, "{request}");
+        }
     }
 
     #[test]
