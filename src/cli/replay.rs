@@ -718,7 +718,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         );
         if !sequences.is_empty() {
             eprintln!(
-                "laneguard replay: sequences: {} step events without a join key value skipped, {} absences not raised (no absent-step event seen for their coverage key), {} keys and {} occurrences evicted by the state bounds, {} absence occurrences evicted undecided",
+                "laneguard replay: sequences: {} step events without a join key value skipped, {} absences not raised (no absent-step event seen for their coverage key), {} keys and {} step events evicted by the state bounds (a key's oldest past 256: a late first step can no longer complete them), {} absence occurrences evicted undecided",
                 sequences.no_key,
                 sequences.not_covered,
                 sequences.keys_evicted,
