@@ -223,7 +223,10 @@ fn tools_or_skip(test: &str) -> Option<Tools> {
     }
 }
 
-fn workload(
+/// Run one phase of a workload script of `tests/e2e/` (`workload.py`, `sequences.py`) against a
+/// server and read the manifest of the steps it ran.
+fn run_script(
+    script: &str,
     tools: &Tools,
     engine: Engine,
     port: u16,
@@ -231,9 +234,10 @@ fn workload(
     phase: &str,
     scratch: &Path,
 ) -> Vec<ManifestStep> {
-    let manifest = scratch.join(format!("manifest-{phase}.json"));
+    let stem = script.trim_end_matches(".py");
+    let manifest = scratch.join(format!("{stem}-manifest-{phase}.json"));
     let out = Command::new(&tools.python)
-        .arg(repo().join("tests/e2e/workload.py"))
+        .arg(repo().join("tests/e2e").join(script))
         .args([
             "--engine",
             engine.short(),
@@ -247,14 +251,25 @@ fn workload(
         .arg("--manifest")
         .arg(&manifest)
         .output()
-        .expect("run tests/e2e/workload.py");
+        .unwrap_or_else(|e| panic!("run tests/e2e/{script}: {e}"));
     assert!(
         out.status.success(),
-        "workload {phase} on {engine:?} failed:\n{}{}",
+        "{script} {phase} on {engine:?} failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap()
+}
+
+fn workload(
+    tools: &Tools,
+    engine: Engine,
+    port: u16,
+    log: &Path,
+    phase: &str,
+    scratch: &Path,
+) -> Vec<ManifestStep> {
+    run_script("workload.py", tools, engine, port, log, phase, scratch)
 }
 
 /// Start the server, run setup + benign + attack workloads, stop it, cut the log into parts.

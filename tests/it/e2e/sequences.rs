@@ -82,30 +82,7 @@ fn run_script(
     phase: &str,
     scratch: &Path,
 ) -> Vec<ManifestStep> {
-    let manifest = scratch.join(format!("seq-manifest-{phase}.json"));
-    let out = Command::new(&tools.python)
-        .arg(repo().join("tests/e2e/sequences.py"))
-        .args([
-            "--engine",
-            engine.short(),
-            "--port",
-            &port.to_string(),
-            "--phase",
-            phase,
-        ])
-        .arg("--log")
-        .arg(log)
-        .arg("--manifest")
-        .arg(&manifest)
-        .output()
-        .expect("run tests/e2e/sequences.py");
-    assert!(
-        out.status.success(),
-        "sequences.py {phase} on {engine:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap()
+    super::run_script("sequences.py", tools, engine, port, log, phase, scratch)
 }
 
 /// Start the server, run setup, attack and benign, stop it; the normalized slice of every step,

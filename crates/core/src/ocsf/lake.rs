@@ -78,42 +78,14 @@ fn safe(value: Option<&str>) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{OriginBuf, Source};
-    use crate::finding::{Evidence, FindingActor, Severity};
 
     fn finding(region: Option<&str>, account: Option<&str>) -> Finding {
-        Finding {
-            id: "x".into(),
-            rule_id: "r".into(),
-            title: "t".into(),
-            severity: Severity::Low,
-            time: jiff::Timestamp::from_second(1_764_460_799).unwrap_or_default(), // 2025-11-29T23:59:59Z
-            source: Source::CloudTrail,
-            dialect: None,
-            zone: None,
-            datastore: None,
-            domain: None,
-            database: None,
-            actor: FindingActor::default(),
-            statement: None,
-            api: None,
-            flow: None,
-            evidence: Evidence {
-                origin: OriginBuf::default(),
-                related: Vec::new(),
-            },
-            count: 1,
-            classification: None,
-            attack: Vec::new(),
-            shadow: false,
-            sigma: None,
-            account: account.map(Into::into),
-            region: region.map(Into::into),
-            arn: None,
-            resources: Vec::new(),
-            first_seen: None,
-            last_seen: None,
-        }
+        // 2025-11-29T23:59:59Z
+        let time = jiff::Timestamp::from_second(1_764_460_799).unwrap_or_default();
+        let mut f = Finding::placeholder("r", time);
+        f.account = account.map(Into::into);
+        f.region = region.map(Into::into);
+        f
     }
 
     #[test]

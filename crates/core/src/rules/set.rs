@@ -507,17 +507,7 @@ fn step_keys(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: 
             if n > 1 {
                 return true;
             }
-            match v {
-                field::Val::Ip(std::net::IpAddr::V4(a)) => {
-                    let mut buf = [0u8; 15];
-                    h.update(ipv4_text(*a, &mut buf));
-                }
-                _ => {
-                    if let Some(t) = v.as_text() {
-                        h.update(t.as_bytes());
-                    }
-                }
-            }
+            hash_value(&mut h, v);
             false
         });
         h.update(&[0x1f]);
@@ -611,24 +601,29 @@ fn key_of(event: &Event<'_>, docs: &mut field::Docs, fields: &[Field], rule: &st
     h.update(&[0x1e]);
     for f in fields {
         any_value(event, docs, f, &mut |v| {
-            match v {
-                // The bytes of the address's text, without `Display` (flow thresholds key every
-                // record by address): the same key as the text, so shared stores keep theirs.
-                field::Val::Ip(std::net::IpAddr::V4(a)) => {
-                    let mut buf = [0u8; 15];
-                    h.update(ipv4_text(*a, &mut buf));
-                }
-                _ => {
-                    if let Some(t) = v.as_text() {
-                        h.update(t.as_bytes());
-                    }
-                }
-            }
+            hash_value(&mut h, v);
             true
         });
         h.update(&[0x1f]);
     }
     h.digest()
+}
+
+/// Add a value's text to a state key: an IPv4 address's bytes without `Display` (flow
+/// thresholds key every record by address) — the same bytes as the text, so shared stores keep
+/// their keys.
+fn hash_value(h: &mut xxhash_rust::xxh3::Xxh3, v: &Val<'_>) {
+    match v {
+        Val::Ip(std::net::IpAddr::V4(a)) => {
+            let mut buf = [0u8; 15];
+            h.update(ipv4_text(*a, &mut buf));
+        }
+        _ => {
+            if let Some(t) = v.as_text() {
+                h.update(t.as_bytes());
+            }
+        }
+    }
 }
 
 /// The first whole-number value of `field` (0 when absent or not a number).
